@@ -107,6 +107,13 @@ class MessageType:
     def __post_init__(self) -> None:
         self.by_number = sorted(self.fields.values(), key=lambda f: f.number)
 
+    def __getstate__(self):
+        # Runtime caches (frozen classes, empty instances) start with "_" and are not pickled.
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
     def field(self, name: str) -> FieldSpec | None:
         return self.fields.get(name)
 

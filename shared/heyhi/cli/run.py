@@ -1,0 +1,94 @@
+"""``heyhi run`` (and ``python run.py``): compose, print or launch."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..errors import HeyHiError
+
+
+def main(argv: list[str], tasks_module: str | None = None) -> int:
+    """Entry point; returns the exit code. Errors are one line on stderr, never a traceback."""
+    try:
+        return _main(argv, tasks_module)
+    except HeyHiError as e:
+        print(f"heyhi: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("heyhi: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str], tasks_module: str | None) -> int:
+    from .args import RUN_HELP, parse_run_args
+
+    args = parse_run_args(argv)
+    if args.help:
+        print(RUN_HELP)
+        return 0
+    if args.remote:
+        from .remote_run import run_remote
+
+        return run_remote(args)
+    if args.plan or args.trials or args.zip or _has_sweep(args.overrides):
+        from ..errors import UsageError
+
+        raise UsageError("sweeps are not available yet in this version")
+    from ..compose import composer_for
+    from ..project import Project
+
+    cfg = Path(args.cfg)
+    project = Project.find(cfg, args.project)
+    composer = composer_for(project)
+    if args.print_out_dir and not (args.print or args.print_flat or args.print_flat_all):
+        # Only the folder: still validate the overrides so a typo does not name a folder.
+        composed = composer.compose(cfg, args.overrides)
+        print(_out_dir(project, composed, args))
+        return 0
+    composed = composer.compose(cfg, args.overrides)
+    _note_flag_fields(composed, args)
+    if args.print or args.print_flat or args.print_flat_all or args.print_out_dir or args.help_fields is not None:
+        from ..printing import flat_lines, to_text
+
+        out = []
+        if args.print:
+            out.append(to_text(composed.task_msg) + "\n")
+        if args.print_flat or args.print_flat_all:
+            out.extend(line + "\n" for line in flat_lines(composed.task_msg, with_all=args.print_flat_all))
+        if args.print_out_dir:
+            out.append(f"{_out_dir(project, composed, args)}\n")
+        if args.help_fields is not None:
+            from ..fieldhelp import field_help
+
+            out.append(field_help(composed, args.help_fields))
+        sys.stdout.write("".join(out))
+        return 0
+    from ..launch import launch_from_cli
+
+    return launch_from_cli(project, composed, args, tasks_module=tasks_module)
+
+
+def _out_dir(project, composed, args) -> Path:
+    from ..outdir import run_folder
+
+    return run_folder(
+        project.results_root, composed.config, project.conf_dir, composed.raw_overrides, args.adhoc, args.out
+    )
+
+
+def _has_sweep(overrides: list[str]) -> bool:
+    return False
+
+
+def _note_flag_fields(composed, args) -> None:
+    """Where a flag's name is also a field of the task, the flag wins: say so once."""
+    fields = composed.task_msg.type.fields
+    for flag in dict.fromkeys(args.given):
+        name = flag.lstrip("-").replace("-", "_")
+        if len(flag) > 2 and name in fields:
+            print(
+                f"heyhi: note: {flag} is HeyHi's flag, not the task's field {name!r}; "
+                f"to set the field write {name}=VALUE",
+                file=sys.stderr,
+            )

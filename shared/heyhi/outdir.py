@@ -1,0 +1,91 @@
+"""Output folder names, bit-for-bit as the original HeyHi.
+
+``<root>/<prefix>/<cfg_folder>/<cfg>/<tag>_<hash>``: prefix ``p`` (or ``adhoc/<ISO datetime
+without colons>``); cfg_folder the config's folder under ``conf/`` with ``/`` -> ``_`` (outside
+``conf/``: md5 of the absolute parent folder, 8 hex); hash the first 8 hex of the md5 of
+``repr()`` of the overrides sorted by (number of dot parts, key, whole string); tag the
+``key@value`` pairs joined by ``@`` (long keys shortened), cut to 100 chars, or ``default``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from pathlib import Path
+from typing import Sequence
+
+EXP_ID_PATTERN = "%(prefix)s/%(cfg_folder)s/%(cfg)s/%(redefines)s_%(redefines_hash)s"
+MAX_OVERRIDE_LEN = 100
+DELIMITER = "@"
+ADHOC_DIR = "adhoc"
+
+
+def config_folder_tag(config: Path, conf_dir: Path) -> str:
+    """The config's folder under ``conf_dir`` joined with ``_``, or an md5 tag outside it."""
+    parent = str(Path(config).absolute().parent)
+    conf = str(Path(conf_dir).absolute())
+    if parent == conf or parent.startswith(conf + "/"):
+        return "_".join(parent[len(conf):].strip("/").split("/"))
+    return hashlib.md5(parent.encode("utf8")).hexdigest()[:8]
+
+
+def overrides_tags(overrides: Sequence[str]) -> tuple[str, str]:
+    """(tag, hash) of raw override strings (dashes already stripped)."""
+
+    def sort_key(override: str):
+        name = override.split("=")[0]
+        return (len(name.split(".")), name, override)
+
+    ordered = sorted(overrides, key=sort_key)
+    hashtag = hashlib.md5(repr(ordered).encode("utf8")).hexdigest()[:8]
+    parts = []
+    for override in ordered:
+        key, value = override.split("=", 1)
+        if len(key) > 5:
+            key = ".".join(x[:3] for x in key.split("."))
+        if "/" in value:
+            value = "_".join(value.split("/")[-2:])
+        value = value.replace(" ", "_")
+        parts.append(f"{key}{DELIMITER}{value}")
+    tag = DELIMITER.join(parts)[:MAX_OVERRIDE_LEN] or "default"
+    return tag, hashtag
+
+
+def exp_id(
+    config: Path,
+    conf_dir: Path,
+    overrides: Sequence[str],
+    adhoc: bool = False,
+    pattern: str | None = None,
+    now: datetime.datetime | None = None,
+) -> str:
+    """The run's id: its folder relative to the results root."""
+    date_tag = (now or datetime.datetime.now()).isoformat().replace(":", "")
+    tag, hashtag = overrides_tags(overrides)
+    tags = dict(
+        cfg=Path(config).name.rsplit(".", 1)[0],
+        cfg_folder=config_folder_tag(config, conf_dir),
+        date=date_tag,
+        prefix=f"{ADHOC_DIR}/{date_tag}" if adhoc else "p",
+        redefines=tag,
+        redefines_hash=hashtag,
+    )
+    return (pattern or EXP_ID_PATTERN) % tags
+
+
+def run_folder(
+    results_root: Path,
+    config: Path,
+    conf_dir: Path,
+    overrides: Sequence[str],
+    adhoc: bool = False,
+    out: str | None = None,
+) -> Path:
+    """The absolute run folder. ``out`` (``--out``) replaces the pattern, relative to the root;
+    it may use ``%(cfg)s``, ``%(cfg_folder)s``, ``%(redefines)s``, ``%(redefines_hash)s``,
+    ``%(date)s``, ``%(prefix)s``."""
+    pattern = None
+    if out:
+        pattern = out.replace("%", "%%") if "%(" not in out else out
+    eid = exp_id(config, conf_dir, overrides, adhoc, pattern)
+    return Path(results_root) / eid if not Path(eid).is_absolute() else Path(eid)

@@ -23,6 +23,7 @@ _EXPORTS = {
     "log_metrics": "heyhi.jobapi",
     "on_preemption": "heyhi.jobapi",
     "preemption_requested": "heyhi.jobapi",
+    "main": "heyhi.cli.run",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -149,7 +149,7 @@ def _freeze(msg: Msg, stack: tuple) -> FrozenConfig:
         vals["which_" + oneof] = chosen
         vals[oneof] = vals[chosen] if chosen is not None else None
     obj = cls.model_construct(**vals)
-    obj.__pydantic_private__ = {"_msg": msg}
+    object.__setattr__(obj, "__pydantic_private__", {"_msg": msg})
     return obj
 
 

@@ -176,6 +176,10 @@ def apply_scalar(root: Msg, path: str, o: Override, display_prefix: str = "") ->
     i = 0
     n = len(parts)
 
+    def shown(upto: int) -> str:
+        k = ".".join(parts[:upto])
+        return k[len(display_prefix):] if display_prefix and k.startswith(display_prefix) else k
+
     def unknown(at: int) -> ConfigError:
         from .suggest import did_you_mean
 
@@ -225,7 +229,7 @@ def apply_scalar(root: Msg, path: str, o: Override, display_prefix: str = "") ->
             try:
                 idx = int(parts[i + 1])
             except ValueError:
-                raise ConfigError(f"{'.'.join(parts[: i + 1])!r} is a list: expected an index, got {parts[i + 1]!r}", where) from None
+                raise ConfigError(f"{shown(i + 1)!r} is a list: expected an index, got {parts[i + 1]!r}", where) from None
             if idx != -1 and not 0 <= idx <= len(lst):
                 raise ConfigError(
                     f"cannot access element {idx} of list {seg!r} that has {len(lst)} elements; use -1 to append",
@@ -257,7 +261,7 @@ def apply_scalar(root: Msg, path: str, o: Override, display_prefix: str = "") ->
             cur = lst[idx]
             i += 2
             continue
-        raise ConfigError(f"{'.'.join(parts[: i + 1])!r} is {f.type_label()}: it has no field {parts[i + 1]!r}", where)
+        raise ConfigError(f"{shown(i + 1)!r} is {f.type_label()}: it has no field {parts[i + 1]!r}", where)
 
 
 def _set_leaf(cur: Msg, f: FieldSpec, o: Override, key: str, where: str) -> None:

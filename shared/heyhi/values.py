@@ -24,6 +24,9 @@ class Msg:
         object.__setattr__(self, "type", mtype)
         object.__setattr__(self, "v", {} if values is None else values)
 
+    def __reduce__(self):
+        return (Msg, (self.type, self.v))
+
     # ---- presence and oneofs -------------------------------------------------------------
     def has(self, name: str) -> bool:
         return name in self.v

@@ -8,8 +8,14 @@ from pathlib import Path
 from ..errors import HeyHiError
 
 
-def main(argv: list[str], tasks_module: str | None = None) -> int:
-    """Entry point; returns the exit code. Errors are one line on stderr, never a traceback."""
+def main(argv: list[str] | None = None, tasks_module: str | None = None) -> int:
+    """Entry point; returns the exit code. Errors are one line on stderr, never a traceback.
+
+    Called with no arguments (``heyhi.main()`` at the end of a project's run.py) it reads
+    ``sys.argv`` and exits, so ``python run.py -c CFG ...`` behaves as ``heyhi run -c CFG ...``.
+    """
+    if argv is None:
+        sys.exit(main(sys.argv[1:], tasks_module))
     try:
         return _main(argv, tasks_module)
     except HeyHiError as e:
@@ -44,6 +50,7 @@ def _main(argv: list[str], tasks_module: str | None) -> int:
     if args.print_out_dir and not (args.print or args.print_flat or args.print_flat_all):
         # Only the folder: still validate the overrides so a typo does not name a folder.
         composed = composer.compose(cfg, args.overrides)
+        _note_flag_fields(composed, args)
         print(_out_dir(project, composed, args))
         return 0
     composed = composer.compose(cfg, args.overrides)

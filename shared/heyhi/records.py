@@ -1,0 +1,236 @@
+"""A run folder's records: the truth about what ran and how it ended.
+
+| file | holds |
+|---|---|
+| config.prototxt, config_meta.prototxt | the composed task; the composed top-level config |
+| heyhi.overrides | the overrides as given, one per line |
+| heyhi.version.json | HeyHi's version, the code's git commit and dirty flag, the snapshot's hash |
+| heyhi.run.json | how to run it: project root, code folder, config, task, launcher |
+| heyhi.status.json | state and its history, written atomically |
+| heyhi.jobid | ``local:<pid>`` or the Slurm job id |
+| stdout.log, stderr.log | the task's output |
+| COMPLETED, CRASH.txt | alfred's markers (the traceback in CRASH.txt) |
+| result.json / result.pkl | the task's return value |
+| metrics.jsonl | one line per ``heyhi.log_metrics`` |
+
+Stdlib only: the CLI's ``ctl`` path and the daemon read these.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+CONFIG = "config.prototxt"
+CONFIG_META = "config_meta.prototxt"
+OVERRIDES = "heyhi.overrides"
+VERSION = "heyhi.version.json"
+RUN = "heyhi.run.json"
+STATUS = "heyhi.status.json"
+STATUS_LOCK = ".heyhi.status.lock"
+JOBID = "heyhi.jobid"
+STDOUT = "stdout.log"
+STDERR = "stderr.log"
+COMPLETED = "COMPLETED"
+CRASH = "CRASH.txt"
+RESULT_JSON = "result.json"
+RESULT_PKL = "result.pkl"
+METRICS = "metrics.jsonl"
+
+RECORD_FILES = (STATUS, JOBID, RUN, CONFIG_META)
+
+# States, as in heyhi.status.json.
+QUEUED, SUBMITTED, RUNNING, REQUEUED = "queued", "submitted", "running", "requeued"
+COMPLETED_S, CRASHED, CANCELLED, LOST = "completed", "crashed", "cancelled", "lost"
+NOT_STARTED = "not_started"
+LIVE_STATES = frozenset({QUEUED, SUBMITTED, RUNNING, REQUEUED})
+FINAL_STATES = frozenset({COMPLETED_S, CRASHED, CANCELLED, LOST})
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write via a temp file and ``os.replace`` so readers never see half a file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    mode = "wb" if isinstance(data, bytes) else "w"
+    with open(tmp, mode) as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def proc_start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (None if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    rest = data[data.rfind(b")") + 2:].split()
+    try:
+        if rest[0] == b"Z":
+            return None  # a zombie has exited
+        return int(rest[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def pid_alive(pid: int | None, start: int | None) -> bool:
+    """Is ``pid`` the same live process that was recorded (start time checked: pids are reused)?"""
+    if not pid:
+        return False
+    now = proc_start_time(pid)
+    return now is not None and (start is None or now == start)
+
+
+class RunDir:
+    """Access to one run folder's records."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    # ---- status ------------------------------------------------------------------------------
+    def read_status(self) -> dict | None:
+        try:
+            with open(self.path / STATUS) as fh:
+                return json.load(fh)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return {"state": LOST, "reason": "unreadable heyhi.status.json", "history": []}
+
+    @contextmanager
+    def status_lock(self) -> Iterator[None]:
+        import fcntl
+
+        fd = os.open(self.path / STATUS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def set_state(self, state: str, *, only_if: frozenset | None = None, **data: Any) -> dict | None:
+        """Record a state change (atomically, with history). With ``only_if``, change only
+        when the current state is one of those (returns None when it was not changed)."""
+        with self.status_lock():
+            cur = self.read_status() or {"history": []}
+            if only_if is not None and cur.get("state") not in only_if:
+                return None
+            now = time.time()
+            entry = {"state": state, "at": now, **{k: v for k, v in data.items() if v is not None}}
+            new = {k: v for k, v in cur.items() if k != "history"}
+            if state in (QUEUED, SUBMITTED) or (state == RUNNING and cur.get("state") in FINAL_STATES):
+                for k in ("exit_code", "reason", "ended"):
+                    new.pop(k, None)
+            new.update(entry)
+            new["updated"] = now
+            if state == RUNNING:
+                new["started"] = now
+            if state in FINAL_STATES:
+                new["ended"] = now
+            new["history"] = list(cur.get("history", [])) + [entry]
+            write_atomic(self.path / STATUS, json.dumps(new, indent=1, sort_keys=True))
+            return new
+
+    def read_jobid(self) -> str | None:
+        try:
+            return (self.path / JOBID).read_text().strip() or None
+        except OSError:
+            return None
+
+    def write_jobid(self, jobid: str) -> None:
+        write_atomic(self.path / JOBID, jobid + "\n")
+
+    def read_run(self) -> dict:
+        try:
+            return json.loads((self.path / RUN).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def has_record(self) -> bool:
+        """Does the folder hold HeyHi's run record (so it may be wiped)?"""
+        return any((self.path / f).exists() for f in RECORD_FILES)
+
+    def is_started(self) -> bool:
+        return (self.path / STATUS).exists() or (self.path / JOBID).exists()
+
+    # ---- the state, judged now ---------------------------------------------------------------
+    def state(self, slurm_live: "set[str] | None" = None) -> tuple[str, dict]:
+        """(state, status record) with liveness checked: a local job whose process is gone, or a
+        Slurm job Slurm no longer runs, without a final record, is ``lost``.
+
+        ``slurm_live`` is the set of the user's live Slurm job ids (one squeue call for many
+        folders); None means ask squeue now if needed.
+        """
+        st = self.read_status()
+        if st is None:
+            if (self.path / COMPLETED).exists():
+                return COMPLETED_S, {}
+            if (self.path / JOBID).exists():
+                return LOST, {"reason": "no heyhi.status.json"}
+            return NOT_STARTED, {}
+        state = st.get("state", LOST)
+        if state not in LIVE_STATES:
+            return state, st
+        jobid = st.get("jobid") or self.read_jobid() or ""
+        if jobid.startswith("local:") or st.get("launcher", "local") == "local":
+            if state == QUEUED and not st.get("pid"):
+                owner = st.get("owner_pid")
+                if owner and not pid_alive(owner, st.get("owner_start")):
+                    return LOST, {**st, "reason": "queued by a launcher that is gone"}
+                return state, st
+            if pid_alive(st.get("pid"), st.get("pid_start")):
+                return state, st
+            # Re-read: the job may have written its final state in between.
+            st2 = self.read_status() or st
+            if st2.get("state") not in LIVE_STATES:
+                return st2["state"], st2
+            return LOST, {**st2, "reason": "process gone without a final record"}
+        if slurm_live is None:
+            slurm_live = slurm_live_jobs()
+        if slurm_live is None:  # no squeue here: trust the record
+            return state, st
+        if jobid.split("_")[0] in slurm_live or jobid in slurm_live:
+            return state, st
+        st2 = self.read_status() or st
+        if st2.get("state") not in LIVE_STATES:
+            return st2["state"], st2
+        return LOST, {**st2, "reason": "Slurm no longer knows the job and it left no final record"}
+
+
+def slurm_live_jobs() -> set[str] | None:
+    """Ids of the user's jobs squeue knows (pending or running), or None without squeue."""
+    import shutil
+    import subprocess
+
+    if shutil.which("squeue") is None:
+        return None
+    try:
+        out = subprocess.run(
+            ["squeue", "-h", "-u", os.environ.get("USER") or str(os.getuid()), "-o", "%i %T"],
+            capture_output=True, text=True, timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    live = set()
+    for line in out.stdout.split("\n"):
+        parts = line.split()
+        if len(parts) == 2 and parts[1] not in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE"):
+            live.add(parts[0])
+            live.add(parts[0].split("_")[0])
+    return live
+
+
+def host() -> str:
+    return socket.gethostname()

@@ -1,0 +1,58 @@
+"""Shared fixtures: paths, the CLI in a subprocess, isolated results roots."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus" / "heyhi_cicero"
+PYTHON = sys.executable
+BIN = Path(sys.executable).parent
+
+
+def heyhi_cmd() -> list[str]:
+    exe = BIN / "heyhi"
+    return [str(exe)] if exe.exists() else [PYTHON, "-m", "heyhi.cli.main"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path_factory, monkeypatch):
+    """Every test gets its own results root, daemon socket and cache; no daemon is reached by accident."""
+    base = tmp_path_factory.mktemp("env")
+    monkeypatch.setenv("HH_EXP_DIR", str(base / "results"))
+    monkeypatch.setenv("HEYHI_SOCKET", str(base / "sock" / "daemon.sock"))
+    monkeypatch.setenv("HEYHI_STATE_DIR", str(base / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(REPO / ".pytest_cache" / "xdg"))
+    yield
+
+
+def run_cli(args: list[str], cwd: Path | str = REPO, env: dict | None = None, timeout: float = 120, **kw):
+    """Run `heyhi ...` in a subprocess; returns CompletedProcess (text)."""
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    return subprocess.run(heyhi_cmd() + args, cwd=str(cwd), env=e, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL, **kw)
+
+
+@pytest.fixture
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip(f"reference corpus not found at {CORPUS}")
+    return CORPUS
+
+
+@pytest.fixture
+def demo_project(tmp_path) -> Path:
+    """A copy of the demo project (conf/, run.py) in a fresh folder, outside git."""
+    dst = tmp_path / "proj"
+    dst.mkdir()
+    shutil.copytree(REPO / "conf", dst / "conf", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "run.py", dst / "run.py")
+    return dst

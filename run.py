@@ -55,6 +55,16 @@ def save_checkpoint(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
+def drop_metrics_after(step: int) -> None:
+    """On resume, forget metrics logged after the checkpoint: they are logged again."""
+    path = heyhi.run_dir() / "metrics.jsonl"
+    if path.exists():
+        keep = [line for line in path.read_text().splitlines(True) if line.strip() and json.loads(line)["step"] <= step]
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(keep))
+        os.replace(tmp, path)
+
+
 def train(cfg):
     xs, ys = make_data(cfg.data)
     rng = random.Random(cfg.seed)
@@ -62,6 +72,7 @@ def train(cfg):
     if ckpt.exists():
         state = json.loads(ckpt.read_text())
         print(f"resuming from step {state['step']}", flush=True)
+        drop_metrics_after(state["step"])
     else:
         state = {"step": 0, "w": [rng.gauss(0, 0.01) for _ in range(cfg.data.n_features)], "b": 0.0,
                  "velocity": [0.0] * (cfg.data.n_features + 1)}
@@ -94,7 +105,7 @@ def train(cfg):
             heyhi.log_metrics(step + 1, loss=loss, accuracy=acc, lr=lr)
             print(f"step {step + 1}/{cfg.num_steps} loss {loss:.4f} accuracy {acc:.3f}", flush=True)
         if (step + 1) % cfg.checkpoint_every == 0:
-            save_checkpoint(ckpt, state)
+            save_checkpoint(ckpt, state)  # after the metrics of this step: a resume never skips them
         if cfg.step_sleep_s:
             time.sleep(cfg.step_sleep_s)
     save_checkpoint(ckpt, state)

@@ -99,7 +99,9 @@ def prepare_run(project, composed, run_dir: Path, *, adhoc: bool = False, checkp
             "adhoc": adhoc,
         }
         R.write_atomic(run_dir / R.RUN, json.dumps(info, indent=1))
-        R.RunDir(run_dir).set_state(state, launcher=launcher, attempt=1, owner_pid=owner_pid,
+        prev = R.RunDir(run_dir).read_status()
+        attempt = int(prev.get("attempt") or 1) + 1 if prev else 1  # start_continue: a new attempt
+        R.RunDir(run_dir).set_state(state, launcher=launcher, attempt=attempt, owner_pid=owner_pid,
                                     owner_start=R.proc_start_time(owner_pid) if owner_pid else None)
         return info
     except BaseException:

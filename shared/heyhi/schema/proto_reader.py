@@ -862,38 +862,46 @@ def _decode_string(toks: list[_Tok], f: _File) -> tuple[str, bytes]:
         return raw.decode("utf-8", "backslashreplace"), raw
 
 
+class _BadDefault(Exception):
+    """A bad default value; the caller adds where it is."""
+
+
 def _convert_default(fd: _Field, kind: str, enum: _Enum | None, msg: _Msg) -> Any:
-    neg, toks, first = fd.default
+    try:
+        return _default_value(fd, kind, enum, msg)
+    except _BadDefault as e:
+        raise ConfigError(str(e), _where(msg.file, fd.default[2])) from None
+
+
+def _default_value(fd: _Field, kind: str, enum: _Enum | None, msg: _Msg) -> Any:
+    neg, toks, _ = fd.default
     f = msg.file
-    where = _where(f, first)
     t = toks[0]
     label = f"field `{fd.name}` of message `{msg.full}`"
     if fd.label == "repeated" or kind in ("message", "map"):
         what = "repeated" if fd.label == "repeated" else kind
-        raise ConfigError(f"{what} fields cannot have a default ({label})", where)
+        raise _BadDefault(f"{what} fields cannot have a default ({label})")
     if kind in ("string", "bytes"):
         if t[0] != "str":
-            raise ConfigError(f"expected a string as default of {label}, got {_desc(t)}", where)
+            raise _BadDefault(f"expected a string as default of {label}, got {_desc(t)}")
         if neg:
-            raise ConfigError(f"expected a string as default of {label}, got `-`", where)
-        text, raw = _decode_string(toks, f)
+            raise _BadDefault(f"expected a string as default of {label}, got `-`")
+        _, raw = _decode_string(toks, f)
         if kind == "bytes":
             return raw
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise ConfigError(f"default of {label} is not valid UTF-8", where) from None
-    if len(toks) > 1 or t[0] == "str":
-        raise ConfigError(f"expected a {kind} as default of {label}, got {_desc(t)}", where)
+            raise _BadDefault(f"default of {label} is not valid UTF-8") from None
     text = t[1]
     if kind in INT_KINDS:
         v = _parse_int(text) if t[0] == "num" else None
         if v is None:
-            raise ConfigError(f"expected an integer as default of {label}, got `{'-' if neg else ''}{text}`", where)
+            raise _BadDefault(f"expected an integer as default of {label}, got `{'-' if neg else ''}{text}`")
         v = -v if neg else v
         lo, hi = INT_RANGES[kind]
         if not lo <= v <= hi:
-            raise ConfigError(f"default {v} of {label} is out of the {kind} range", where)
+            raise _BadDefault(f"default {v} of {label} is out of the {kind} range")
         return v
     if kind in FLOAT_KINDS:
         if t[0] == "num":
@@ -902,19 +910,19 @@ def _convert_default(fd: _Field, kind: str, enum: _Enum | None, msg: _Msg) -> An
         elif text.lower() in ("inf", "infinity", "nan"):
             v = float(text)
         else:
-            raise ConfigError(f"expected a number as default of {label}, got `{text}`", where)
+            raise _BadDefault(f"expected a number as default of {label}, got `{text}`")
         return -v if neg else v
     if kind == "bool":
         if text in ("true", "false") and not neg:
             return text == "true"
-        raise ConfigError(f"expected true or false as default of {label}, got `{'-' if neg else ''}{text}`", where)
+        raise _BadDefault(f"expected true or false as default of {label}, got `{'-' if neg else ''}{text}`")
     if kind == "enum":
         assert enum is not None
         if t[0] == "id" and not neg and text in enum.values:
             return enum.values[text]
         hint = _suggest(text, list(enum.values))
-        raise ConfigError(f"`{'-' if neg else ''}{text}` is not a value of enum `{enum.full}` (default of {label}){hint}", where)
-    raise ConfigError(f"fields of type {kind} cannot have a default ({label})", where)  # pragma: no cover
+        raise _BadDefault(f"`{'-' if neg else ''}{text}` is not a value of enum `{enum.full}` (default of {label}){hint}")
+    raise _BadDefault(f"fields of type {kind} cannot have a default ({label})")  # pragma: no cover
 
 
 def _suggest(name: str, candidates: list[str]) -> str:
@@ -997,9 +1005,9 @@ class _Linker:
     def resolve(self, fd: _Field, msg: _Msg, type_text: str) -> str:
         f = msg.file
         full = self.lookup(type_text, msg.full, self.deps[f.key])
-        where = _where(f, fd.type_tok)
         what = f"in field `{fd.name}` of message `{msg.full}`"
         if full is None:
+            where = _where(f, fd.type_tok)
             anywhere = self.lookup(type_text, msg.full, None)
             if anywhere is not None:
                 other = self.symbols[anywhere].file
@@ -1024,6 +1032,7 @@ class _Linker:
             raise ConfigError(f"unknown type `{type_text}` {what}{hint}", where)
         sym = self.symbols[full]
         if sym.file.key not in self.visible[f.key]:
+            where = _where(f, fd.type_tok)
             raise ConfigError(
                 f"type `{type_text}` {what} is defined in {sym.file.shown}, which is not imported by {f.shown}"
                 " (imports are not transitive unless `import public`)",
@@ -1093,7 +1102,8 @@ def read_protos(paths: Sequence[Path], root: str = "MetaCfg", import_roots: Sequ
     An ``import "a/b.proto"`` is looked up under each of ``import_roots`` in order, then in
     the importing file's folder. Each file is read once (by resolved path). Type names are
     resolved with protobuf's scoping rules and must be visible through imports, as protoc
-    requires. Raises :class:`ConfigError` (``where="file:line:col"``) on any problem.
+    requires. The returned schema also has ``source_files``: every file read, as a list of str.
+    Raises :class:`ConfigError` (``where="file:line:col"``) on any problem.
     """
     roots = [Path(r) for r in import_roots]
     files: dict[Path, _File] = {}
@@ -1137,7 +1147,10 @@ def read_protos(paths: Sequence[Path], root: str = "MetaCfg", import_roots: Sequ
 
     linker = _Linker(files, symbols)
     linker.compute_visibility(import_keys)
-    return linker.build(msgs, enums, root)
+    schema = linker.build(msgs, enums, root)
+    # Every file read, imports included (for cache invalidation by heyhi.schema.loader).
+    schema.source_files = [str(f.path) for f in files.values()]
+    return schema
 
 
 def read_project_schema(conf_dir: Path) -> Schema:

@@ -1,0 +1,74 @@
+"""One dispatch for every request: a single ``match`` on its type.
+
+Requests the server itself answers have a module here (``ping``, ``shutdown``), each with
+``handle(state, request)``; job requests go to the daemon's core (``server.Core``). ``dispatch``
+returns the reply message, or for ``Logs`` / ``Subscribe`` an async iterator the server streams.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, AsyncIterator
+
+from heyhi.protocol import (
+    BAD_REQUEST,
+    Cancel,
+    Error,
+    Hello,
+    Launch,
+    ListDir,
+    ListJobs,
+    Logs,
+    Ok,
+    Ping,
+    ReadFile,
+    Restart,
+    ShowJob,
+    Shutdown,
+    Subscribe,
+    Unsubscribe,
+    Validate,
+    Wipe,
+)
+
+from . import ping, shutdown
+
+if TYPE_CHECKING:
+    from heyhi.protocol import Request
+
+    from ..server import DaemonState
+
+
+async def dispatch(state: DaemonState, req: Request) -> Any | AsyncIterator[Any]:
+    core = state.core
+    match req:
+        case Ping():
+            return ping.handle(state, req)
+        case Shutdown():
+            return shutdown.handle(state, req)
+        case Validate():
+            return await core.validate(req)
+        case Launch():
+            return await core.launch(req)
+        case ListJobs():
+            return await core.list_jobs(req)
+        case ShowJob():
+            return await core.show_job(req)
+        case Restart():
+            return await core.restart(req)
+        case Cancel():
+            return await core.cancel(req)
+        case Wipe():
+            return await core.wipe(req)
+        case ReadFile():
+            return await core.read_file(req)
+        case ListDir():
+            return await core.list_dir(req)
+        case Logs():
+            return core.logs(req)
+        case Subscribe():
+            return core.subscribe(req)
+        case Unsubscribe():
+            return Ok("no stream is running")
+        case Hello():
+            return Error(BAD_REQUEST, "Hello is only valid as the first message")
+    return Error(BAD_REQUEST, f"{type(req).__name__} is not a request")

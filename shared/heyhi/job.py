@@ -17,6 +17,9 @@ from pathlib import Path
 from . import records as R
 
 
+ALREADY_CLAIMED = 75  # the run was claimed by another job process: this one did nothing
+
+
 class _Cancelled(BaseException):
     pass
 
@@ -54,12 +57,24 @@ def run(run_dir: Path) -> int:
     prev = rd.read_status() or {}
     if prev.get("state") in (R.QUEUED, R.SUBMITTED, None):
         attempt = int(prev.get("attempt") or 1)
-    else:  # requeued, or a new attempt after a crash (start_continue)
+    else:  # requeued by Slurm: the next attempt
         attempt = int(prev.get("attempt") or 1) + 1
-    rd.set_state(
-        R.RUNNING, pid=pid, pid_start=R.proc_start_time(pid), host=R.host(), jobid=jobid,
+
+    def claimable(cur: dict) -> bool:
+        # Exactly once: a job runs only from a waiting state (or as the same Slurm job, requeued).
+        st = cur.get("state")
+        if st in (R.QUEUED, R.SUBMITTED, R.REQUEUED, None):
+            return True
+        return bool(slurm_id) and st == R.RUNNING and cur.get("slurm_id") == slurm_id
+
+    claimed = rd.set_state(
+        R.RUNNING, only_if=claimable, pid=pid, pid_start=R.proc_start_time(pid), host=R.host(), jobid=jobid,
         slurm_id=slurm_id, attempt=attempt, launcher="slurm" if slurm_id else "local",
     )
+    if claimed is None:
+        print(f"heyhi.job: {run_dir} is already {(rd.read_status() or {}).get('state')}: not running it twice",
+              file=sys.stderr)
+        return ALREADY_CLAIMED
     if not slurm_id:
         rd.write_jobid(jobid)
 

@@ -60,7 +60,7 @@ def launcher_of(composed) -> tuple[str, dict | None]:
 
 
 def prepare_run(project, composed, run_dir: Path, *, adhoc: bool = False, checkpoint: str | None = None,
-                state: str = R.QUEUED, owner_pid: int | None = None) -> dict:
+                state: str = R.QUEUED, owner_pid: int | None = None, results_root: Path | None = None) -> dict:
     """Write the run folder's records (config, overrides, version, run info, status) and take
     the code snapshot. On failure nothing half-written is left behind."""
     from . import __version__
@@ -69,7 +69,7 @@ def prepare_run(project, composed, run_dir: Path, *, adhoc: bool = False, checkp
 
     run_dir = Path(run_dir)
     created = not run_dir.exists()
-    results_root = project.results_root
+    results_root = Path(results_root) if results_root else project.results_root
     try:
         snap_hash = None
         code_dir = project.root

@@ -118,13 +118,16 @@ class RunDir:
         finally:
             os.close(fd)
 
-    def set_state(self, state: str, *, only_if: frozenset | None = None, **data: Any) -> dict | None:
-        """Record a state change (atomically, with history). With ``only_if``, change only
-        when the current state is one of those (returns None when it was not changed)."""
+    def set_state(self, state: str, *, only_if: Any = None, **data: Any) -> dict | None:
+        """Record a state change (atomically, with history). With ``only_if`` (a set of states,
+        or a predicate on the current record), change only when it holds; returns None when
+        the state was not changed."""
         with self.status_lock():
             cur = self.read_status() or {"history": []}
-            if only_if is not None and cur.get("state") not in only_if:
-                return None
+            if only_if is not None:
+                ok = only_if(cur) if callable(only_if) else cur.get("state") in only_if
+                if not ok:
+                    return None
             now = time.time()
             entry = {"state": state, "at": now, **{k: v for k, v in data.items() if v is not None}}
             new = {k: v for k, v in cur.items() if k != "history"}

@@ -1,0 +1,203 @@
+"""The daemon's local launcher: at most N jobs at once, the rest in a FIFO queue.
+
+Each job is ``python -m heyhi.job RUN_DIR`` in its own session and process group, so it is not
+killed when the daemon dies; after a daemon restart the running ones are re-adopted (watched
+through a pidfd) and end with the state they record themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from typing import Callable
+
+from heyhi import records as R
+from heyhi.launch import job_env
+
+from ..jobs import Job, JobStore
+
+GRACE_S = 10.0
+
+
+class LocalLauncher:
+    def __init__(self, store: JobStore, max_jobs: int | None = None, on_change: Callable[[Job], None] | None = None):
+        self.store = store
+        self.max_jobs = max_jobs or os.cpu_count() or 1
+        self.running: dict[str, int] = {}  # job_id -> pid
+        self.on_change = on_change or store.changed
+        self._tasks: set[asyncio.Task] = set()
+
+    # ---- queue ----------------------------------------------------------------------------------
+    def enqueue(self, job: Job) -> None:
+        if job.job_id not in self.store.queue:
+            self.store.queue.append(job.job_id)
+        self.pump()
+
+    def pump(self) -> None:
+        """Start queued jobs while there are free slots."""
+        while self.store.queue and len(self.running) < self.max_jobs:
+            jid = self.store.queue.pop(0)
+            job = self.store.jobs.get(jid)
+            if job is None:
+                continue
+            st = R.RunDir(job.run_dir).read_status() or {}
+            if st.get("state") != R.QUEUED:
+                job.refresh(st)
+                self.on_change(job)
+                continue
+            self._spawn(job)
+        self.store.save_if_dirty()
+
+    def _spawn(self, job: Job) -> None:
+        info = R.RunDir(job.run_dir).read_run()
+        python = info.get("python") or sys.executable
+        pid = os.posix_spawn(
+            python, [python, "-m", "heyhi.job", job.run_dir], job_env(job.run_dir),
+            setsid=True,
+            file_actions=[(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+                          (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+                          (os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0)],
+        ) if hasattr(os, "posix_spawn") and os.path.isabs(python) else self._popen(python, job)
+        job.pid = pid
+        job.pid_start = R.proc_start_time(pid)
+        job.state = R.RUNNING
+        job.started = time.time()
+        self.running[job.job_id] = pid
+        self.on_change(job)
+        self._watch(job, pid, child=True)
+
+    def _popen(self, python: str, job: Job) -> int:
+        import subprocess
+
+        p = subprocess.Popen([python, "-m", "heyhi.job", job.run_dir], cwd=job.run_dir, env=job_env(job.run_dir),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+        return p.pid
+
+    # ---- watching processes -----------------------------------------------------------------------
+    def adopt(self, job: Job) -> bool:
+        """Watch a running job started by an earlier daemon; False when its process is gone."""
+        if not R.pid_alive(job.pid, job.pid_start):
+            return False
+        self.running[job.job_id] = job.pid
+        self._watch(job, job.pid, child=False)
+        return True
+
+    def _watch(self, job: Job, pid: int, child: bool) -> None:
+        t = asyncio.get_running_loop().create_task(self._wait(job, pid, child))
+        self._tasks.add(t)
+        t.add_done_callback(self._tasks.discard)
+
+    async def _wait(self, job: Job, pid: int, child: bool) -> None:
+        code: int | None = None
+        if child:
+            code = await _wait_child(pid)
+        else:
+            await _wait_pid(pid, job.pid_start)
+        self.running.pop(job.job_id, None)
+        await self._finish(job, pid, code)
+        self.pump()
+
+    async def _finish(self, job: Job, pid: int, code: int | None) -> None:
+        rd = R.RunDir(job.run_dir)
+        st = rd.read_status() or {}
+        from heyhi.job import ALREADY_CLAIMED
+
+        if code == ALREADY_CLAIMED and st.get("state") == R.RUNNING and st.get("pid") != pid:
+            job.refresh(st)  # another process runs it: watch that one
+            if self.adopt(job):
+                self.on_change(job)
+                return
+            st = rd.read_status() or {}
+        if st.get("state") in R.LIVE_STATES and st.get("pid") in (pid, None):
+            # The job died without writing its final state.
+            if code is not None and code < 0:
+                rd.set_state(R.CRASHED, exit_code=128 - code, reason=f"killed by signal {-code}")
+            elif code is not None:
+                rd.set_state(R.CRASHED, exit_code=code, reason=f"exit code {code} without a final record")
+            else:
+                rd.set_state(R.LOST, reason="process gone without a final record")
+            st = rd.read_status() or {}
+        job.refresh(st)
+        self.on_change(job)
+
+    # ---- stopping ---------------------------------------------------------------------------------
+    async def stop(self, job: Job, grace: float = GRACE_S) -> None:
+        """SIGTERM to the job's process group, SIGKILL after ``grace``; returns when it is gone."""
+        if job.job_id in self.store.queue:
+            self.store.queue.remove(job.job_id)
+            R.RunDir(job.run_dir).set_state(R.CANCELLED, only_if=frozenset({R.QUEUED}), reason="cancelled while queued")
+            job.refresh()
+            self.on_change(job)
+            return
+        pid = job.pid
+        if not pid or not R.pid_alive(pid, job.pid_start):
+            return
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while R.pid_alive(pid, job.pid_start) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        if R.pid_alive(pid, job.pid_start):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            while R.pid_alive(pid, job.pid_start):
+                await asyncio.sleep(0.02)
+        # Wait for the watcher to record the end.
+        while job.job_id in self.running:
+            await asyncio.sleep(0.01)
+
+
+async def _wait_child(pid: int) -> int:
+    """Exit status of our child ``pid`` (negative: killed by that signal), without blocking the loop."""
+    loop = asyncio.get_running_loop()
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        fut = loop.create_future()
+        loop.add_reader(fd, lambda: fut.done() or fut.set_result(None))
+        try:
+            await fut
+        finally:
+            loop.remove_reader(fd)
+            os.close(fd)
+        _, status = os.waitpid(pid, 0)
+    else:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            await asyncio.sleep(0.05)
+    return os.waitstatus_to_exitcode(status)
+
+
+async def _wait_pid(pid: int, start: int | None) -> None:
+    """Wait for a process that is not our child to end."""
+    loop = asyncio.get_running_loop()
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        if not R.pid_alive(pid, start):
+            os.close(fd)
+            return
+        fut = loop.create_future()
+        loop.add_reader(fd, lambda: fut.done() or fut.set_result(None))
+        try:
+            await fut
+        finally:
+            loop.remove_reader(fd)
+            os.close(fd)
+        return
+    while R.pid_alive(pid, start):
+        await asyncio.sleep(0.2)

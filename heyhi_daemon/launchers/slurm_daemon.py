@@ -1,0 +1,177 @@
+"""Slurm jobs in the daemon: submit, one batched poll for all of them, cancel, retries.
+
+The poller (``launchers.slurm.SlurmPoller``) makes one ``squeue`` call per interval for all of
+the user's jobs, and one ``sacct`` only for jobs that ended; the interval backs off from ~2 s
+after a submit or a change to 60 s when nothing changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Callable
+
+from heyhi import records as R
+from heyhi.errors import HeyHiError
+
+from ..jobs import Job, JobStore
+from . import slurm as S
+
+log = logging.getLogger("heyhi.daemon.slurm")
+RETRY_STATES = frozenset({"FAILED", "NODE_FAIL", "OUT_OF_MEMORY"})
+SPEC_FIELDS = {f for f in S.SlurmSpec.__dataclass_fields__}
+
+
+class SlurmTracker:
+    def __init__(self, store: JobStore, on_change: Callable[[Job], None], min_interval: float = 2.0,
+                 max_interval: float = 60.0, run=None):
+        self.store = store
+        self.on_change = on_change
+        self.poller = S.SlurmPoller(run, min_interval=min_interval, max_interval=max_interval)
+        self.by_slurm: dict[str, str] = {}  # slurm id -> job id
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._final_waiters: dict[str, asyncio.Event] = {}
+
+    # ---- submitting -----------------------------------------------------------------------------
+    async def submit(self, job: Job) -> None:
+        """Write slurm.sbatch into the run folder and submit it; a rejection is a one-line error
+        and the run is recorded as crashed(submit)."""
+        rd = R.RunDir(job.run_dir)
+        info = rd.read_run()
+        spec_d = {k: v for k, v in (info.get("slurm") or {}).items() if k in SPEC_FIELDS}
+        spec_d.setdefault("job_name", Path(job.run_dir).name)
+        try:
+            spec = S.SlurmSpec.from_mapping(spec_d)
+            script = S.render_sbatch(spec, Path(job.run_dir), info.get("python") or sys.executable,
+                                     env={"HEYHI_RUN_DIR": job.run_dir})
+            (Path(job.run_dir) / "slurm.sbatch").write_text(script)
+            slurm_id = await asyncio.to_thread(S.submit, Path(job.run_dir) / "slurm.sbatch")
+        except (ValueError, S.SlurmError) as e:
+            rd.set_state(R.CRASHED, reason=f"submit: {e}")
+            job.refresh()
+            self.on_change(job)
+            raise HeyHiError(f"Slurm submission failed: {e}") from None
+        rd.write_jobid(slurm_id)
+        rd.set_state(R.SUBMITTED, slurm_id=slurm_id, jobid=slurm_id, launcher="slurm", attempt=job.attempts or 1)
+        job.refresh()
+        job.slurm_id = slurm_id
+        if slurm_id not in job.history_ids:
+            job.history_ids.append(slurm_id)
+        self.on_change(job)
+        self.track(job)
+
+    def track(self, job: Job) -> None:
+        sid = job.slurm_id or R.RunDir(job.run_dir).read_jobid()
+        if not sid or sid.startswith("local:"):
+            return
+        self.by_slurm[sid] = job.job_id
+        self.poller.track(sid)
+        self._wake.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    # ---- polling --------------------------------------------------------------------------------
+    async def _loop(self) -> None:
+        while self.poller.tracked:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poller.next_interval())
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                changes = await asyncio.to_thread(self.poller.poll)
+            except Exception as e:  # a poll failure must not kill the loop
+                log.warning("slurm poll failed: %s", e)
+                continue
+            for ch in changes:
+                await self._apply(ch)
+            for sid, n in list(self.poller.missing.items()):
+                if n >= 3:
+                    await self._lost(sid)
+
+    async def _apply(self, ch: "S.JobChange") -> None:
+        jid = self.by_slurm.get(ch.job_id)
+        job = self.store.jobs.get(jid) if jid else None
+        if job is None:
+            return
+        rd = R.RunDir(job.run_dir)
+        job.slurm_state = ch.slurm_state
+        st = rd.read_status() or {}
+        cur = st.get("state")
+        if ch.state == R.SUBMITTED and cur == R.SUBMITTED:
+            if ch.reason and st.get("reason") != ch.reason:
+                rd.set_state(R.SUBMITTED, reason=ch.reason, slurm_id=ch.job_id)
+        elif ch.state == R.REQUEUED:
+            if cur != R.REQUEUED:
+                rd.set_state(R.REQUEUED, reason=ch.reason or "requeued by Slurm", slurm_id=ch.job_id)
+        elif ch.state == R.RUNNING:
+            pass  # the job records its own start
+        elif ch.state in R.FINAL_STATES:
+            if cur in R.LIVE_STATES:  # the job did not record its end (killed, timed out, node failure)
+                if ch.state == R.COMPLETED_S:
+                    rd.set_state(R.COMPLETED_S, exit_code=0, slurm_state=ch.slurm_state)
+                elif ch.state == R.CANCELLED:
+                    rd.set_state(R.CANCELLED, exit_code=ch.exit_code, reason=f"Slurm: {ch.slurm_state}")
+                else:
+                    rd.set_state(R.CRASHED, exit_code=ch.exit_code, reason=f"Slurm: {ch.slurm_state}",
+                                 slurm_state=ch.slurm_state)
+            self.poller.untrack(ch.job_id)
+            self.by_slurm.pop(ch.job_id, None)
+            job.refresh()
+            self.on_change(job)
+            ev = self._final_waiters.pop(ch.job_id, None)
+            if ev:
+                ev.set()
+            await self._maybe_retry(job, ch)
+            return
+        if job.refresh() or True:
+            self.on_change(job)
+
+    async def _maybe_retry(self, job: Job, ch: "S.JobChange") -> None:
+        info = R.RunDir(job.run_dir).read_run()
+        max_attempts = int((info.get("slurm") or {}).get("max_attempts") or 1)
+        if ch.slurm_state in RETRY_STATES and job.state == R.CRASHED and job.attempts < max_attempts:
+            rd = R.RunDir(job.run_dir)
+            rd.set_state(R.QUEUED, attempt=job.attempts + 1, reason=f"retry after {ch.slurm_state}")
+            job.refresh()
+            try:
+                await self.submit(job)
+            except HeyHiError as e:
+                log.warning("retry of %s failed: %s", job.job_id, e)
+
+    async def _lost(self, sid: str) -> None:
+        jid = self.by_slurm.pop(sid, None)
+        self.poller.untrack(sid)
+        job = self.store.jobs.get(jid) if jid else None
+        if job is None:
+            return
+        R.RunDir(job.run_dir).set_state(R.LOST, only_if=R.LIVE_STATES,
+                                        reason="Slurm no longer knows the job and it left no final record")
+        job.refresh()
+        self.on_change(job)
+
+    # ---- cancelling -----------------------------------------------------------------------------
+    async def cancel(self, job: Job, timeout: float = 120.0) -> None:
+        """scancel, then wait until Slurm reports the job final."""
+        sid = job.slurm_id
+        if not sid:
+            return
+        ev = self._final_waiters.setdefault(sid, asyncio.Event())
+        if sid not in self.by_slurm:
+            self.track(job)
+        try:
+            await asyncio.to_thread(S.cancel, sid)
+        except S.SlurmError as e:
+            log.warning("scancel %s: %s", sid, e)
+        self._wake.set()
+        try:
+            await asyncio.wait_for(ev.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()

@@ -1,0 +1,322 @@
+"""``heyhi-daemon start [--foreground] [--socket PATH]``, ``heyhi-daemon stop``, ``heyhi-daemon status``.
+
+``start`` daemonizes (double fork, setsid, stdio to the log beside the socket) and returns once the
+daemon answers a Ping; ``--foreground`` serves in this process, logging to stderr, and prints one
+"listening" line on stdout when the socket accepts connections. The pid file beside the socket is
+locked for the daemon's life, so two daemons never share a socket and a stale socket file is safe to
+remove. Only ``start`` imports the server (asyncio, pydantic); ``stop`` and ``status`` use the
+blocking client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import select
+import signal
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from heyhi import paths
+from heyhi.errors import HeyHiError
+from heyhi.client import Client
+from heyhi.protocol import DaemonError, DaemonUnavailable, Ping, ProtocolMismatch, Shutdown
+
+if TYPE_CHECKING:
+    from .server import Core
+
+START_TIMEOUT_S = 20.0  # start: how long the daemon may take to answer
+STOP_TIMEOUT_S = 30.0  # stop: how long it may take to exit (grace for replies, then core.save)
+PROBE_TIMEOUT_S = 3.0  # how long a running daemon may take to answer the handshake
+
+PROG = "heyhi-daemon"
+
+
+def make_core() -> Core:
+    """The core this daemon serves with (see ``server.Core``).
+
+    ``HEYHI_MAX_LOCAL_JOBS`` caps concurrent local jobs (default: the CPU count);
+    ``HEYHI_SLURM_MIN_POLL`` / ``HEYHI_SLURM_MAX_POLL`` set the Slurm poll interval bounds (s).
+    """
+    from pathlib import Path
+
+    from .core import DaemonCore
+
+    max_local = int(os.environ["HEYHI_MAX_LOCAL_JOBS"]) if os.environ.get("HEYHI_MAX_LOCAL_JOBS") else None
+    poll = {}
+    if os.environ.get("HEYHI_SLURM_MIN_POLL"):
+        poll["min_interval"] = float(os.environ["HEYHI_SLURM_MIN_POLL"])
+    if os.environ.get("HEYHI_SLURM_MAX_POLL"):
+        poll["max_interval"] = float(os.environ["HEYHI_SLURM_MAX_POLL"])
+    return DaemonCore(Path(paths.state_dir()), max_local, poll)
+
+
+def main(argv: list[str] | None = None, *, core: Core | None = None) -> int:
+    """The console script. ``core`` overrides ``make_core()`` (for embedding and tests)."""
+    parser = argparse.ArgumentParser(prog=PROG, description="The per-user HeyHi daemon.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    start = sub.add_parser("start", help="start the daemon (in the background unless --foreground)")
+    start.add_argument("--foreground", action="store_true", help="serve in this process")
+    start.add_argument("--hello-timeout", type=float, default=None, metavar="S",
+                       help="seconds a new connection has to say Hello (default 5)")
+    for p in (start, sub.add_parser("stop", help="stop the daemon"),
+              sub.add_parser("status", help="is it running? pid, version, uptime")):
+        p.add_argument("--socket", default=None, metavar="PATH",
+                       help="the socket (default: $HEYHI_SOCKET, $XDG_RUNTIME_DIR/heyhi/daemon.sock "
+                            "or ~/.heyhi/daemon.sock)")
+    args = parser.parse_args(argv)
+    sock = os.path.abspath(args.socket) if args.socket else paths.socket_path()
+    try:
+        if args.command == "start":
+            return _start(sock, args.foreground, args.hello_timeout, core)
+        if args.command == "stop":
+            return _stop(sock)
+        return _status(sock)
+    except HeyHiError as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return e.exit_code
+
+
+# ---------------------------------------------------------------------------------------------
+# start
+
+
+def _start(sock: str, foreground: bool, hello_timeout: float | None, core: Core | None) -> int:
+    try:
+        running = _connect(sock)
+    except ProtocolMismatch as e:
+        print(f"{PROG}: a daemon of another heyhi runs on {sock}: {e.message}", file=sys.stderr)
+        return 1
+    if running is not None:
+        _print_already_running(running.welcome.pid, sock)
+        running.close()
+        return 0
+    paths.private_dir(os.path.dirname(sock))
+    if foreground:
+        def ready() -> None:
+            print(f"{PROG}: listening on {sock} (pid {os.getpid()})", flush=True)
+
+        return _serve(sock, hello_timeout, core, ready)
+    return _daemonize(sock, hello_timeout, core)
+
+
+def _serve(sock: str, hello_timeout: float | None, core: Core | None, ready) -> int:
+    import asyncio
+    import logging
+
+    from .server import HELLO_TIMEOUT_S, AlreadyRunning, serve
+
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
+    )
+    try:
+        asyncio.run(serve(
+            sock, core if core is not None else make_core(),
+            hello_timeout=HELLO_TIMEOUT_S if hello_timeout is None else hello_timeout,
+            ready=ready,
+        ))
+    except AlreadyRunning as e:
+        _print_already_running(e.pid, sock)
+    except OSError as e:  # e.g. cannot bind: path too long, not a socket, no permission
+        print(f"{PROG}: {sock}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _daemonize(sock: str, hello_timeout: float | None, core: Core | None) -> int:
+    log_file = paths.log_path(sock)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    r, w = os.pipe()  # the daemon writes "ready" here once it listens
+    child = os.fork()
+    if child == 0:
+        os.close(r)
+        os.setsid()
+        if os.fork() != 0:
+            os._exit(0)
+        code = 1
+        try:
+            os.chdir("/")
+            null = os.open(os.devnull, os.O_RDONLY)
+            out = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.dup2(null, 0)
+            os.dup2(out, 1)
+            os.dup2(out, 2)
+            os.close(null)
+            os.close(out)
+
+            def ready() -> None:
+                os.write(w, b"ready\n")
+                os.close(w)
+
+            code = _serve(sock, hello_timeout, core, ready)
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    os.close(w)
+    os.waitpid(child, 0)
+    said = _read_until_eof_or_newline(r, START_TIMEOUT_S)
+    os.close(r)
+    try:
+        running = _connect(sock)
+    except DaemonError:
+        running = None
+    if running is None:
+        print(f"{PROG}: the daemon did not come up within {START_TIMEOUT_S:g}s; see {log_file}"
+              + _last_line(log_file), file=sys.stderr)
+        return 1
+    with running:
+        running.request(Ping())
+        if said == b"ready\n":
+            print(f"{PROG}: started (pid {running.welcome.pid}, socket {sock}, log {log_file})")
+        else:  # another start won the race
+            _print_already_running(running.welcome.pid, sock)
+    return 0
+
+
+def _read_until_eof_or_newline(fd: int, timeout: float) -> bytes:
+    deadline = time.monotonic() + timeout
+    data = b""
+    while not data.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        chunk = os.read(fd, 256)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _last_line(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - 4096))
+            lines = f.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return f" (last line: {lines[-1]})" if lines else ""
+
+
+def _print_already_running(pid: int | None, sock: str) -> None:
+    print(f"{PROG}: already running (pid {pid if pid is not None else '?'}, socket {sock})")
+
+
+# ---------------------------------------------------------------------------------------------
+# stop and status
+
+
+def _stop(sock: str) -> int:
+    try:
+        client = _connect(sock)
+    except DaemonError as e:  # another protocol, or not answering: the pid file still knows
+        client = None
+        pid = _locked_pid(sock)
+        if pid is None:
+            print(f"{PROG}: {e.message}", file=sys.stderr)
+            return 1
+        print(f"{PROG}: {e.message}; sending SIGTERM to pid {pid}", file=sys.stderr)
+        os.kill(pid, signal.SIGTERM)
+    else:
+        if client is None:
+            print(f"{PROG}: not running (socket {sock})")
+            return 0
+        with client:
+            pid = client.welcome.pid
+            client.request(Shutdown())
+    if not _wait_gone(pid, STOP_TIMEOUT_S):
+        print(f"{PROG}: pid {pid} is still running after {STOP_TIMEOUT_S:g}s", file=sys.stderr)
+        return 1
+    print(f"{PROG}: stopped (pid {pid})")
+    return 0
+
+
+def _status(sock: str) -> int:
+    try:
+        client = _connect(sock)
+    except DaemonError as e:
+        print(f"{PROG}: {e.message}")
+        return 1
+    if client is None:
+        print(f"{PROG}: not running (socket {sock})")
+        return 1
+    with client:
+        w = client.welcome
+        now = client.request(Ping()).time
+    print(f"{PROG}: running\n"
+          f"  pid      {w.pid}\n"
+          f"  version  {w.daemon_version} (protocol {w.protocol})\n"
+          f"  socket   {sock}\n"
+          f"  uptime   {_duration(now - w.started)}")
+    return 0
+
+
+def _connect(sock: str) -> Client | None:
+    """A client of the daemon on ``sock``, or None if nothing listens (a stale file included)."""
+    try:
+        return Client(sock, timeout=PROBE_TIMEOUT_S, name=PROG)
+    except DaemonUnavailable:
+        return None
+
+
+def _locked_pid(sock: str) -> int | None:
+    """The pid in the pid file, if a live daemon holds its lock."""
+    try:
+        fd = os.open(paths.pid_path(sock), os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            text = os.read(fd, 64).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Wait (bounded) until process ``pid`` has exited."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    except (AttributeError, OSError):  # no pidfd (old kernel, not Linux): poll
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.02)
+        return False
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    finally:
+        os.close(fd)
+
+
+def _duration(seconds: float) -> str:
+    s = max(0, int(seconds))
+    d, s = divmod(s, 86400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    if d:
+        return f"{d}d{h:02d}h{m:02d}m"
+    if h:
+        return f"{h}h{m:02d}m{s:02d}s"
+    return f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""``heyhi ctl status|list|show|restart|cancel|wipe|logs|stop``: a thin client of the daemon.
+
+Lean on purpose: a plain blocking socket, no asyncio, no pydantic, no Textual; rich only when
+printing tables to a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+USAGE = """usage: heyhi ctl [--remote HOST] [--json] COMMAND
+  status                      the daemon and a table of jobs
+  list [--state S] [--config C] [TEXT]
+  show JOB                    state, Slurm id, node, attempts, times and history
+  restart JOB | cancel JOB
+  wipe JOB [--yes]            delete the job's run folder (asks first)
+  logs JOB [-f] [--stderr] [-n N]
+  stop                        stop the daemon
+JOB is a job id, a unique id prefix, or a run folder."""
+
+COLUMNS = ("job_id", "state", "config", "tag", "slurm_id", "node", "runtime", "attempts")
+STATE_STYLE = {"completed": "green", "running": "cyan", "queued": "yellow", "submitted": "yellow",
+               "requeued": "magenta", "crashed": "red", "lost": "red", "cancelled": "dim"}
+
+
+def _fail(msg: str, code: int = 1) -> int:
+    print(f"heyhi: {msg}", file=sys.stderr)
+    return code
+
+
+def main(argv: list[str]) -> int:
+    from ..errors import HeyHiError
+
+    opts = {"json": False, "remote": None}
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--json":
+            opts["json"] = True
+        elif a == "--remote":
+            if i + 1 >= len(argv):
+                return _fail("--remote needs a host", 2)
+            opts["remote"] = argv[i + 1]
+            i += 1
+        elif a.startswith("--remote="):
+            opts["remote"] = a.split("=", 1)[1]
+        elif a in ("-h", "--help"):
+            print(USAGE)
+            return 0
+        else:
+            rest.append(a)
+        i += 1
+    if not rest:
+        print(USAGE, file=sys.stderr)
+        return 2
+    cmd, args = rest[0], rest[1:]
+    try:
+        client = _connect(opts["remote"])
+        if client is None:
+            return _fail("no heyhi daemon is running (start one: heyhi-daemon start)")
+        with client:
+            return _dispatch(client, cmd, args, opts["json"])
+    except HeyHiError as e:
+        return _fail(str(e), e.exit_code if e.exit_code != 2 or cmd else 1)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _connect(remote: str | None):
+    if remote:
+        from ..remote import connect_remote_blocking
+
+        return connect_remote_blocking(remote)
+    from ..client import connect_or_none
+
+    return connect_or_none()
+
+
+def _dispatch(client, cmd: str, args: list[str], as_json: bool) -> int:
+    from .. import protocol as P
+
+    def one_job() -> str | None:
+        return args[0] if args else None
+
+    if cmd in ("status", "list"):
+        state = config = text = None
+        j = 0
+        while j < len(args):
+            if args[j] == "--state" and j + 1 < len(args):
+                state = args[j + 1]
+                j += 2
+                continue
+            if args[j] == "--config" and j + 1 < len(args):
+                config = args[j + 1]
+                j += 2
+                continue
+            text = args[j]
+            j += 1
+        jobs = client.request(P.ListJobs(state=state, config=config, text=text)).jobs
+        if as_json:
+            out = {"jobs": [P.to_wire(x) for x in jobs]}
+            if cmd == "status":
+                w = client.welcome
+                out["daemon"] = {"version": w.daemon_version, "pid": w.pid, "started": w.started}
+            print(json.dumps(out, default=str))
+            return 0
+        if cmd == "status":
+            w = client.welcome
+            counts: dict[str, int] = {}
+            for x in jobs:
+                counts[x.state] = counts.get(x.state, 0) + 1
+            summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no jobs"
+            print(f"heyhi daemon {w.daemon_version} (pid {w.pid}, up {_dur(time.time() - w.started)}): {summary}")
+        _table(jobs)
+        return 0
+    if cmd == "show":
+        if not one_job():
+            return _fail("usage: heyhi ctl show JOB", 2)
+        d = client.request(P.ShowJob(job=one_job()))
+        if as_json:
+            print(json.dumps(P.to_wire(d), default=str))
+            return 0
+        j = d.job
+        summary = next((h for h in d.history if h.get("state") == "_summary"), {})
+        fields = [("job", j.job_id), ("state", j.state + (f" ({j.reason})" if j.reason else "")),
+                  ("exit code", j.exit_code), ("run folder", j.run_dir), ("config", j.config), ("launcher", j.launcher),
+                  ("slurm id", j.slurm_id), ("slurm ids", ", ".join(summary.get("slurm_ids", [])) or None),
+                  ("slurm state", summary.get("slurm_state")), ("node", j.node), ("attempts", j.attempts),
+                  ("created", _ts(j.created)), ("started", _ts(j.started)), ("ended", _ts(j.ended)),
+                  ("runtime", _runtime(j))]
+        for k, v in fields:
+            if v not in (None, ""):
+                print(f"{k:>11}: {v}")
+        print("    history:")
+        for h in d.history:
+            if h.get("state") == "_summary":
+                continue
+            extra = " ".join(f"{k}={v}" for k, v in h.items() if k not in ("state", "at") and v not in (None, ""))
+            print(f"      {_ts(h.get('at'))}  {h.get('state')}  {extra}")
+        return 0
+    if cmd in ("restart", "cancel"):
+        if not one_job():
+            return _fail(f"usage: heyhi ctl {cmd} JOB", 2)
+        msg = P.Restart(job=one_job()) if cmd == "restart" else P.Cancel(job=one_job())
+        r = client.request(msg)
+        if cmd == "restart":
+            print(f"heyhi: restarted: {r.run_dir} [job {r.job_id}]")
+        else:
+            print(f"heyhi: {r.detail}")
+        return 0
+    if cmd == "wipe":
+        if not one_job():
+            return _fail("usage: heyhi ctl wipe JOB [--yes]", 2)
+        job = one_job()
+        if "--yes" not in args and "--force" not in args:
+            d = client.request(P.ShowJob(job=job))
+            if not sys.stdin.isatty():
+                return _fail(f"refusing to wipe {d.job.run_dir} without a terminal to confirm: pass --yes", 2)
+            if input(f"Wipe {d.job.run_dir}? [y/N] ").strip().lower() not in ("y", "yes"):
+                return _fail("not wiped", 1)
+        r = client.request(P.Wipe(job=job, confirm_job=job))
+        print(f"heyhi: {r.detail}")
+        return 0
+    if cmd == "logs":
+        job = None
+        follow = False
+        stream = "stdout"
+        last = None
+        j = 0
+        while j < len(args):
+            a = args[j]
+            if a in ("-f", "--follow"):
+                follow = True
+            elif a == "--stderr":
+                stream = "stderr"
+            elif a == "-n" and j + 1 < len(args):
+                last = int(args[j + 1])
+                j += 1
+            else:
+                job = a
+            j += 1
+        if job is None:
+            return _fail("usage: heyhi ctl logs JOB [-f] [--stderr] [-n N]", 2)
+        out = sys.stdout.buffer
+        req = P.Logs(job=job, stream=stream, offset=None if last is not None else 0, last_lines=last, follow=follow)
+        try:
+            for chunk in client.stream(req):
+                if chunk.data:
+                    out.write(chunk.data)
+                    out.flush()
+        except KeyboardInterrupt:
+            return 0
+        return 0
+    if cmd == "stop":
+        client.request(P.Shutdown())
+        print("heyhi: daemon stopping")
+        return 0
+    return _fail(f"unknown ctl command {cmd!r}\n{USAGE}", 2)
+
+
+def _ts(t) -> str | None:
+    if not t:
+        return None
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
+def _dur(s: float) -> str:
+    s = int(s)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def _runtime(j) -> str:
+    if not j.started:
+        return ""
+    return _dur((j.ended or time.time()) - j.started)
+
+
+def _row(j) -> list[str]:
+    return [j.job_id, j.state + (f" ({j.exit_code})" if j.exit_code not in (None, 0) else ""),
+            j.config.rsplit("/conf/", 1)[-1], j.tag, j.slurm_id or "", j.node or "", _runtime(j), str(j.attempts)]
+
+
+def _table(jobs) -> None:
+    rows = [_row(j) for j in jobs]
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(*COLUMNS, box=None, header_style="bold")
+        for j, r in zip(jobs, rows):
+            style = STATE_STYLE.get(j.state, "")
+            t.add_row(*r[:1], f"[{style}]{r[1]}[/]" if style else r[1], *r[2:])
+        Console().print(t)
+        return
+    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(COLUMNS)]
+    print("  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths)).rstrip())
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())

@@ -1,0 +1,533 @@
+"""The daemon protocol: every message defined once, as a frozen dataclass with a literal ``kind`` tag.
+
+Requests go client -> daemon, responses daemon -> client; ``Request`` and ``Response`` are the two
+unions. ``to_wire`` / ``from_wire`` turn a message into the plain dict sent as one msgpack frame
+(``heyhi.framing``) and back. This module is stdlib only, so the CLI stays lean; the daemon validates
+what it receives once, with pydantic, in ``heyhi_daemon.validate``. ``docs/protocol.md`` describes
+the handshake, the error codes and the stream semantics.
+
+Compatibility rule: ``Hello``, ``Welcome`` and ``Error`` keep their shape forever, so that a
+mismatched client and daemon can always tell each other which protocol they speak. Any other change
+to a message bumps ``PROTOCOL_VERSION``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+from .errors import HeyHiError
+
+PROTOCOL_VERSION = 1
+
+# Error.code values (docs/protocol.md lists when each is sent).
+PROTOCOL = "protocol"  # no Hello first, or a protocol version the daemon does not speak
+BAD_FRAME = "bad_frame"  # not a frame: oversized, truncated or not msgpack (the connection closes)
+BAD_REQUEST = "bad_request"  # a frame that is not a valid request (the connection stays open)
+HELLO_TIMEOUT = "hello_timeout"  # no Hello within the bound after connecting
+FORBIDDEN = "forbidden"  # the peer runs as another user
+NOT_IMPLEMENTED = "not_implemented"  # the daemon's core does not serve this request (yet)
+NOT_FOUND = "not_found"  # no such job, file or folder
+CONFLICT = "conflict"  # the request clashes with the current state (folder taken, job running)
+INVALID = "invalid"  # a config or override the core rejected (message names where and what)
+SHUTTING_DOWN = "shutting_down"  # the daemon is stopping; a running stream ends with this
+INTERNAL = "internal"  # a bug in the daemon; its log has the traceback
+
+ERROR_CODES = (
+    PROTOCOL, BAD_FRAME, BAD_REQUEST, HELLO_TIMEOUT, FORBIDDEN, NOT_IMPLEMENTED, NOT_FOUND,
+    CONFLICT, INVALID, SHUTTING_DOWN, INTERNAL,
+)
+
+
+class ProtocolError(HeyHiError):
+    """A message that does not decode: unknown kind, missing or unexpected fields."""
+
+
+class DaemonError(HeyHiError):
+    """The daemon answered ``Error(code, message)``, or could not be talked to."""
+
+    def __init__(self, code: str, message: str):
+        self.code = code
+        self.message = message
+        super().__init__(message)
+
+
+class DaemonUnavailable(DaemonError):
+    """Nothing listens on the socket (the CLI then runs embedded)."""
+
+
+class ProtocolMismatch(DaemonError):
+    """The daemon speaks another protocol version."""
+
+
+def _kind(name: str) -> Any:
+    """The ``kind`` field: keyword-only, so the message's own fields keep their order."""
+    return field(default=name, kw_only=True)
+
+
+class _Value:
+    """Base of every message and value: ``__repr__``, ``__eq__`` and ``__hash__`` written once,
+    over ``_FIELDS``, instead of generated per class (``import heyhi.client`` must stay cheap,
+    and generating them for 30 classes cost ~8 ms)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        names = _FIELDS[type(self)]
+        args = ", ".join(f"{n}={getattr(self, n)!r}" for n in names if n != "kind")
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in _FIELDS[type(self)])
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, n) for n in _FIELDS[type(self)]))
+
+
+_message = dataclass(frozen=True, slots=True, repr=False, eq=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Values carried inside messages (no kind of their own)
+
+
+@_message
+class OverrideError(_Value):
+    """One bad override: ``index`` into ``overrides``, the key it names, and the column in it."""
+
+    index: int
+    key: str
+    message: str
+    col: int | None = None
+
+
+@_message
+class JobInfo(_Value):
+    """One run as the daemon tracks it (state names as in the run folder's heyhi.status.json)."""
+
+    job_id: str
+    run_dir: str
+    config: str
+    state: str
+    tag: str = ""
+    reason: str = ""
+    exit_code: int | None = None
+    launcher: str = "local"
+    slurm_id: str | None = None
+    pid: int | None = None
+    node: str | None = None
+    created: float | None = None
+    started: float | None = None
+    ended: float | None = None
+    attempts: int = 0
+
+
+@_message
+class DirEntry(_Value):
+    """One entry of a ``DirListing``; ``mtime`` in unix seconds."""
+
+    name: str
+    is_dir: bool
+    size: int
+    mtime: float
+
+
+# ---------------------------------------------------------------------------------------------
+# Handshake and control
+
+
+@_message
+class Hello(_Value):
+    """First message of every connection (client -> daemon)."""
+
+    protocol: int
+    client: str = ""
+    kind: Literal["hello"] = _kind("hello")
+
+
+@_message
+class Welcome(_Value):
+    """The daemon's answer to a matching ``Hello``; ``started`` is its start time (unix seconds)."""
+
+    daemon_version: str
+    protocol: int
+    pid: int
+    started: float
+    kind: Literal["welcome"] = _kind("welcome")
+
+
+@_message
+class Ping(_Value):
+    """Answered by ``Pong``: a liveness check and round-trip probe."""
+
+    kind: Literal["ping"] = _kind("ping")
+
+
+@_message
+class Pong(_Value):
+    """``time``: the daemon's clock (unix seconds)."""
+
+    time: float
+    kind: Literal["pong"] = _kind("pong")
+
+
+@_message
+class Shutdown(_Value):
+    """Stop the daemon: it replies ``Ok`` first, then stops."""
+
+    kind: Literal["shutdown"] = _kind("shutdown")
+
+
+@_message
+class Ok(_Value):
+    """Success without data; also closes every stream."""
+
+    detail: str = ""
+    kind: Literal["ok"] = _kind("ok")
+
+
+@_message
+class Error(_Value):
+    """A failed request: ``code`` (one of ``ERROR_CODES``) and a one-line ``message``."""
+
+    code: str
+    message: str
+    kind: Literal["error"] = _kind("error")
+
+
+# ---------------------------------------------------------------------------------------------
+# Configs and launches
+
+
+@_message
+class Validate(_Value):
+    """Compose ``config`` with ``overrides`` and say where it would run, without running it."""
+
+    project_root: str
+    results_root: str | None
+    config: str
+    overrides: list[str] = field(default_factory=list)
+    mode: str = "gentle_start"
+    adhoc: bool = False
+    kind: Literal["validate"] = _kind("validate")
+
+
+@_message
+class ValidateResult(_Value):
+    """``flat`` holds (key, value, source) for every set field; ``out_dir_state`` says what the
+    folder holds (e.g. "empty", "running", "done") and ``task`` the task the config runs."""
+
+    ok: bool
+    errors: list[OverrideError] = field(default_factory=list)
+    flat: list[tuple[str, Any, str]] = field(default_factory=list)
+    out_dir: str = ""
+    out_dir_state: str = ""
+    task: str = ""
+    kind: Literal["validate_result"] = _kind("validate_result")
+
+
+@_message
+class Launch(_Value):
+    """Compose, pick the run folder, decide (by ``mode``) and launch; answered by ``Launched``."""
+
+    project_root: str
+    results_root: str | None
+    config: str
+    overrides: list[str] = field(default_factory=list)
+    mode: str = "gentle_start"
+    adhoc: bool = False
+    force: bool = False
+    out: str | None = None
+    checkpoint: str | None = None
+    kind: Literal["launch"] = _kind("launch")
+
+
+@_message
+class Launched(_Value):
+    """What a launch decided ("run", "skip", "wipe+run") and why; ``job_id`` is "" when skipped."""
+
+    job_id: str
+    run_dir: str
+    decision: str
+    reason: str = ""
+    kind: Literal["launched"] = _kind("launched")
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs
+
+
+@_message
+class ListJobs(_Value):
+    """Filters (None: any): a state name, a config path (substring), free text."""
+
+    state: str | None = None
+    config: str | None = None
+    text: str | None = None
+    kind: Literal["list_jobs"] = _kind("list_jobs")
+
+
+@_message
+class JobList(_Value):
+    """The jobs matching a ``ListJobs``, oldest first."""
+
+    jobs: list[JobInfo] = field(default_factory=list)
+    kind: Literal["job_list"] = _kind("job_list")
+
+
+@_message
+class ShowJob(_Value):
+    """``job``: a job id, a unique id prefix or a run folder."""
+
+    job: str
+    kind: Literal["show_job"] = _kind("show_job")
+
+
+@_message
+class JobDetail(_Value):
+    """One job and its history (the run folder's state changes, oldest first)."""
+
+    job: JobInfo
+    history: list[dict[str, Any]] = field(default_factory=list)
+    kind: Literal["job_detail"] = _kind("job_detail")
+
+
+@_message
+class Restart(_Value):
+    """Run the job again in its folder (answered with ``Launched``)."""
+
+    job: str
+    kind: Literal["restart"] = _kind("restart")
+
+
+@_message
+class Cancel(_Value):
+    """Stop a queued or running job (answered with ``Ok``)."""
+
+    job: str
+    kind: Literal["cancel"] = _kind("cancel")
+
+
+@_message
+class Wipe(_Value):
+    """Delete the job's run folder; ``confirm_job`` must repeat ``job``."""
+
+    job: str
+    confirm_job: str
+    kind: Literal["wipe"] = _kind("wipe")
+
+    def __post_init__(self) -> None:
+        if self.confirm_job != self.job:
+            raise ValueError(f"confirm_job {self.confirm_job!r} must repeat job {self.job!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Streams: answered by data messages and ended by Ok or Error
+
+
+@_message
+class Logs(_Value):
+    """Read a job's stdout or stderr: from byte ``offset``, else the ``last_lines``, else from 0.
+
+    With ``follow`` the stream goes on until the job ends (or ``Unsubscribe``)."""
+
+    job: str
+    stream: Literal["stdout", "stderr"] = "stdout"
+    offset: int | None = None
+    last_lines: int | None = None
+    follow: bool = False
+    kind: Literal["logs"] = _kind("logs")
+
+    def __post_init__(self) -> None:
+        if self.offset is not None and self.last_lines is not None:
+            raise ValueError("give offset or last_lines, not both")
+
+
+@_message
+class LogChunk(_Value):
+    """``data`` is the file's bytes at ``offset``; a client that reconnects asks for
+    ``offset + len(data)`` of the last chunk it got. ``eof``: nothing more will be written."""
+
+    job: str
+    stream: str
+    offset: int
+    data: bytes
+    eof: bool = False
+    kind: Literal["log_chunk"] = _kind("log_chunk")
+
+
+@_message
+class Subscribe(_Value):
+    """Job events from now on; ``filters`` use the keys of ``ListJobs`` (state, config, text)."""
+
+    filters: dict[str, str] = field(default_factory=dict)
+    kind: Literal["subscribe"] = _kind("subscribe")
+
+
+@_message
+class JobEvent(_Value):
+    """A job changed state (sent to subscribers after the run folder records it)."""
+
+    job: JobInfo
+    kind: Literal["job_event"] = _kind("job_event")
+
+
+@_message
+class Unsubscribe(_Value):
+    """End the stream running on this connection (Subscribe, or Logs with follow)."""
+
+    kind: Literal["unsubscribe"] = _kind("unsubscribe")
+
+
+# ---------------------------------------------------------------------------------------------
+# Remote browsing (for clients reaching the daemon over SSH)
+
+
+@_message
+class ReadFile(_Value):
+    """At most ``length`` bytes of ``path`` from ``offset`` (one frame holds at most 16 MiB)."""
+
+    path: str
+    offset: int = 0
+    length: int = 1 << 20
+    kind: Literal["read_file"] = _kind("read_file")
+
+
+@_message
+class FileData(_Value):
+    """The bytes of a ``ReadFile``; ``size`` is the file's whole size."""
+
+    path: str
+    offset: int
+    data: bytes
+    size: int
+    kind: Literal["file_data"] = _kind("file_data")
+
+
+@_message
+class ListDir(_Value):
+    """The entries of a folder (answered with ``DirListing``)."""
+
+    path: str
+    kind: Literal["list_dir"] = _kind("list_dir")
+
+
+@_message
+class DirListing(_Value):
+    """The entries of ``path``, sorted by name."""
+
+    path: str
+    entries: list[DirEntry] = field(default_factory=list)
+    kind: Literal["dir_listing"] = _kind("dir_listing")
+
+
+# ---------------------------------------------------------------------------------------------
+# The two unions
+
+Request = (
+    Hello | Ping | Shutdown | Validate | Launch | ListJobs | ShowJob | Restart | Cancel | Wipe
+    | Logs | Subscribe | Unsubscribe | ReadFile | ListDir
+)
+Response = (
+    Welcome | Pong | Ok | Error | ValidateResult | Launched | JobList | JobDetail | LogChunk
+    | JobEvent | FileData | DirListing
+)
+Message = Request | Response
+
+REQUESTS: tuple[type, ...] = Request.__args__
+RESPONSES: tuple[type, ...] = Response.__args__
+STREAMS: tuple[type, ...] = (Logs, Subscribe)  # answered by a stream that ends with Ok or Error
+
+_VALUES = (OverrideError, JobInfo, DirEntry)
+_BY_KIND: dict[str, type] = {c.__dataclass_fields__["kind"].default: c for c in REQUESTS + RESPONSES}
+_FIELDS: dict[type, tuple[str, ...]] = {
+    c: tuple(f.name for f in fields(c)) for c in REQUESTS + RESPONSES + _VALUES
+}
+# Fields that hold values of _VALUES (or tuples), which need converting on the way in and out;
+# found from the annotations, which are strings here (``from __future__ import annotations``).
+_NESTED: dict[type, tuple[str, ...]] = {
+    c: tuple(
+        f.name for f in fields(c)
+        if "tuple[" in f.type or any(v.__name__ in f.type for v in _VALUES)
+    )
+    for c in REQUESTS + RESPONSES + _VALUES
+}
+
+
+def to_wire(msg: Message) -> dict[str, Any]:
+    """The plain dict (with its ``kind``) that goes into a frame."""
+    cls = type(msg)
+    d = {name: getattr(msg, name) for name in _FIELDS[cls]}
+    for name in _NESTED[cls]:
+        d[name] = _plain(d[name])
+    return d
+
+
+def _plain(value: Any) -> Any:
+    if type(value) in _FIELDS:
+        return to_wire(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def from_wire(d: Any) -> Message:
+    """The message a frame's dict stands for; ``ProtocolError`` (one line) if it is not one.
+
+    Fields this side does not know are ignored, so a daemon may add optional fields.
+    """
+    if not isinstance(d, dict):
+        raise ProtocolError(f"expected a message (a map), got {type(d).__name__}")
+    cls = _BY_KIND.get(d.get("kind"))
+    if cls is None:
+        raise ProtocolError(f"unknown message kind {d.get('kind')!r}")
+    return _build(cls, d)
+
+
+def _build(cls: type, d: Any) -> Any:
+    if not isinstance(d, dict):
+        raise ProtocolError(f"{cls.__name__}: expected a map, got {type(d).__name__}")
+    if _NESTED[cls]:
+        d = dict(d)
+        for name in _NESTED[cls]:
+            if name in d:
+                d[name] = _converter(cls, name)(d[name])
+    try:
+        return cls(**d)
+    except TypeError:
+        known = {k: v for k, v in d.items() if k in _FIELDS[cls]}
+        try:
+            return cls(**known)
+        except TypeError as e:
+            raise ProtocolError(f"{cls.__name__}: {e}") from None
+    except ValueError as e:
+        raise ProtocolError(f"{cls.__name__}: {e}") from None
+
+
+_CONVERTERS: dict[tuple[type, str], Any] = {}
+
+
+def _converter(cls: type, name: str) -> Any:
+    """How to rebuild field ``name`` of ``cls`` from plain data (built once per field)."""
+    conv = _CONVERTERS.get((cls, name))
+    if conv is None:
+        ann = next(f.type for f in fields(cls) if f.name == name)
+        conv = _CONVERTERS[(cls, name)] = _parse_annotation(ann.replace(" ", ""))
+    return conv
+
+
+def _parse_annotation(ann: str) -> Any:
+    if ann.endswith("|None"):
+        inner = _parse_annotation(ann[: -len("|None")])
+        return lambda v: None if v is None else inner(v)
+    if ann.startswith("list[") and ann.endswith("]"):
+        inner = _parse_annotation(ann[len("list[") : -1])
+        return lambda v: [inner(x) for x in v]
+    if ann.startswith("tuple["):
+        return tuple
+    for value_cls in _VALUES:
+        if ann == value_cls.__name__:
+            return lambda v, c=value_cls: _build(c, v)
+    return lambda v: v

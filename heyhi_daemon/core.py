@@ -278,7 +278,8 @@ class DaemonCore:
             return job
         st = R.RunDir(job.run_dir).read_status() or {}
         job.refresh(st)
-        history = [{"state": "previous_run", "run": i + 1, **p} for i, p in enumerate(job.previous)]
+        history = [{**p, "state": "previous_run", "run": i + 1, "ended_as": p.get("state")}
+                   for i, p in enumerate(job.previous)]
         history += list(st.get("history", []))
         extra = {"slurm_ids": [h for h in job.history_ids if not str(h).startswith("local:")],
                  "slurm_state": job.slurm_state}

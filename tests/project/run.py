@@ -27,7 +27,7 @@ def probe(cfg):
     if cfg.lines:
         gap = 1.0 / cfg.lines_per_s if cfg.lines_per_s else 0
         for i in range(1, cfg.lines + 1):
-            print(i, flush=True)
+            print(f"{i} {time.time():.6f}" if cfg.stamp else i, flush=True)
             if gap:
                 time.sleep(gap)
     if cfg.sleep_s:

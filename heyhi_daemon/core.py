@@ -382,6 +382,19 @@ class DaemonCore:
         finally:
             self.subscribers.discard(q)
 
+    async def fields(self, req) -> "FieldList | Error":
+        from heyhi.fieldhelp import task_fields
+        from heyhi.protocol import FieldDoc, FieldList
+
+        def run():
+            try:
+                task, fields, includes = task_fields(self._composer(req.project_root), req.config)
+            except HeyHiError as e:
+                return Error("bad_request", str(e))
+            return FieldList(task=task, fields=[FieldDoc(**f) for f in fields], includes=includes)
+
+        return await asyncio.to_thread(run)
+
     # ---- remote browsing ------------------------------------------------------------------------
     async def read_file(self, req: ReadFile) -> FileData | Error:
         def read():

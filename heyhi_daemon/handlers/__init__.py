@@ -13,6 +13,7 @@ from heyhi.protocol import (
     BAD_REQUEST,
     Cancel,
     Error,
+    Fields,
     Hello,
     Launch,
     ListDir,
@@ -61,6 +62,8 @@ async def dispatch(state: DaemonState, req: Request) -> Any | AsyncIterator[Any]
             return await core.wipe(req)
         case ReadFile():
             return await core.read_file(req)
+        case Fields():
+            return await core.fields(req)
         case ListDir():
             return await core.list_dir(req)
         case Logs():

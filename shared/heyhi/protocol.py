@@ -423,16 +423,49 @@ class DirListing(_Value):
     kind: Literal["dir_listing"] = _kind("dir_listing")
 
 
+@_message
+class FieldDoc(_Value):
+    """One field of a config's task, for completion and help: dotted key, type, default, doc,
+    enum values, and the oneof it belongs to."""
+
+    key: str
+    type: str
+    default: str = ""
+    doc: str = ""
+    enum_values: list[str] = field(default_factory=list)
+    oneof: str = ""
+    is_message: bool = False
+
+
+@_message
+class Fields(_Value):
+    """The schema of a config's task (answered with ``FieldList``)."""
+
+    project_root: str
+    config: str
+    kind: Literal["fields"] = _kind("fields")
+
+
+@_message
+class FieldList(_Value):
+    """Every field of the task, and for each include mount the include names that fit it."""
+
+    task: str
+    fields: list[FieldDoc] = field(default_factory=list)
+    includes: dict[str, list[str]] = field(default_factory=dict)
+    kind: Literal["field_list"] = _kind("field_list")
+
+
 # ---------------------------------------------------------------------------------------------
 # The two unions
 
 Request = (
     Hello | Ping | Shutdown | Validate | Launch | ListJobs | ShowJob | Restart | Cancel | Wipe
-    | Logs | Subscribe | Unsubscribe | ReadFile | ListDir
+    | Logs | Subscribe | Unsubscribe | ReadFile | ListDir | Fields
 )
 Response = (
     Welcome | Pong | Ok | Error | ValidateResult | Launched | JobList | JobDetail | LogChunk
-    | JobEvent | FileData | DirListing
+    | JobEvent | FileData | DirListing | FieldList
 )
 Message = Request | Response
 
@@ -440,7 +473,7 @@ REQUESTS: tuple[type, ...] = Request.__args__
 RESPONSES: tuple[type, ...] = Response.__args__
 STREAMS: tuple[type, ...] = (Logs, Subscribe)  # answered by a stream that ends with Ok or Error
 
-_VALUES = (OverrideError, JobInfo, DirEntry)
+_VALUES = (OverrideError, JobInfo, DirEntry, FieldDoc)
 _BY_KIND: dict[str, type] = {c.__dataclass_fields__["kind"].default: c for c in REQUESTS + RESPONSES}
 _FIELDS: dict[type, tuple[str, ...]] = {
     c: tuple(f.name for f in fields(c)) for c in REQUESTS + RESPONSES + _VALUES

@@ -14,6 +14,8 @@ import threading
 import msgpack
 import pytest
 
+from heyhi import protocol as P
+
 from heyhi import paths
 from heyhi.framing import (
     MAX_FRAME,
@@ -105,6 +107,9 @@ MESSAGES = [
     pytest.param(FileData("/r/j1/a.txt", 5, b"abc", 8), id="file_data"),
     pytest.param(ListDir("/r/j1"), id="list_dir"),
     pytest.param(DirListing("/r", [DirEntry("j1", True, 4096, 1.0)]), id="dir_listing"),
+    pytest.param(P.Fields(project_root="/p", config="/p/conf/x.prototxt"), id="fields"),
+    pytest.param(P.FieldList(task="train", fields=[P.FieldDoc("lr", "float", "0.5", "Learning rate.")],
+                             includes={"launcher": ["local", "slurm_cpu"]}), id="field_list"),
 ]
 
 

@@ -66,6 +66,8 @@ class Composer:
         self.project = project
         self._schema = schema
         self._files: dict[str, tuple[tuple, Node]] = {}
+        self._typed: dict[tuple[str, str], tuple[tuple, Msg, list[Include]]] = {}
+        self._includes: dict[tuple, Path] = {}
 
     @property
     def schema(self) -> Schema:
@@ -96,8 +98,20 @@ class Composer:
         return node
 
     def file_msg(self, path: Path, mtype: MessageType) -> tuple[Msg, list[Include]]:
-        """The file's own content typed as ``mtype`` (without its includes) and its includes."""
+        """The file's own content typed as ``mtype`` (without its includes) and its includes.
+
+        Cached per (file, type) while the file is unchanged: callers must not mutate the Msg."""
         node = self.parse_file(path)
+        key = (str(path), mtype.full_name)
+        stamp = self._files[str(path)][0]
+        hit = self._typed.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1], hit[2]
+        msg, includes = self._type_file(node, mtype)
+        self._typed[key] = (stamp, msg, includes)
+        return msg, includes
+
+    def _type_file(self, node: Node, mtype: MessageType) -> tuple[Msg, list[Include]]:
         includes: list[Include] = []
         if mtype.has_includes():
             rest = []
@@ -121,6 +135,15 @@ class Composer:
             if p.is_file():
                 return p
             raise ConfigError(f"include {path!r} not found", where)
+        ckey = (path, tuple(map(str, include_dirs)), mount)
+        hit = self._includes.get(ckey)
+        if hit is not None and hit.is_file():
+            return hit
+        found = self._resolve_include(path, include_dirs, mount, where)
+        self._includes[ckey] = found
+        return found
+
+    def _resolve_include(self, path: str, include_dirs: Sequence[Path], mount: str, where: str) -> Path:
         if "/" in path and (self.project.root / path).is_file():
             return self.project.root / path
         name = path
@@ -132,12 +155,13 @@ class Composer:
         mount = mount.strip(".")
         if mount:
             dirs += [d / mount.replace(".", "/") for d in include_dirs]
-        known: list[str] = []
         for d in dirs:
             for ext in EXTS:
                 cand = d / (name + ext)
                 if cand.is_file():
                     return cand
+        known: list[str] = []
+        for d in dirs:
             parent = (d / name).parent
             if parent.is_dir():
                 for p in sorted(parent.iterdir()):
@@ -288,6 +312,17 @@ def _sub_config(msg: Msg, mount: str, where: str, display: str) -> Msg:
 _COMPOSERS: dict[str, Composer] = {}
 
 
+_PROJECT_OF_DIR: dict[tuple[str, str | None], Project] = {}
+
+
+def _find_project(config: Path, explicit) -> Project:
+    key = (os.path.dirname(os.path.abspath(config)), None if explicit is None else str(explicit))
+    p = _PROJECT_OF_DIR.get(key)
+    if p is None:
+        p = _PROJECT_OF_DIR[key] = Project.find(config, explicit)
+    return p
+
+
 def composer_for(project: Project | Path | str) -> Composer:
     """A cached ``Composer`` for the project (a ``Project`` or its root folder)."""
     if not isinstance(project, Project):
@@ -300,8 +335,7 @@ def composer_for(project: Project | Path | str) -> Composer:
 
 def compose(config: Path | str, overrides: Sequence[str] = (), *, project: Path | str | None = None) -> Composed:
     """Compose a top-level config with overrides; the project is found from the config's path."""
-    proj = Project.find(config, project)
-    return composer_for(proj).compose(config, overrides)
+    return composer_for(_find_project(Path(config), project)).compose(config, overrides)
 
 
 def load_config(
@@ -319,7 +353,7 @@ def load_config(
     are relative to the task.
     """
     path = Path(path)
-    comp = composer_for(Project.find(path, project))
+    comp = composer_for(_find_project(path, project))
     schema = comp.schema
     if msg_class is None:
         mtype = comp.guess_type(path)
@@ -333,10 +367,12 @@ def load_config(
     ovs = parse_overrides(overrides)
     task = comp.task_of(path) if mtype is schema.root else None
     msg = comp.load_message(path, mtype, ovs, extra_include_dirs, task=task)
-    return msg.to_frozen()
+    from .frozen import freeze
+
+    return freeze(msg, copy=False)  # a fresh message: no need to copy it
 
 
 def load_root_config(path: Path | str, overrides: Sequence[str] = (), **kw):
     """``load_config`` for the top-level ``MetaCfg``."""
-    comp = composer_for(Project.find(path, kw.get("project")))
+    comp = composer_for(_find_project(Path(path), kw.get("project")))
     return load_config(path, overrides, msg_class=comp.schema.root, **kw)

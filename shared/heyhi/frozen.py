@@ -97,9 +97,9 @@ def frozen_class(mtype: MessageType) -> type[FrozenConfig]:
     return cls
 
 
-def freeze(msg: Msg) -> FrozenConfig:
-    """A frozen copy of ``msg``."""
-    return _freeze(msg.copy(), ())
+def freeze(msg: Msg, copy: bool = True) -> FrozenConfig:
+    """A frozen copy of ``msg`` (``copy=False``: take ``msg`` over; it must not change after)."""
+    return _freeze(msg.copy() if copy else msg, ())
 
 
 def _freeze(msg: Msg, stack: tuple) -> FrozenConfig:

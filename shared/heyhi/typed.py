@@ -9,6 +9,7 @@ import math
 import struct
 from typing import Any
 
+from . import textformat as tf
 from .errors import ConfigError
 from .schema.model import FLOAT_KINDS, INT_KINDS, INT_RANGES, FieldSpec, MessageType
 from .suggest import did_you_mean
@@ -104,8 +105,6 @@ def _typed_value(f: FieldSpec, val: Any, name: str) -> Any:
 
 
 def _typed_scalar(kind: str, enum, sc: Scalar, name: str) -> Any:
-    from . import textformat as tf
-
     k, v = sc.kind, sc.value
     where = str(sc.loc)
     try:

@@ -12,6 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	@$(PY) -m venv $(VENV) 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv python3-pip && $(PY) -m venv $(VENV); }
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	@$(BIN)/python -m compileall -q shared heyhi_daemon heyhi_tui run.py >/dev/null || true
 	@touch $@
 
 demo: install

@@ -182,7 +182,10 @@ def follow_until_exit(proc: subprocess.Popen, run_dir: Path, interval: float = 0
                 offsets[name] = off + len(data)
         if done:
             return proc.returncode
-        time.sleep(interval)
+        try:
+            proc.wait(timeout=interval)  # wakes at once when the job exits
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def check_task(project, composed) -> None:

@@ -189,11 +189,21 @@ def follow_until_exit(proc: subprocess.Popen, run_dir: Path, interval: float = 0
 
 
 def check_task(project, composed) -> None:
-    """Fail early (one line) when the project's run.py has no function for the task."""
-    from .tasks import find_task, load_tasks_module
+    """Fail early (one line) when the project's run.py has no function for the task (read with
+    ast: the launcher does not import the project's code)."""
+    from .errors import ConfigError
+    from .tasks import declared_tasks
 
-    mod = load_tasks_module(project.root, project.run_module)
-    find_task(mod, composed.task, list(project.schema.root.oneofs.get("task", [])))
+    path = project.root / project.run_module
+    if not path.is_file():
+        raise ConfigError(f"no task module: {path} does not exist")
+    declared = declared_tasks(path)
+    if composed.task not in declared:
+        known = sorted(t for t in project.schema.root.oneofs.get("task", []) if t in declared)
+        raise ConfigError(
+            f"unknown task {composed.task!r}: no function {composed.task}() or @heyhi.task({composed.task!r}) "
+            f"in {path}; known tasks: {', '.join(known) or 'none'}"
+        )
 
 
 def launch_from_cli(project, composed, args, tasks_module: str | None = None) -> int:

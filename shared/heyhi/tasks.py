@@ -51,3 +51,26 @@ def find_task(module, name: str, known: list[str]) -> Callable:
         f"unknown task {name!r}: no function {name}() or @heyhi.task({name!r}) in {getattr(module, '__file__', 'run.py')}; "
         f"known tasks: {', '.join(have) or 'none'}"
     )
+
+
+def declared_tasks(module_path: Path) -> set[str]:
+    """Task names a task module declares, read with ``ast`` (the module is not imported, so a
+    launcher never runs the project's imports): top-level functions, and the names given to
+    ``@heyhi.task("name")`` / ``@task("name")``."""
+    import ast
+
+    try:
+        tree = ast.parse(Path(module_path).read_text(), str(module_path))
+    except (OSError, SyntaxError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read the task module: {e}", str(module_path)) from None
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+            for dec in node.decorator_list:
+                if isinstance(dec, ast.Call) and dec.args and isinstance(dec.args[0], ast.Constant):
+                    fn = dec.func
+                    fname = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", "")
+                    if fname == "task" and isinstance(dec.args[0].value, str):
+                        names.add(dec.args[0].value)
+    return names

@@ -442,6 +442,8 @@ class SlurmPoller:
                 if ranges is None:
                     ranges = sp.pending_ranges(rows)
                 row = sp.find_row(rows, job_id, ranges)
+                if row is not None and missing:
+                    missing.pop(job_id, None)
             if row is None:
                 if sp.is_job_id(job_id):
                     need_sacct.append(job_id)

@@ -110,7 +110,11 @@ class SlurmTracker:
         elif ch.state == R.RUNNING:
             pass  # the job records its own start
         elif ch.state in R.FINAL_STATES:
-            if cur in R.LIVE_STATES:  # the job did not record its end (killed, timed out, node failure)
+            if cur == R.CANCELLED and ch.slurm_state in ("TIMEOUT", "PREEMPTED", "NODE_FAIL", "OUT_OF_MEMORY", "DEADLINE"):
+                # The job saw a SIGTERM and took it for a cancel; Slurm knows better.
+                rd.set_state(R.CRASHED, exit_code=ch.exit_code, reason=f"Slurm: {ch.slurm_state}",
+                             slurm_state=ch.slurm_state)
+            elif cur in R.LIVE_STATES:  # the job did not record its end (killed, timed out, node failure)
                 if ch.state == R.COMPLETED_S:
                     rd.set_state(R.COMPLETED_S, exit_code=0, slurm_state=ch.slurm_state)
                 elif ch.state == R.CANCELLED:

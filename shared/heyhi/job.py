@@ -84,6 +84,10 @@ def run(run_dir: Path) -> int:
     def on_usr2(signum, frame):
         from . import jobapi
 
+        if slurm_id:
+            # Slurm's requeue ends this process with SIGTERM: that is not a cancel.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
         print("heyhi.job: preemption warning received: checkpointing and requeueing", file=sys.stderr, flush=True)
         try:
             jobapi._fire_preemption()

@@ -1,0 +1,117 @@
+"""Test helpers for the real single-node Slurm cluster (tests/cluster/up.sh).
+
+``cluster_available()`` -> (ok, reason): True when ``sinfo`` answers with a usable node (and no
+daemon that up.sh recorded has died). Otherwise, when running as root and HEYHI_START_CLUSTER
+is not "0", it runs tests/cluster/up.sh once (under a lock file, so parallel test processes do
+not race; up.sh only starts what is missing) and checks again.
+
+The ``slurm_cluster`` fixture skips with a one-line reason when no cluster is available, but
+under CI=true it FAILS instead: CI must not turn the cluster tests into silent skips.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+UP_SH = Path(__file__).resolve().parent / "cluster" / "up.sh"
+STATE = Path(os.environ.get("HEYHI_CLUSTER_DIR", "/var/lib/heyhi-testcluster"))
+LOCK = Path(os.environ.get("HEYHI_CLUSTER_LOCK", "/tmp/heyhi-testcluster.lock"))
+UP_LOG = Path(os.environ.get("HEYHI_CLUSTER_UP_LOG", "/tmp/heyhi-testcluster-up.log"))
+_USABLE = {"idle", "mixed", "allocated", "completing"}
+_cached: tuple[bool, str] | None = None
+
+
+def _sinfo() -> tuple[bool, str]:
+    try:
+        # `scontrol ping` fails at once when no slurmctld listens; sinfo would retry for ~9 s
+        p = subprocess.run(
+            ["scontrol", "ping"], capture_output=True, text=True, timeout=15, stdin=subprocess.DEVNULL
+        )
+        if "UP" not in p.stdout:
+            first = (p.stdout.strip().splitlines() or [p.stderr.strip() or "no answer"])[0]
+            return False, f"slurmctld does not answer (scontrol ping: {first})"
+        p = subprocess.run(
+            ["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True, timeout=15,
+            stdin=subprocess.DEVNULL,
+        )
+    except FileNotFoundError:
+        return False, "sinfo not installed"
+    except subprocess.TimeoutExpired:
+        return False, "sinfo did not answer within 15 s"
+    if p.returncode != 0:
+        return False, "sinfo failed: " + " ".join(p.stderr.split())[:200]
+    states = set(p.stdout.split())
+    if not states & _USABLE:
+        return False, f"no usable Slurm node (states: {' '.join(sorted(states)) or 'none'})"
+    return True, ""
+
+
+def dead_daemons() -> list[str]:
+    """Daemons that tests/cluster/up.sh recorded (pids/NAME.pid) and that are gone. slurmctld
+    notices a dead slurmd only minutes later, so sinfo alone does not tell."""
+    dead = []
+    pids = STATE / "pids"
+    for f in sorted(pids.glob("*.pid")) if pids.is_dir() else []:
+        try:
+            os.readlink(f"/proc/{int(f.read_text().strip())}/exe")  # zombies have no exe
+        except (OSError, ValueError):
+            dead.append(f.stem)
+    return dead
+
+
+def cluster_available() -> tuple[bool, str]:
+    global _cached
+    if _cached is not None:
+        return _cached
+    ok, reason = _sinfo()
+    dead = dead_daemons()
+    if ok and dead:
+        ok, reason = False, f"daemons of the test cluster are gone: {', '.join(dead)}"
+    if not ok and os.geteuid() == 0 and os.environ.get("HEYHI_START_CLUSTER", "1") != "0":
+        with open(LOCK, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another test process may be starting it
+            ok, reason = _sinfo()
+            if ok and dead_daemons():
+                ok = False
+            if not ok:
+                t0 = time.monotonic()
+                with open(UP_LOG, "w") as log:
+                    try:
+                        p = subprocess.run(
+                            ["bash", str(UP_SH)], stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, timeout=900,
+                        )
+                        rc = p.returncode
+                    except subprocess.TimeoutExpired:
+                        rc = "timeout"
+                ok, reason = _sinfo()
+                dead = dead_daemons()
+                if ok and dead:
+                    ok, reason = False, f"daemons still gone: {', '.join(dead)}"
+                if not ok:
+                    reason = (
+                        f"tests/cluster/up.sh ended with {rc} after {time.monotonic() - t0:.0f} s"
+                        f" (log {UP_LOG}); {reason}"
+                    )
+    elif not ok:
+        reason += " (not starting one: " + (
+            "HEYHI_START_CLUSTER=0)" if os.geteuid() == 0 else "not root; run tests/cluster/up.sh)"
+        )
+    _cached = (ok, reason)
+    return _cached
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> None:
+    ok, reason = cluster_available()
+    if not ok:
+        msg = f"no Slurm test cluster: {reason}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)

@@ -24,7 +24,9 @@ import threading
 import time
 
 from heyhi.client import Client
-from heyhi.protocol import Ping, Pong
+from heyhi.protocol import Ping, Pong, Validate
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def start_daemon(sock: str) -> subprocess.Popen:
@@ -90,6 +92,42 @@ def concurrent(sock: str, clients: int, seconds: float) -> float:
     return total / seconds
 
 
+def validate_times(sock: str, n: int) -> list[float]:
+    """Validate round trips on the demo config, the override value new each time (the TUI's
+    live validation)."""
+    times = []
+    cfg = os.path.join(REPO, "conf", "c02_sup_train", "sl.prototxt")
+    with Client(sock) as c:
+        for i in range(n + 20):
+            t = time.perf_counter()
+            r = c.request(Validate(project_root=REPO, results_root=None, config=cfg,
+                                   overrides=[f"lr=0.{i + 1}", "seed=3", "Ilauncher=slurm_cpu"]))
+            if i >= 20:
+                times.append(time.perf_counter() - t)
+            assert r.ok, r.errors
+    return times
+
+
+def ctl_status_cost(sock: str, runs: int, pycache: str) -> tuple[list[float], list[float]]:
+    """Whole-process ``heyhi ctl status`` (output piped) against ``python -c pass``."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = pycache
+    env["HEYHI_SOCKET"] = sock
+    heyhi = os.path.join(os.path.dirname(sys.executable), "heyhi")
+
+    def once(argv) -> float:
+        t = time.perf_counter()
+        subprocess.run(argv, check=True, env=env, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - t
+
+    once([sys.executable, "-c", "pass"]), once([heyhi, "ctl", "status"])
+    bare, ctl = [], []
+    for _ in range(runs):
+        bare.append(once([sys.executable, "-c", "pass"]))
+        ctl.append(once([heyhi, "ctl", "status"]))
+    return bare, ctl
+
+
 def process_cost(sock: str, runs: int, pycache: str) -> tuple[list[float], list[float]]:
     """Times of ``python -c pass`` and of a one-ping client process, with byte-code caching on
     (as an installed heyhi has it), the .pyc files kept in ``pycache``, out of the source tree."""
@@ -131,6 +169,8 @@ def main() -> int:
         p999 = times[int(len(times) * 0.999)] * 1e3
         rps = concurrent(sock, args.clients, args.seconds)
         bare, client = process_cost(sock, args.runs, os.path.join(tmp, "pycache"))
+        vtimes = sorted(validate_times(sock, 200))
+        sbare, sctl = ctl_status_cost(sock, args.runs, os.path.join(tmp, "pycache"))
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(30)
@@ -149,6 +189,13 @@ def main() -> int:
           f"{min(client) * 1e3:.1f} ms")
     print(f"  ratio {ratio:.2f}x; {best_ratio:.2f}x   target < 2.5x: "
           f"{'ok' if ratio < 2.5 else 'MISSED'}")
+    print(f"validate round trip on the demo config (200 calls, new override value each)")
+    print(f"  p50 {vtimes[len(vtimes) // 2] * 1e3:.2f} ms   p99 {vtimes[int(len(vtimes) * 0.99)] * 1e3:.2f} ms")
+    sratio = statistics.median(sctl) / statistics.median(sbare)
+    print(f"whole process `heyhi ctl status` (piped) vs `python -c pass`, {args.runs} runs each, interleaved")
+    print(f"  heyhi ctl status {statistics.median(sctl) * 1e3:.1f} ms   python -c pass "
+          f"{statistics.median(sbare) * 1e3:.1f} ms   ratio {sratio:.2f}x   target <= 2.5x: "
+          f"{'ok' if sratio <= 2.5 else 'MISSED'}")
     print(f"  (machine: {os.cpu_count()} cpus, load {os.getloadavg()[0]:.2f})")
     return 0
 

@@ -341,3 +341,14 @@ def test_interrupted_training_resumes_with_start_continue(demo_project):
     assert steps == list(range(10, 301, 10))
     st = status(rd)
     assert st["state"] == "completed" and st["attempt"] == 2
+
+
+def test_the_demo_command_trains_then_skips(demo_project):
+    """The README's first command, twice: it trains (no daemon needed), then says the run exists."""
+    first = run_cli(["run", "-c", "conf/c02_sup_train/sl.prototxt", "--wait"], cwd=demo_project, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert "done: loss" in first.stdout and "heyhi: completed:" in first.stderr
+    second = run_cli(["run", "-c", "conf/c02_sup_train/sl.prototxt", "--wait"], cwd=demo_project)
+    assert second.returncode == 0
+    assert "gentle_start: skip: the folder holds a started run (completed)" in second.stderr
+    assert "done: loss" not in second.stdout

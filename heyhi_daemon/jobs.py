@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +108,7 @@ class JobStore:
         self.roots: list[str] = []
         self.listeners: list[Callable[[Job], None]] = []
         self._dirty = False
+        self._save_lock = threading.Lock()  # saves come from the loop and from worker threads
 
     # ---- persistence ---------------------------------------------------------------------------
     def load(self) -> bool:
@@ -121,11 +123,12 @@ class JobStore:
         return True
 
     def save(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        data = {"jobs": [j.to_json() for j in self.jobs.values()], "queue": self.queue, "roots": self.roots,
-                "saved": time.time()}
-        R.write_atomic(self.state_dir / INDEX, json.dumps(data))
-        self._dirty = False
+        with self._save_lock:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self._dirty = False
+            data = {"jobs": [j.to_json() for j in list(self.jobs.values())], "queue": list(self.queue),
+                    "roots": list(self.roots), "saved": time.time()}
+            R.write_atomic(self.state_dir / INDEX, json.dumps(data))
 
     def rebuild(self, roots: list[str]) -> None:
         """Scan results roots for run folders (the truth) when the index is missing."""

@@ -52,7 +52,16 @@ def daemon(tmp_path, monkeypatch, squeue_log):
     monkeypatch.setenv("HEYHI_SLURM_MAX_POLL", "2")
     proc = DaemonProcess.start(sock, hello_timeout=5, stderr_dir=tmp_path)
     yield proc
+    # Leave the shared 2-CPU cluster clean: cancel whatever this test's jobs still hold.
+    try:
+        with Client(str(sock)) as c:
+            live = [j.slurm_id for j in c.request(P.ListJobs()).jobs
+                    if j.slurm_id and j.state in ("submitted", "running", "requeued", "queued")]
+    except Exception:
+        live = []
     proc.stop()
+    if live:
+        subprocess.run(["scancel", *live], capture_output=True)
     shutil.rmtree(d, ignore_errors=True)
 
 

@@ -54,8 +54,10 @@ FINAL_STATES = frozenset({COMPLETED_S, CRASHED, CANCELLED, LOST})
 
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write via a temp file and ``os.replace`` so readers never see half a file."""
+    import threading
+
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     mode = "wb" if isinstance(data, bytes) else "w"
     with open(tmp, mode) as fh:
         fh.write(data)

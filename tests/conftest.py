@@ -56,3 +56,11 @@ def demo_project(tmp_path) -> Path:
     shutil.copytree(REPO / "conf", dst / "conf", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "run.py", dst / "run.py")
     return dst
+
+
+@pytest.fixture
+def proj(tmp_path) -> Path:
+    """A copy of HeyHi's test project (tests/project: the `probe` task), outside git."""
+    dst = tmp_path / "proj"
+    shutil.copytree(REPO / "tests" / "project", dst, ignore=shutil.ignore_patterns("__pycache__"))
+    return dst

@@ -16,20 +16,13 @@ import pytest
 
 from conftest import REPO, run_cli
 from daemon_util import DaemonProcess
-from waiting import lines, status, wait_for
+from waiting import lines, live_group_members, status, wait_for
 
 from heyhi import protocol as P
 from heyhi.client import Client
 from heyhi.errors import HeyHiError
 
 PROBE = "conf/probe/probe.prototxt"
-
-
-@pytest.fixture
-def proj(tmp_path) -> Path:
-    dst = tmp_path / "proj"
-    shutil.copytree(REPO / "tests" / "project", dst, ignore=shutil.ignore_patterns("__pycache__"))
-    return dst
 
 
 @pytest.fixture
@@ -60,20 +53,6 @@ def job_state(c: Client, job_id: str) -> P.JobInfo:
 def wait_state(c: Client, job_id: str, states, timeout=60) -> P.JobInfo:
     states = {states} if isinstance(states, str) else set(states)
     return wait_for(lambda: (j := job_state(c, job_id)).state in states and j, timeout, f"job {job_id} in {states}")
-
-
-def live_group_members(pgid: int) -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                stat = (d / "stat").read_text()
-            except OSError:
-                continue
-            rest = stat[stat.rfind(")") + 2:].split()
-            if rest[0] != "Z" and int(rest[2]) == pgid:
-                out.append(int(d.name))
-    return out
 
 
 def test_launch_runs_and_completes(daemon, proj):

@@ -110,6 +110,18 @@ MESSAGES = [
     pytest.param(P.Fields(project_root="/p", config="/p/conf/x.prototxt"), id="fields"),
     pytest.param(P.FieldList(task="train", fields=[P.FieldDoc("lr", "float", "0.5", "Learning rate.")],
                              includes={"launcher": ["local", "slurm_cpu"]}), id="field_list"),
+    pytest.param(P.LaunchSweep(sweep_dir="/res/sweeps/a/b/lr@0.1_1234abcd", retry_failed=True, max_parallel=4),
+                 id="launch_sweep"),
+    pytest.param(P.SweepLaunched(sweep_id="s1", sweep_dir="/res/sweeps/x", total=6, to_launch=4,
+                                 counts={"new": 4, "completed": 2}, detail="launching"), id="sweep_launched"),
+    pytest.param(P.SweepStatus(sweep="s1", rows=True), id="sweep_status"),
+    pytest.param(P.SweepList([P.SweepInfo(
+        sweep_id="s1", sweep_dir="/res/sweeps/x", config="/p/conf/a.prototxt", kind="adaptive", metric="loss",
+        direction="min", total=6, counts={"completed": 5, "running": 1}, active=True, budget=12, trials=6,
+        best={"run_dir": "/r/a", "value": 0.25, "overrides": ["lr=0.1"]},
+        rows=[{"params": {"lr": "0.1"}, "mean": 0.25, "std": 0.01, "n": 3}], errors=[], created=1.0)]),
+        id="sweep_list"),
+    pytest.param(P.CancelSweep(sweep="s1"), id="cancel_sweep"),
 ]
 
 

@@ -14,16 +14,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, heyhi_cmd, run_cli
-from waiting import lines, status, wait_for
+from waiting import lines, live_group_members, status, wait_for
 
 PROBE = "conf/probe/probe.prototxt"
-
-
-@pytest.fixture
-def proj(tmp_path) -> Path:
-    dst = tmp_path / "proj"
-    shutil.copytree(REPO / "tests" / "project", dst, ignore=shutil.ignore_patterns("__pycache__"))
-    return dst
 
 
 @pytest.fixture
@@ -56,21 +49,6 @@ def start_detached(proj: Path, overrides: list[str]) -> Path:
     start_local(rd)
     wait_for(lambda: status(rd).get("state") == "running", what="the job to run")
     return rd
-
-
-def live_group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of process group ``pgid``."""
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                stat = (d / "stat").read_text()
-            except OSError:
-                continue
-            rest = stat[stat.rfind(")") + 2:].split()
-            if rest[0] != "Z" and int(rest[2]) == pgid:
-                out.append(int(d.name))
-    return out
 
 
 # ---- modes x folder states ----------------------------------------------------------------------

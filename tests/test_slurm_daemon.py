@@ -24,13 +24,6 @@ pytestmark = pytest.mark.usefixtures("slurm_cluster")
 
 
 @pytest.fixture
-def proj(tmp_path) -> Path:
-    dst = tmp_path / "proj"
-    shutil.copytree(REPO / "tests" / "project", dst, ignore=shutil.ignore_patterns("__pycache__"))
-    return dst
-
-
-@pytest.fixture
 def squeue_log(tmp_path, monkeypatch) -> Path:
     """A squeue wrapper first on the daemon's PATH that logs every execution."""
     bindir = tmp_path / "bin"

@@ -36,3 +36,18 @@ def status(run_dir: Path) -> dict:
         return json.loads((Path(run_dir) / "heyhi.status.json").read_text())
     except (OSError, ValueError):
         return {}
+
+
+def live_group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of process group ``pgid``."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            rest = stat[stat.rfind(")") + 2:].split()
+            if rest[0] != "Z" and int(rest[2]) == pgid:
+                out.append(int(d.name))
+    return out

@@ -155,21 +155,26 @@ class LocalLauncher:
             await asyncio.sleep(0.01)
 
 
-async def _wait_child(pid: int) -> int:
-    """Exit status of our child ``pid`` (negative: killed by that signal), without blocking the loop."""
-    loop = asyncio.get_running_loop()
+async def _pidfd_wait(pid: int) -> bool:
+    """Wait until ``pid`` exits, through a pidfd (no polling); False when no pidfd could be had."""
     try:
         fd = os.pidfd_open(pid)
     except (AttributeError, OSError):
-        fd = None
-    if fd is not None:
-        fut = loop.create_future()
-        loop.add_reader(fd, lambda: fut.done() or fut.set_result(None))
-        try:
-            await fut
-        finally:
-            loop.remove_reader(fd)
-            os.close(fd)
+        return False
+    loop = asyncio.get_running_loop()
+    fut = loop.create_future()
+    loop.add_reader(fd, lambda: fut.done() or fut.set_result(None))
+    try:
+        await fut
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+    return True
+
+
+async def _wait_child(pid: int) -> int:
+    """Exit status of our child ``pid`` (negative: killed by that signal), without blocking the loop."""
+    if await _pidfd_wait(pid):
         _, status = os.waitpid(pid, 0)
     else:
         while True:
@@ -181,23 +186,8 @@ async def _wait_child(pid: int) -> int:
 
 
 async def _wait_pid(pid: int, start: int | None) -> None:
-    """Wait for a process that is not our child to end."""
-    loop = asyncio.get_running_loop()
-    try:
-        fd = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        fd = None
-    if fd is not None:
-        if not R.pid_alive(pid, start):
-            os.close(fd)
-            return
-        fut = loop.create_future()
-        loop.add_reader(fd, lambda: fut.done() or fut.set_result(None))
-        try:
-            await fut
-        finally:
-            loop.remove_reader(fd)
-            os.close(fd)
+    """Wait for a process that is not our child to end (pid reuse checked by start time)."""
+    if R.pid_alive(pid, start) and await _pidfd_wait(pid):
         return
     while R.pid_alive(pid, start):
         await asyncio.sleep(0.2)

@@ -38,6 +38,9 @@ class DaemonCore:
         self._slurm_opts = slurm_poll or {}
         self._composers: dict[str, object] = {}
         self._save_task: asyncio.Task | None = None
+        from .sweeps import SweepManager  # sweeps (heyhi_daemon/sweeps.py)
+
+        self.sweeps = SweepManager(self)
 
     # ---- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -45,6 +48,7 @@ class DaemonCore:
             roots = [os.environ["HH_EXP_DIR"]] if os.environ.get("HH_EXP_DIR") else []
             await asyncio.to_thread(self.store.rebuild, roots)
         await self._reconcile()
+        await self.sweeps.start()  # sweeps: resume the active ones
 
     async def save(self) -> None:
         if self.slurm is not None:

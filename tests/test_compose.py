@@ -184,6 +184,7 @@ def test_corpus_heyhi_test_data_parses(corpus):
     pytest.param(["launcher.slurm=SELECT"], {"launcher.local.use_local": None, "launcher.slurm.minutes": None}, id="select"),
     pytest.param(["launcher.slurm.minutes=7", "Ilauncher=slurm_cpu"], {"launcher.slurm.minutes": "7"}, id="includes-before-scalars"),
     pytest.param(["tags=NULL"], {"tags": None}, id="null-list"),
+    pytest.param(['tags=[a, "b c"]'], {"tags": "['a', 'b c']"}, id="list-value-of-repeated-field"),
 ])
 def test_overrides(overrides, expect):
     got = flat(overrides)

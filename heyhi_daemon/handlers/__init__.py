@@ -11,11 +11,14 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from heyhi.protocol import (
     BAD_REQUEST,
+    NOT_IMPLEMENTED,
     Cancel,
+    CancelSweep,
     Error,
     Fields,
     Hello,
     Launch,
+    LaunchSweep,
     ListDir,
     ListJobs,
     Logs,
@@ -26,6 +29,7 @@ from heyhi.protocol import (
     ShowJob,
     Shutdown,
     Subscribe,
+    SweepStatus,
     Unsubscribe,
     Validate,
     Wipe,
@@ -66,6 +70,12 @@ async def dispatch(state: DaemonState, req: Request) -> Any | AsyncIterator[Any]
             return await core.fields(req)
         case ListDir():
             return await core.list_dir(req)
+        case LaunchSweep():
+            return await _sweeps(core).launch(req) if _sweeps(core) else _no_sweeps(req)
+        case SweepStatus():
+            return await _sweeps(core).status(req) if _sweeps(core) else _no_sweeps(req)
+        case CancelSweep():
+            return await _sweeps(core).cancel(req) if _sweeps(core) else _no_sweeps(req)
         case Logs():
             return core.logs(req)
         case Subscribe():
@@ -75,3 +85,11 @@ async def dispatch(state: DaemonState, req: Request) -> Any | AsyncIterator[Any]
         case Hello():
             return Error(BAD_REQUEST, "Hello is only valid as the first message")
     return Error(BAD_REQUEST, f"{type(req).__name__} is not a request")
+
+
+def _sweeps(core: Any) -> Any:
+    return getattr(core, "sweeps", None)
+
+
+def _no_sweeps(req: Any) -> Error:
+    return Error(NOT_IMPLEMENTED, f"{type(req).__name__}: this daemon's core runs no sweeps")

@@ -273,6 +273,13 @@ def _set_leaf(cur: Msg, f: FieldSpec, o: Override, key: str, where: str) -> None
             cur.sub(f.name)
             return
         raise ConfigError(f"{key!r} is a message ({f.message.name}): set its fields, or use NULL/SELECT", where)
+    if f.repeated and f.kind != "message" and o.kind == "scalar" and o.value.startswith("[") and o.value.endswith("]"):
+        # A list is a repeated field's whole value (to sweep it, use choice(...)).
+        from .sweep import split_items
+
+        items = split_items(o.value[1:-1], where) if o.value[1:-1].strip() else []
+        cur.set(f.name, [cast_string(f, f.kind, x.strip(), where, key) for x in items])
+        return
     if f.repeated or f.kind == "map":
         if o.kind == "select":
             raise ConfigError(f"SELECT only applies to a message in a oneof; {key!r} is {f.type_label()}", where)

@@ -457,15 +457,92 @@ class FieldList(_Value):
 
 
 # ---------------------------------------------------------------------------------------------
+# Sweeps (docs/sweeps.md): the CLI writes the sweep record, the daemon launches its points
+
+
+@_message
+class SweepInfo(_Value):
+    """One sweep: ``counts`` by plan state (new, running, completed, crashed, lost), ``best``
+    the best point so far ({run_dir, overrides, value, params}), ``rows`` the report table
+    (one per group of points that differ only in seed: params, mean, std, n, run_dirs)."""
+
+    sweep_id: str
+    sweep_dir: str
+    config: str = ""
+    kind: str = "grid"
+    metric: str = ""
+    direction: str = "min"
+    total: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    active: bool = False
+    budget: int | None = None
+    trials: int = 0
+    best: dict[str, Any] | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    created: float | None = None
+
+
+@_message
+class LaunchSweep(_Value):
+    """Launch the sweep recorded in ``sweep_dir``: its new points (with ``retry_failed`` also the
+    crashed and lost ones), at most ``max_parallel`` at once; answered by ``SweepLaunched``."""
+
+    sweep_dir: str
+    retry_failed: bool = False
+    max_parallel: int | None = None
+    kind: Literal["launch_sweep"] = _kind("launch_sweep")
+
+
+@_message
+class SweepLaunched(_Value):
+    """``to_launch``: points the daemon launches now or as slots free; ``counts`` as before."""
+
+    sweep_id: str
+    sweep_dir: str
+    total: int
+    to_launch: int
+    counts: dict[str, int] = field(default_factory=dict)
+    detail: str = ""
+    kind: Literal["sweep_launched"] = _kind("sweep_launched")
+
+
+@_message
+class SweepStatus(_Value):
+    """One sweep (an id, unique id prefix or folder) or, with None, every sweep the daemon knows;
+    ``rows``: include the report table. Answered by ``SweepList``."""
+
+    sweep: str | None = None
+    rows: bool = False
+    kind: Literal["sweep_status"] = _kind("sweep_status")
+
+
+@_message
+class SweepList(_Value):
+    sweeps: list[SweepInfo] = field(default_factory=list)
+    kind: Literal["sweep_list"] = _kind("sweep_list")
+
+
+@_message
+class CancelSweep(_Value):
+    """Stop launching the sweep's points and cancel its live ones (answered with ``Ok``)."""
+
+    sweep: str
+    kind: Literal["cancel_sweep"] = _kind("cancel_sweep")
+
+
+# ---------------------------------------------------------------------------------------------
 # The two unions
 
 Request = (
     Hello | Ping | Shutdown | Validate | Launch | ListJobs | ShowJob | Restart | Cancel | Wipe
     | Logs | Subscribe | Unsubscribe | ReadFile | ListDir | Fields
+    | LaunchSweep | SweepStatus | CancelSweep
 )
 Response = (
     Welcome | Pong | Ok | Error | ValidateResult | Launched | JobList | JobDetail | LogChunk
     | JobEvent | FileData | DirListing | FieldList
+    | SweepLaunched | SweepList
 )
 Message = Request | Response
 
@@ -473,7 +550,7 @@ REQUESTS: tuple[type, ...] = Request.__args__
 RESPONSES: tuple[type, ...] = Response.__args__
 STREAMS: tuple[type, ...] = (Logs, Subscribe)  # answered by a stream that ends with Ok or Error
 
-_VALUES = (OverrideError, JobInfo, DirEntry, FieldDoc)
+_VALUES = (OverrideError, JobInfo, DirEntry, FieldDoc, SweepInfo)
 _BY_KIND: dict[str, type] = {c.__dataclass_fields__["kind"].default: c for c in REQUESTS + RESPONSES}
 _FIELDS: dict[type, tuple[str, ...]] = {
     c: tuple(f.name for f in fields(c)) for c in REQUESTS + RESPONSES + _VALUES

@@ -17,6 +17,7 @@ USAGE = """usage: heyhi ctl [--remote HOST] [--json] COMMAND
   restart JOB | cancel JOB
   wipe JOB [--yes]            delete the job's run folder (asks first)
   logs JOB [-f] [--stderr] [-n N]
+  clean [--sweep SWEEP] [--yes]  list lost runs; wipe them (asks first) so they run again
   stop                        stop the daemon
 JOB is a job id, a unique id prefix, or a run folder."""
 
@@ -57,6 +58,19 @@ def main(argv: list[str]) -> int:
         print(USAGE, file=sys.stderr)
         return 2
     cmd, args = rest[0], rest[1:]
+    if cmd == "clean" and not opts["remote"]:  # works without a daemon: lost runs are found in the folders
+        try:
+            from ..client import connect_or_none
+            from .sweep import clean_main
+
+            client = connect_or_none()
+            try:
+                return clean_main(args, client=client, as_json=opts["json"])
+            finally:
+                if client is not None:
+                    client.close()
+        except HeyHiError as e:
+            return _fail(str(e), e.exit_code)
     try:
         client = _connect(opts["remote"])
         if client is None:
@@ -194,6 +208,10 @@ def _dispatch(client, cmd: str, args: list[str], as_json: bool) -> int:
         except KeyboardInterrupt:
             return 0
         return 0
+    if cmd == "clean":  # lost runs (heyhi.cli.sweep.clean_main): list, and with --yes wipe them
+        from .sweep import clean_main
+
+        return clean_main(args, client=client, as_json=as_json)
     if cmd == "stop":
         client.request(P.Shutdown())
         print("heyhi: daemon stopping")

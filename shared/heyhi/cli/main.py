@@ -1,4 +1,4 @@
-"""`heyhi` command-line entry point: dispatches to `run`, `ctl`, `stubs` (later `sweep`)."""
+"""`heyhi` command-line entry point: dispatches to `run`, `ctl`, `stubs`, `sweep`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import sys
 
 USAGE = """usage: heyhi run -c CFG [flags] [overrides...]
        heyhi ctl [--remote HOST] status|list|show|restart|cancel|wipe|logs|stop ...
-       heyhi stubs [--project DIR] [--out FILE]"""
+       heyhi stubs [--project DIR] [--out FILE]
+       heyhi sweep FILE.yaml|report|best|status|list|cancel|clean ..."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
         from .ctl import main as ctl_main
 
         return ctl_main(rest)
+    if cmd == "sweep":
+        from .sweep import main as sweep_main
+
+        return sweep_main(rest)
     if cmd == "stubs":
         from .stubs import main as stubs_main
 

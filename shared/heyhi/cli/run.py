@@ -38,9 +38,12 @@ def _main(argv: list[str], tasks_module: str | None) -> int:
 
         return run_remote(args)
     if args.plan or args.trials or args.zip or _has_sweep(args.overrides):
-        from ..errors import UsageError
+        # --- sweeps (heyhi.cli.sweep): None means "no sweep after all", go on with args.overrides
+        from .sweep import run_sweep
 
-        raise UsageError("sweeps are not available yet in this version")
+        code = run_sweep(args, tasks_module)
+        if code is not None:
+            return code
     from ..compose import composer_for
     from ..project import Project
 
@@ -84,7 +87,18 @@ def _out_dir(project, composed, args) -> Path:
     )
 
 
+_SWEEP_FUNCS = ("range", "choice", "uniform", "loguniform", "randint")
+
+
 def _has_sweep(overrides: list[str]) -> bool:
+    """Any token in the sweep grammar (as ``heyhi.sweep.looks_like_sweep``, without importing it:
+    a plain run must not pay for it): @flagfile, [a,b], range/choice/uniform/loguniform/randint(...)."""
+    for t in overrides:
+        if t.startswith("@"):
+            return True
+        v = t.partition("=")[2].strip()
+        if (v[:1] == "[" and v[-1:] == "]") or (v[-1:] == ")" and v.partition("(")[0] in _SWEEP_FUNCS):
+            return True
     return False
 
 

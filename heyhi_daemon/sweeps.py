@@ -1,0 +1,708 @@
+"""The daemon's sweeps: launching a sweep's points within its parallelism, Slurm job arrays,
+adaptive search with Optuna, and picking all of it up again after a restart.
+
+The CLI expands and validates a sweep and writes its record (``heyhi.sweep``); ``LaunchSweep``
+names the record's folder. A runner task per active sweep then launches the points:
+
+* local points through the core's own launch path (``DaemonCore.launch``: compose, snapshot,
+  ``prepare_run``, the local FIFO queue and its ``HEYHI_MAX_LOCAL_JOBS`` limit), at most
+  ``max_parallel`` of the sweep at once, the next one when one ends (the store's listeners wake
+  the runner);
+* Slurm points as job arrays, one per submission (split at the cluster's ``MaxArraySize``),
+  throttled with ``%N``: the batch script reads the N-th line of a file listing the folders and
+  runs ``python -m heyhi.job <folder>``; each task is tracked by the core's Slurm tracker as
+  ``<array id>_<task>`` (squeue's folded pending ranges ``123_[4-11%2]`` included);
+* an adaptive search asks an Optuna study (TPE by default; SQLite in the sweep folder) for a
+  trial when a slot is free, launches its points (the sampled values x the sweep's grid axes, e.g.
+  seeds), and tells the study each trial's metric (the mean over its points) when they end, or
+  FAIL when none completed.
+
+Which sweeps are active is kept in ``<state dir>/sweeps.json``; on start every active sweep's
+runner resumes: points already launched are never launched again (their folders say so, and
+``heyhi.job`` claims a run exactly once), trials the study holds as running are followed to
+their end, and no trial beyond the budget is asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from heyhi import records as R
+from heyhi.errors import HeyHiError
+from heyhi.protocol import (
+    CancelSweep, Error, Launch, LaunchSweep, Ok, SweepInfo, SweepLaunched, SweepList, SweepStatus,
+)
+
+log = logging.getLogger("heyhi.daemon.sweeps")
+STATE_FILE = "sweeps.json"
+SAFETY_WAIT_S = 5.0  # a runner re-checks its points at least this often (events are the fast path)
+DEFAULT_ADAPTIVE_PARALLEL = 2
+MAX_ERRORS = 50
+
+
+class _Sweep:
+    def __init__(self, sid: str, sweep_dir: str):
+        self.id = sid
+        self.dir = sweep_dir
+        self.active = False
+        self.retry: set[str] = set()
+        self.submitting: set[str] = set()
+        self.max_parallel: int | None = None
+        self.errors: list[str] = []
+        self.record = None
+        self.task: asyncio.Task | None = None
+        self.wake = asyncio.Event()
+        self.launched_at: float | None = None
+
+    def to_json(self) -> dict:
+        return {"dir": self.dir, "active": self.active, "retry": sorted(self.retry), "submitting": sorted(self.submitting),
+                "max_parallel": self.max_parallel, "errors": self.errors[-MAX_ERRORS:], "launched_at": self.launched_at}
+
+    @classmethod
+    def from_json(cls, sid: str, d: dict) -> "_Sweep":
+        s = cls(sid, d["dir"])
+        s.active = bool(d.get("active"))
+        s.retry = set(d.get("retry") or [])
+        s.submitting = set(d.get("submitting") or [])
+        s.max_parallel = d.get("max_parallel")
+        s.errors = list(d.get("errors") or [])
+        s.launched_at = d.get("launched_at")
+        return s
+
+    def error(self, msg: str) -> None:
+        log.warning("sweep %s: %s", self.id, msg)
+        self.errors.append(msg)
+        del self.errors[:-MAX_ERRORS]
+
+
+class SweepManager:
+    def __init__(self, core):
+        self.core = core
+        self.sweeps: dict[str, _Sweep] = {}
+        self._by_dir: dict[str, str] = {}  # point folder -> sweep id (active sweeps)
+        self._path = Path(core.store.state_dir) / STATE_FILE
+        self._metric_cache: dict[tuple, float | None] = {}
+        self._max_array: int | None = None
+        core.store.listeners.append(self._on_job)
+
+    # ---- lifecycle and persistence ----------------------------------------------------------------
+    async def start(self) -> None:
+        try:
+            data = json.loads(self._path.read_text())
+        except (OSError, ValueError):
+            data = {}
+        for sid, d in (data.get("sweeps") or {}).items():
+            self.sweeps[sid] = _Sweep.from_json(sid, d)
+        for sw in self.sweeps.values():
+            if sw.active:
+                self._start_runner(sw)
+
+    def _save(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        R.write_atomic(self._path, json.dumps({"sweeps": {s.id: s.to_json() for s in self.sweeps.values()}}))
+
+    def _on_job(self, job) -> None:
+        sid = self._by_dir.get(job.run_dir)
+        if sid is not None:
+            sw = self.sweeps.get(sid)
+            if sw is not None:
+                sw.wake.set()
+
+    def _start_runner(self, sw: _Sweep) -> None:
+        if sw.task is not None and not sw.task.done():
+            sw.wake.set()
+            return
+        sw.task = asyncio.get_running_loop().create_task(self._run(sw))
+
+    # ---- requests ---------------------------------------------------------------------------------
+    async def launch(self, req: LaunchSweep) -> SweepLaunched | Error:
+        from heyhi.sweep import Record, SweepError, count_states
+
+        sdir = str(Path(req.sweep_dir).expanduser().absolute())
+        try:
+            rec = await asyncio.to_thread(Record, sdir)
+        except SweepError as e:
+            return Error("not_found", str(e))
+        points = rec.points()
+        states = await asyncio.to_thread(self._states, [p.dir for p in points])
+        counts = count_states(states)
+        sw = self.sweeps.get(rec.id)
+        if sw is None:
+            sw = self.sweeps[rec.id] = _Sweep(rec.id, sdir)
+        sw.record = rec
+        if req.max_parallel:
+            sw.max_parallel = req.max_parallel
+        elif not sw.active:
+            sw.max_parallel = rec.spec.max_parallel
+        if req.retry_failed:
+            sw.retry |= {p.dir for p, s in zip(points, states) if s in ("crashed", "lost")}
+        if rec.spec.kind == "adaptive":
+            done = await asyncio.to_thread(_count_trials, Path(sdir))
+            n = max(0, (rec.spec.trials or 0) - done)
+            detail = f"adaptive search: {done} of {rec.spec.trials} trials asked"
+        else:
+            n = sum(1 for p, s in zip(points, states) if s == "new" or p.dir in sw.retry)
+            detail = f"the daemon launches {n}" + (f", at most {sw.max_parallel} at once" if sw.max_parallel else "")
+        already = sw.active and sw.task is not None and not sw.task.done()
+        sw.active = True
+        sw.launched_at = time.time()
+        if not already:
+            sw.errors = []
+        self._save()
+        self._start_runner(sw)
+        if already:
+            detail = "already running; " + detail
+        return SweepLaunched(sweep_id=rec.id, sweep_dir=sdir, total=len(points), to_launch=n, counts=counts,
+                             detail=detail)
+
+    def _resolve(self, ref: str) -> _Sweep | Error:
+        if ref in self.sweeps:
+            return self.sweeps[ref]
+        p = str(Path(ref).expanduser().absolute())
+        for s in self.sweeps.values():
+            if s.dir == p:
+                return s
+        hits = [s for s in self.sweeps.values() if s.id.startswith(ref) or ref in Path(s.dir).name]
+        if len(hits) == 1:
+            return hits[0]
+        if (Path(p) / "sweep.json").is_file():
+            from heyhi.sweep import sweep_id
+
+            return _Sweep(sweep_id(p), p)
+        if hits:
+            return Error("ambiguous", f"sweep {ref!r} is ambiguous: {', '.join(h.id for h in hits[:5])}")
+        return Error("not_found", f"no sweep {ref!r} (an id, a unique id prefix or a sweep folder)")
+
+    async def status(self, req: SweepStatus) -> SweepList | Error:
+        if req.sweep:
+            sw = self._resolve(req.sweep)
+            if isinstance(sw, Error):
+                return sw
+            targets = [sw]
+        else:
+            targets = list(self.sweeps.values())
+        infos = []
+        for sw in targets:
+            try:
+                infos.append(await asyncio.to_thread(self._info, sw, req.rows))
+            except HeyHiError as e:
+                if req.sweep:
+                    return Error("not_found", str(e))
+        return SweepList(sweeps=infos)
+
+    async def cancel(self, req: CancelSweep) -> Ok | Error:
+        from heyhi.protocol import Cancel
+
+        sw = self._resolve(req.sweep)
+        if isinstance(sw, Error):
+            return sw
+        sw.active = False
+        sw.wake.set()
+        self._save()
+        n = 0
+        for d, sid in list(self._by_dir.items()):
+            if sid != sw.id:
+                continue
+            job = self.core.store.jobs.get(_job_id(d))
+            if job is not None and job.state in R.LIVE_STATES:
+                res = await self.core.cancel(Cancel(job=job.job_id))
+                n += not isinstance(res, Error)
+        return Ok(detail=f"sweep {sw.id} stopped; {n} live points cancelled")
+
+    # ---- state of points --------------------------------------------------------------------------
+    def _states(self, dirs: list[str]) -> list[str]:
+        """Plan states, from the daemon's jobs where it tracks them (else from the folders)."""
+        from heyhi.sweep import LazySlurm, plan_state, plan_states
+
+        jobs = self.core.store.jobs
+        out: list[str | None] = []
+        unknown = []
+        for i, d in enumerate(dirs):
+            j = jobs.get(_job_id(d))
+            if j is not None and j.state in R.LIVE_STATES | R.FINAL_STATES:
+                out.append(plan_state(j.state))
+            else:
+                out.append(None)
+                unknown.append(i)
+        if unknown:
+            rest = plan_states([dirs[i] for i in unknown], LazySlurm())
+            for i, s in zip(unknown, rest):
+                out[i] = s
+        return out  # type: ignore[return-value]
+
+    def _live(self, dirs) -> int:
+        jobs = self.core.store.jobs
+        return sum(1 for d in dirs if (j := jobs.get(_job_id(d))) is not None and j.state in R.LIVE_STATES)
+
+    async def _wait(self, sw: _Sweep, timeout: float = SAFETY_WAIT_S) -> None:
+        """Until a point of the sweep changes (or the safety timeout). The flag is cleared after
+        waking, before the caller looks again: a change during that look sets it anew."""
+        try:
+            await asyncio.wait_for(sw.wake.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+        sw.wake.clear()
+
+    # ---- the runner -------------------------------------------------------------------------------
+    async def _run(self, sw: _Sweep) -> None:
+        from heyhi.sweep import Record
+
+        try:
+            if sw.record is None:
+                sw.record = await asyncio.to_thread(Record, sw.dir)
+            if sw.record.spec.kind == "adaptive":
+                await self._run_adaptive(sw)
+            else:
+                await self._run_points(sw)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a runner must not die silently
+            log.exception("sweep %s failed", sw.id)
+            sw.error(f"the sweep runner failed: {type(e).__name__}: {e}")
+        sw.active = False
+        self._save()
+        for d in [d for d, s in self._by_dir.items() if s == sw.id]:
+            self._by_dir.pop(d, None)
+
+    async def _run_points(self, sw: _Sweep) -> None:
+        """Grid and random sweeps: launch every new (or retried) point, then wait for all."""
+        rec = sw.record
+        points = rec.points()
+        for p in points:
+            self._by_dir[p.dir] = sw.id
+        dirs = [p.dir for p in points]
+        states = await asyncio.to_thread(self._states, dirs)
+        pending = [p for p, s in zip(points, states) if s == "new" or p.dir in sw.retry
+                   or (p.dir in sw.submitting and _never_submitted(p.dir))]
+        launchers = await asyncio.to_thread(self._launchers, rec, pending)
+        slurm = [p for p in pending if launchers.get(p.dir) == "slurm"]
+        local = [p for p in pending if launchers.get(p.dir) != "slurm"]
+        if slurm and sw.active:
+            await self._submit_arrays(sw, slurm)
+        for p in local:
+            while sw.active and sw.max_parallel and self._live(dirs) >= sw.max_parallel:
+                await self._wait(sw)
+            if not sw.active:
+                return
+            await self._launch_local(sw, p)
+        while sw.active and self._live(dirs):
+            await self._wait(sw)
+
+    def _launchers(self, rec, points) -> dict[str, str]:
+        """Each point's launcher (local/slurm), composing once per distinct launcher override set."""
+        from heyhi.launch import launcher_of
+
+        comp = self.core._composer(rec.project_root)
+        cache: dict[tuple, str] = {}
+        out = {}
+        for p in points:
+            key = tuple(o for o in p.overrides if o.startswith(("I", "launcher")))
+            if key not in cache:
+                try:
+                    cache[key] = launcher_of(comp.compose(Path(rec.spec.config), p.overrides))[0]
+                except HeyHiError:
+                    cache[key] = "local"  # the launch itself reports the error
+            out[p.dir] = cache[key]
+        return out
+
+    async def _launch_local(self, sw: _Sweep, p) -> None:
+        rec = sw.record
+        retry = p.dir in sw.retry
+        res = await self.core.launch(Launch(
+            project_root=rec.project_root, results_root=rec.results_root, config=str(rec.spec.config),
+            overrides=list(p.overrides), mode="start_restart" if retry else "gentle_start", force=True))
+        if isinstance(res, Error):
+            if res.code != "taken":
+                sw.error(f"{p.describe()}: {res.message}")
+        if retry:
+            sw.retry.discard(p.dir)
+            self._save()
+
+    # ---- Slurm arrays -----------------------------------------------------------------------------
+    async def _submit_arrays(self, sw: _Sweep, points) -> None:
+        from heyhi.launch import launcher_of, prepare_run
+        from heyhi.modes import wipe
+
+        from .launchers import slurm as S
+
+        rec = sw.record
+        comp = self.core._composer(rec.project_root)
+        project = comp.project
+        root = Path(rec.results_root)
+        self.core.store.add_root(str(root))
+        sw.submitting |= {p.dir for p in points}
+        self._save()
+        jobs = []
+        for p in points:  # write-ahead: the index knows each job before its folder is written
+            jobs.append(self.core.store.add(Path(p.dir), config=str(rec.spec.config), tag=Path(p.dir).name,
+                                            project_root=str(project.root), results_root=str(root), launcher="slurm"))
+        self.core.store.save()
+
+        def prepare() -> list[tuple[Any, dict]]:
+            out = []
+            for p, job in zip(points, jobs):
+                try:
+                    composed = comp.compose(Path(rec.spec.config), p.overrides)
+                    if p.dir in sw.retry and R.RunDir(p.dir).is_started():
+                        wipe(Path(p.dir), root, force=True)
+                    prepare_run(project, composed, Path(p.dir), results_root=root)
+                    out.append((p, job, launcher_of(composed)[1] or {}))
+                except HeyHiError as e:
+                    sw.error(f"{p.describe()}: {e}")
+            return out
+
+        prepared = await asyncio.to_thread(prepare)
+        groups: dict[str, list] = {}
+        for p, job, spec in prepared:
+            groups.setdefault(json.dumps(spec, sort_keys=True), []).append((p, job, spec))
+        max_size = await asyncio.to_thread(self._max_array_size)
+        chunks = [g[i:i + max_size] for g in groups.values() for i in range(0, len(g), max_size)]
+        throttle = None
+        if sw.max_parallel:
+            throttle = max(1, sw.max_parallel // max(1, len(chunks)))
+        adir = Path(sw.dir) / "arrays"
+        adir.mkdir(parents=True, exist_ok=True)
+        (Path(sw.dir) / "slurm").mkdir(exist_ok=True)
+        python = sys.executable
+        for chunk in chunks:
+            n = len(list(adir.glob("*.folders")))
+            lst = adir / f"{n:04d}.folders"
+            R.write_atomic(lst, "".join(p.dir + "\n" for p, _, _ in chunk))
+            spec_d = {k: v for k, v in chunk[0][2].items() if k in S.SlurmSpec.__dataclass_fields__}
+            spec_d.setdefault("job_name", f"hh-{sw.id}-{n}")
+            script = adir / f"{n:04d}.sbatch"
+            try:
+                spec = S.SlurmSpec.from_mapping(spec_d)
+                script.write_text(render_array(spec, lst, len(chunk), throttle, python, Path(sw.dir) / "slurm"))
+                array_id = await asyncio.to_thread(S.submit, script)
+            except (ValueError, S.SlurmError) as e:
+                sw.error(f"Slurm array submission failed: {e}")
+                for p, job, _ in chunk:
+                    R.RunDir(p.dir).set_state(R.CRASHED, reason=f"submit: {e}")
+                    job.refresh()
+                    self.core._changed(job)
+                    sw.submitting.discard(p.dir)
+                continue
+            (adir / f"{n:04d}.jobid").write_text(array_id + "\n")
+            tracker = self.core._slurm()
+            for i, (p, job, _) in enumerate(chunk):
+                sid = f"{array_id}_{i}"
+                rd = R.RunDir(p.dir)
+                rd.write_jobid(sid)
+                rd.set_state(R.SUBMITTED, only_if=frozenset({R.QUEUED}), slurm_id=sid, jobid=sid, launcher="slurm",
+                             array_job=array_id, array_task=i)
+                job.refresh()
+                job.slurm_id = sid
+                if sid not in job.history_ids:
+                    job.history_ids.append(sid)
+                self.core._changed(job)
+                tracker.track(job)
+                sw.submitting.discard(p.dir)
+                sw.retry.discard(p.dir)
+            self._save()
+            log.info("sweep %s: array %s of %d points%s", sw.id, array_id, len(chunk),
+                     f" (%{throttle})" if throttle else "")
+        self.core.store.save()
+
+    def _max_array_size(self) -> int:
+        if self._max_array is None:
+            from .launchers import slurm as S
+
+            size = 1001
+            try:
+                out = S.run_slurm(["scontrol", "show", "config"])
+                m = re.search(r"^MaxArraySize\s*=\s*(\d+)", out, re.M)
+                if m:
+                    size = int(m.group(1))
+            except S.SlurmError as e:
+                log.warning("scontrol show config: %s (MaxArraySize taken as %d)", e, size)
+            self._max_array = size
+        cap = os.environ.get("HEYHI_MAX_ARRAY_SIZE")
+        return max(1, min(self._max_array, int(cap))) if cap else max(1, self._max_array)
+
+    # ---- adaptive search ----------------------------------------------------------------------------
+    async def _run_adaptive(self, sw: _Sweep) -> None:
+        rec = sw.record
+        spec, lay = rec.spec, rec.layout
+        budget = spec.trials or 0
+        par = sw.max_parallel or DEFAULT_ADAPTIVE_PARALLEL
+        study, optuna = await asyncio.to_thread(_open_study, Path(sw.dir), spec)
+        dists = _distributions(lay, optuna)
+        known: set[tuple] = set()
+        for line in _lines(Path(sw.dir) / "points.jsonl"):
+            known.add((line.get("dir"), line.get("trial")))
+        trial_points: dict[int, list] = {}
+
+        def points_of(t) -> list:
+            pts = trial_points.get(t.number)
+            if pts is None:
+                params = {k: _param_text(v) for k, v in t.params.items()}
+                pts = trial_points[t.number] = lay.trial_points(params, t.number)
+            return pts
+
+        def record_points(pts) -> None:
+            new = [p for p in pts if (p.dir, p.trial) not in known]
+            if new:
+                with open(Path(sw.dir) / "points.jsonl", "a") as fh:
+                    fh.write("".join(json.dumps(p.to_json()) + "\n" for p in new))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                known.update((p.dir, p.trial) for p in new)
+            for p in pts:
+                self._by_dir[p.dir] = sw.id
+
+        while sw.active:
+            trials = await asyncio.to_thread(study.get_trials, deepcopy=False)
+            running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+            unlaunched = []
+            live = told = 0
+            for t in running:
+                pts = points_of(t)
+                await asyncio.to_thread(record_points, pts)
+                states = await asyncio.to_thread(self._states, [p.dir for p in pts])
+                if all(s in ("completed", "crashed", "lost") for s in states):
+                    await asyncio.to_thread(self._tell, study, optuna, t, pts, states, spec)
+                    told += 1
+                    continue
+                live += sum(1 for s in states if s == "running")
+                unlaunched += [p for p, s in zip(pts, states) if s == "new"]
+            launched = 0
+            for p in list(unlaunched):
+                if live >= par or not sw.active:
+                    break
+                await self._launch_local(sw, p)
+                unlaunched.remove(p)
+                live += 1
+                launched += 1
+            asked = 0
+            while sw.active and len(trials) < budget and live < par and not unlaunched:
+                t = await asyncio.to_thread(study.ask, dists)
+                trials = trials + [t]
+                asked += 1
+                pts = points_of(t)
+                await asyncio.to_thread(record_points, pts)
+                for p in pts:
+                    if live >= par:
+                        unlaunched.append(p)
+                        continue
+                    await self._launch_local(sw, p)
+                    live += 1
+            if len(trials) >= budget and len(running) - told + asked == 0:
+                return
+            if not (asked or told or launched):
+                await self._wait(sw)
+
+    def _tell(self, study, optuna, t, pts, states, spec) -> None:
+        """The trial's value is the mean metric of its points; a crashed or lost point, or one
+        that logged no metric, fails the trial."""
+        vals = [self._metric(p.dir, spec.metric, spec.metric_mode) for p, s in zip(pts, states) if s == "completed"]
+        ok = len(vals) == len(pts) and all(v is not None for v in vals)
+        try:
+            if ok:
+                study.tell(t.number, sum(vals) / len(vals), skip_if_finished=True)
+            else:
+                study.tell(t.number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+        except (ValueError, RuntimeError) as e:
+            log.warning("tell trial %d: %s", t.number, e)
+
+    def _metric(self, run_dir: str, name: str, mode: str) -> float | None:
+        from heyhi.results import metric_value
+
+        key = (run_dir, name, mode)
+        if key not in self._metric_cache:
+            v = metric_value(run_dir, name, mode)
+            if v is None:
+                return None
+            self._metric_cache[key] = v
+        return self._metric_cache[key]
+
+    # ---- status ------------------------------------------------------------------------------------
+    def _info(self, sw: _Sweep, rows: bool) -> SweepInfo:
+        from heyhi.results import PointResult, best_point, group
+        from heyhi.sweep import Record, count_states
+
+        rec = Record(sw.dir)
+        spec = rec.spec
+        points = rec.points()
+        states = self._states([p.dir for p in points])
+        metric = spec.metric or "loss"
+        mode, direction = (spec.metric_mode, spec.direction) if spec.metric else ("last", "min")
+        results = [PointResult(p.dir, s, p.params, p.overrides,
+                               self._metric(p.dir, metric, mode) if s == "completed" else None)
+                   for p, s in zip(points, states)]
+        b = best_point(results, direction)
+        best = None if b is None else {"run_dir": b.dir, "value": b.value, "params": b.params, "overrides": b.overrides}
+        table = [r.to_json() for r in group(results, spec.group_over, direction)] if rows else []
+        active = sw.active and sw.task is not None and not sw.task.done()
+        return SweepInfo(
+            sweep_id=rec.id, sweep_dir=sw.dir, config=str(spec.config), kind=spec.kind, metric=metric,
+            direction=direction, total=len(points), counts=count_states(states), active=active,
+            budget=spec.trials, trials=_count_trials(Path(sw.dir)) if spec.kind == "adaptive" else 0,
+            best=best, rows=table, errors=list(sw.errors[-10:]), created=rec.data.get("created"))
+
+
+# ---- helpers ---------------------------------------------------------------------------------------
+
+
+def _job_id(run_dir: str) -> str:
+    from .jobs import job_id_of
+
+    return job_id_of(run_dir)
+
+
+def _never_submitted(run_dir: str) -> bool:
+    st = R.RunDir(run_dir).read_status() or {}
+    return st.get("state") == R.QUEUED and st.get("launcher") == "slurm" and not st.get("jobid") \
+        and not R.RunDir(run_dir).read_jobid()
+
+
+def _lines(path: Path) -> list[dict]:
+    out = []
+    try:
+        with open(path) as fh:
+            for line in fh:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    continue
+    except OSError:
+        pass
+    return out
+
+
+def _count_trials(sweep_dir: Path) -> int:
+    """Trials in the study (read with sqlite3: no Optuna import for a status)."""
+    db = Path(sweep_dir) / "study.db"
+    if not db.is_file():
+        return 0
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            return int(con.execute("SELECT count(*) FROM trials").fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+def _open_study(sweep_dir: Path, spec):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = f"sqlite:///{Path(sweep_dir) / 'study.db'}"
+    # A resumed search must not replay its sampler's random stream (it would ask the same points
+    # again): the seed moves on by the number of trials the study already holds.
+    seed = spec.sweep_seed + _count_trials(Path(sweep_dir))
+    sampler = {
+        "tpe": lambda: optuna.samplers.TPESampler(seed=seed),
+        "random": lambda: optuna.samplers.RandomSampler(seed=seed),
+        "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=seed),
+        "qmc": lambda: optuna.samplers.QMCSampler(seed=seed),
+    }[spec.sampler]()
+    study = optuna.create_study(storage=storage, study_name="heyhi", load_if_exists=True, sampler=sampler,
+                                direction="maximize" if spec.direction == "max" else "minimize")
+    return study, optuna
+
+
+def _distributions(lay, optuna) -> dict:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    out = {}
+    for ai in lay.sampled:
+        ax = lay.axes[ai]
+        if ax.kind == "choice":
+            out[ax.key] = CategoricalDistribution(list(ax.values))
+        elif ax.kind == "randint":
+            out[ax.key] = IntDistribution(int(ax.low), int(ax.high))
+        elif ax.is_int:
+            import math
+
+            out[ax.key] = IntDistribution(int(math.ceil(ax.low)), int(math.floor(ax.high)), log=ax.log)
+        else:
+            out[ax.key] = FloatDistribution(ax.low, ax.high, log=ax.log)
+    return out
+
+
+def _param_text(v) -> str:
+    if isinstance(v, str):
+        return v
+    return repr(v)
+
+
+def render_array(spec, list_file: Path, n: int, throttle: int | None, python: str, out_dir: Path) -> str:
+    """The batch script of one job array: task i runs the point on line i+1 of ``list_file``."""
+    import shlex
+
+    from .launchers.slurm import _directive_value, _resources
+
+    r = _resources(spec)
+    name = re.sub(r"[\s\"]", "_", (spec.job_name or "heyhi-sweep")[:80])
+    lines = ["#!/bin/bash", "# HeyHi sweep job array (generated by heyhi_daemon.sweeps)"]
+
+    def sb(opt: str, value=None) -> None:
+        lines.append(f"#SBATCH --{opt}" if value is None else f"#SBATCH --{opt}={_directive_value(value, opt)}")
+
+    sb("job-name", name)
+    sb("output", str(out_dir).replace("%", "%%") + "/%A_%a.out")
+    sb("open-mode", "append")
+    sb("requeue")
+    sb("signal", f"B:USR2@{int(spec.signal_delay_s)}")
+    sb("array", f"0-{n - 1}" + (f"%{throttle}" if throttle else ""))
+    if spec.partition:
+        sb("partition", spec.partition)
+    t = spec.time_minutes()
+    if t > 0:
+        sb("time", str(t))
+    sb("nodes", str(r.nodes))
+    if r.gpus_per_node:
+        sb("gpus-per-node", str(r.gpus_per_node))
+        sb("ntasks-per-node", str(r.ntasks_per_node))
+    else:
+        sb("ntasks", "1")
+    if r.cpus_per_task:
+        sb("cpus-per-task", str(r.cpus_per_task))
+    if r.mem_gb:
+        from .launchers.slurm import _fmt_gb
+
+        sb("mem", _fmt_gb(r.mem_gb))
+    constraint = spec.constraint_expr()
+    if constraint:
+        sb("constraint", constraint)
+    for opt in ("qos", "account", "comment"):
+        if getattr(spec, opt):
+            sb(opt, getattr(spec, opt))
+    for flag in spec.extra_sbatch_flags:
+        if "\n" in str(flag):
+            raise ValueError(f"extra_sbatch_flags entry contains a newline: {flag!r}")
+        lines.append(f"#SBATCH {flag}")
+    q = shlex.quote
+    launcher = "srun --unbuffered --kill-on-bad-exit=1 " if r.nodes * r.ntasks_per_node > 1 else ""
+    body = [
+        "", "set -u",
+        f'd=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" {q(str(list_file))})',
+        'if [ -z "$d" ]; then echo "heyhi: no run folder for array task $SLURM_ARRAY_TASK_ID" >&2; exit 1; fi',
+        'export HEYHI_RUN_DIR="$d"',
+        'cd "$d" || exit 1',
+        "child=",
+        "forwarded=0",
+        "trap 'forwarded=1; [ -n \"$child\" ] && kill -USR2 \"$child\" 2>/dev/null' USR2",
+        f'{launcher}{q(python)} -m heyhi.job "$d" &',
+        "child=$!",
+        "while :; do",
+        "  forwarded=0",
+        '  wait "$child"; status=$?',
+        '  [ "$forwarded" = 1 ] || break',
+        "done",
+        'exit "$status"',
+        "",
+    ]
+    return "\n".join(lines + body)

@@ -1,0 +1,1 @@
+"""Widgets by feature: they take attributes and post messages, and never reach into siblings."""

@@ -1,0 +1,79 @@
+"""``heyhi-tui [--project DIR] [--remote HOST]``: browse configs, launch, follow jobs and logs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+PROG = "heyhi-tui"
+
+
+def keymap_path() -> str:
+    """``$HEYHI_TUI_KEYMAP``, else ``$XDG_CONFIG_HOME/heyhi/tui-keymap.toml`` (``~/.config``)."""
+    explicit = os.environ.get("HEYHI_TUI_KEYMAP")
+    if explicit:
+        return os.path.expanduser(explicit)
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "heyhi", "tui-keymap.toml")
+
+
+def load_keymap(path: str) -> dict[str, str]:
+    """Binding id -> keys (``"jobs.logs" = "o"``, at the top or under ``[keymap]``); {} if missing."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    table = data.get("keymap", data)
+    return {str(k): str(v) for k, v in table.items() if isinstance(v, str)}
+
+
+def build_app(argv: list[str] | None = None):
+    parser = argparse.ArgumentParser(prog=PROG, description="HeyHi's terminal UI: configs, launches, jobs, logs.")
+    parser.add_argument("--project", default=None, metavar="DIR",
+                        help="the project root, holding conf/ (default: the current folder; with --remote, "
+                             "a path on HOST)")
+    parser.add_argument("--remote", default=None, metavar="HOST", help="use the daemon on HOST (over SSH)")
+    parser.add_argument("--socket", default=None, metavar="PATH", help="the local daemon's socket "
+                        "(default: $HEYHI_SOCKET, $XDG_RUNTIME_DIR/heyhi/daemon.sock or ~/.heyhi/daemon.sock)")
+    parser.add_argument("--no-start", action="store_true", help="do not start a daemon when none is up")
+    args = parser.parse_args(argv)
+
+    from .app import HeyHiApp
+
+    kpath = keymap_path()
+    try:
+        keymap = load_keymap(kpath)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"{PROG}: cannot read the keymap {kpath}: {e}")
+    if args.remote:
+        try:
+            from heyhi.remote import connect_remote
+        except ImportError as e:
+            raise SystemExit(f"{PROG}: --remote {args.remote}: this heyhi has no remote support yet "
+                             f"(heyhi.remote.connect_remote is missing: {e})")
+        from .link import RemoteConnector
+
+        # The project is a path on HOST: resolved there once connected (default: the host's
+        # `project` setting in ~/.heyhi/remote.toml, else the remote home).
+        return HeyHiApp(args.project or "", connect=RemoteConnector(args.remote, connect_remote),
+                        remote=args.remote, results_root=None, keymap=keymap, keymap_path=kpath)
+    project = os.path.abspath(args.project or os.getcwd())
+    if not os.path.isdir(os.path.join(project, "conf")):
+        raise SystemExit(f"{PROG}: {project} has no conf/ folder (use --project DIR)")
+    return HeyHiApp(project, socket_path=os.path.abspath(args.socket) if args.socket else None,
+                    results_root=os.environ.get("HH_EXP_DIR") or None, autostart=not args.no_start,
+                    keymap=keymap, keymap_path=kpath)
+
+
+def main(argv: list[str] | None = None) -> int:
+    app = build_app(argv)
+    app.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""The configs screen's widgets: the tree of conf/, the composed preview, the field docs."""
+
+from __future__ import annotations
+
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import ContentSwitcher, Static, Tree
+
+
+from ..completion import Schema, field_detail
+from ..format import OUT_DIR_STYLE, fit_path
+from ..printview import print_text
+from .deferred import Deferred
+from .flat import FlatTable
+
+if TYPE_CHECKING:
+    from heyhi.protocol import FieldList, ValidateResult
+
+CONFIG_EXTS = (".prototxt", ".yaml", ".yml", ".json")
+CHUNKS = "common"
+SWEEPS = "sweeps"  # sweep files (heyhi sweep FILE) live beside the configs
+
+
+@dataclass(frozen=True)
+class ConfFile:
+    """A file under conf/: ``rel`` is relative to conf/; chunks live under common/."""
+
+    path: str
+    rel: str
+
+    @property
+    def is_chunk(self) -> bool:
+        return self.rel.split("/", 1)[0] == CHUNKS
+
+    @property
+    def is_sweep(self) -> bool:
+        return self.rel.split("/", 1)[0] == SWEEPS
+
+    @property
+    def is_config(self) -> bool:
+        return not (self.is_chunk or self.is_sweep)
+
+    @property
+    def name(self) -> str:
+        return self.rel.rsplit("/", 1)[-1]
+
+
+def sort_files(files: list[ConfFile]) -> list[ConfFile]:
+    """Top-level configs first (by path), then sweep files, then the chunks under common/."""
+    return sorted(files, key=lambda f: (f.is_chunk, f.is_sweep, f.rel.count("/") > 0, f.rel))
+
+
+class ConfTree(Tree[ConfFile | None]):
+    """``files`` and ``filter_text`` in; ``Highlighted`` / ``Chosen`` out (files only)."""
+
+    files: reactive[tuple[ConfFile, ...]] = reactive((), always_update=True)
+    filter_text: reactive[str] = reactive("")
+    error: reactive[str] = reactive("")
+
+    class Highlighted(Message):
+        def __init__(self, conf: ConfFile) -> None:
+            super().__init__()
+            self.conf = conf
+
+    class Chosen(Message):
+        def __init__(self, conf: ConfFile) -> None:
+            super().__init__()
+            self.conf = conf
+
+    class Ready(Message):
+        """Mounted (it is mounted lazily, after the screen's first frame)."""
+
+        def __init__(self, tree: ConfTree) -> None:
+            super().__init__()
+            self.tree = tree
+
+    def on_mount(self) -> None:
+        self.post_message(self.Ready(self))
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__("conf", data=None, **kw)
+        self.show_root = False
+        self.guide_depth = 2
+
+    def watch_files(self) -> None:
+        self._rebuild()
+
+    def watch_filter_text(self) -> None:
+        self._rebuild()
+
+    def watch_error(self) -> None:
+        self._rebuild()
+
+    def matching(self) -> list[ConfFile]:
+        text = self.filter_text.strip().lower()
+        return [f for f in self.files if not text or _fuzzy(text, f.rel.lower())]
+
+    def _rebuild(self) -> None:
+        current = self.cursor_node.data if self.cursor_node is not None else None
+        self.clear()
+        if self.error:
+            self.root.add_leaf(Text(self.error, style="red"), data=None)
+            return
+        shown = sort_files(self.matching())
+        folders: dict[str, Any] = {"": self.root}
+        cursor_line = None
+        for f in shown:
+            parts = f.rel.split("/")
+            parent = self.root
+            for i in range(1, len(parts)):
+                key = "/".join(parts[:i])
+                if key not in folders:
+                    label = Text(parts[i - 1] + "/", style="bold" if f.is_config else "dim bold")
+                    folders[key] = folders["/".join(parts[: i - 1])].add(label, data=None, expand=True)
+                parent = folders[key]
+            label = Text(f.name, style="" if f.is_config else "dim")
+            node = parent.add_leaf(label, data=f)
+            if current is not None and f == current:
+                cursor_line = node
+        if not shown:
+            self.root.add_leaf(Text("no config matches" if self.files else "no configs", style="dim"), data=None)
+        self.call_after_refresh(self._restore, cursor_line)
+
+    def _restore(self, node: Any) -> None:
+        if node is not None:
+            self.move_cursor(node, animate=False)
+        else:
+            self.select_first()
+
+    def select_first(self) -> None:
+        for line in range(self.last_line + 1):
+            node = self.get_node_at_line(line)
+            if node is not None and node.data is not None:
+                self.move_cursor(node, animate=False)
+                return
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        event.stop()
+        if event.node.data is not None:
+            self.post_message(self.Highlighted(event.node.data))
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
+        event.stop()
+        if event.node.data is not None:
+            self.post_message(self.Chosen(event.node.data))
+
+
+def _fuzzy(needle: str, hay: str) -> bool:
+    """A substring, or the letters in order (``c02sl`` finds ``c02_sup_train/sl.prototxt``)."""
+    if needle in hay:
+        return True
+    it = iter(hay)
+    return all(ch in it for ch in needle.replace(" ", ""))
+
+
+@dataclass
+class Preview:
+    """What the preview shows for one config (filled by the screen's worker)."""
+
+    conf: ConfFile | None = None
+    source: str = ""
+    result: ValidateResult | None = None
+    fields: FieldList | None = None
+    error: str = ""
+    loading: bool = False
+    out_dir_label: str = ""
+    serial: int = 0
+
+
+class FieldDocs(Static):
+    """The highlighted value, where it came from, and the schema's doc of its key (``key``,
+    ``value``, ``source`` and ``schema`` in)."""
+
+    key: reactive[str] = reactive("")
+    value: reactive[str] = reactive("")
+    source: reactive[str] = reactive("")
+    schema: reactive[Schema | None] = reactive(None)
+
+    def watch_value(self) -> None:
+        self._show()
+
+    def watch_source(self) -> None:
+        self._show()
+
+    def watch_key(self) -> None:
+        self._show()
+
+    def watch_schema(self) -> None:
+        self._show()
+
+    def _show(self) -> None:
+        s = self.schema
+        if not self.key:
+            self.update(Text("field docs: highlight a row of the flat view", style="dim"))
+            return
+        text = Text()
+        text.append(self.key, style="bold")
+        if self.source:
+            text.append(f" = {self.value}", style="bold yellow" if self.source.startswith("override") else "")
+            text.append(f"  ← {self.source}", style="dim")
+        f = s.lookup(self.key)[0] if s is not None else None
+        if f is None:
+            text.append("\n(not in the schema)" if s is not None else "", style="dim")
+            self.update(text)
+            return
+        text.append(f"\n{f.type}", style="cyan")
+        if f.default != "":
+            text.append(f"  default {f.default}", style="green")
+        if f.oneof:
+            text.append(f"  [oneof {f.oneof}]", style="magenta")
+        if f.enum_values:
+            text.append(f"  values: {', '.join(f.enum_values)}", style="yellow")
+        text.append(("  " + f.doc) if f.doc else "  (no doc)", style="" if f.doc else "dim")
+        self.update(text)
+
+
+VIEWS = (("print", "p"), ("flat", "f"), ("source", "s"))
+
+
+class ViewBar(Static):
+    """The preview's views, the current one highlighted; a click picks one (``Picked`` out)."""
+
+    view: reactive[str] = reactive("print")
+
+    class Picked(Message):
+        def __init__(self, view: str) -> None:
+            super().__init__()
+            self.view = view
+
+    def render(self) -> Text:
+        text = Text()
+        for name, key in VIEWS:
+            style = "bold reverse" if name == self.view else "dim"
+            text.append(f" {name} ", style=style)
+            text.append(f"{key} ", style="dim italic")
+        return text
+
+    def on_click(self, event) -> None:
+        x = 0
+        for name, key in VIEWS:
+            width = len(name) + len(key) + 3
+            if x <= event.x < x + width:
+                self.post_message(self.Picked(name))
+                return
+            x += width
+
+
+class ConfigPreview(Vertical):
+    """``preview`` in: the composed config of the selected file in three views (print, flat,
+    source) and the docs of the highlighted field. The flat table (a hidden view at first) is
+    mounted after the first frame."""
+
+    preview: reactive[Preview] = reactive(Preview, always_update=True)
+    view: reactive[str] = reactive("print")
+    flat_rows: reactive[tuple] = reactive(())
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="preview-title")
+        yield ViewBar(id="preview-views").data_bind(ConfigPreview.view)
+        with ContentSwitcher(initial="view-print", id="preview-switcher"):
+            with VerticalScroll(id="view-print"):
+                yield Static(id="preview-print")
+            with Vertical(id="view-flat"):
+                yield Deferred(FlatTable(id="preview-flat").data_bind(rows_data=ConfigPreview.flat_rows))
+            with VerticalScroll(id="view-source"):
+                yield Static(id="preview-source")
+        yield FieldDocs(id="field-docs")
+
+    def show_view(self, view: str) -> None:
+        self.view = view
+
+    def watch_view(self, view: str) -> None:
+        self.query_one(ContentSwitcher).current = f"view-{view}"
+
+    def on_view_bar_picked(self, event: ViewBar.Picked) -> None:
+        self.view = event.view
+
+    def watch_preview(self, p: Preview) -> None:
+        if not self.is_mounted:
+            return
+        title = Text()
+        if p.conf is None:
+            title.append("no config selected", style="dim")
+        else:
+            title.append(p.conf.rel, style="bold")
+            if p.result is not None and p.result.task:
+                title.append(f"  task {p.result.task}", style="cyan")
+            elif p.conf.is_chunk:
+                title.append("  chunk (included by configs)", style="dim")
+            elif p.conf.is_sweep:
+                title.append("  sweep file (heyhi sweep FILE)", style="dim")
+            if p.loading:
+                title.append("  …", style="dim")
+        if p.out_dir_label:
+            state = p.result.out_dir_state if p.result else ""
+            room = (self.size.width or 80) - 5 - (len(state) + 3 if state else 0)
+            title.append("\n→ " + fit_path(p.out_dir_label, room))
+            if state:
+                title.append(f" ({state})", style=OUT_DIR_STYLE.get(state, "yellow"))
+        self.query_one("#preview-title", Static).update(title)
+        printed = self.query_one("#preview-print", Static)
+        if p.error:
+            printed.update(Text(p.error, style="red"))
+        elif p.result is not None and not p.result.ok:
+            printed.update(Text("\n".join(e.message for e in p.result.errors), style="red"))
+        elif p.result is not None:
+            printed.update(Text(print_text(p.result.flat, p.fields)))
+        elif p.conf is not None and p.conf.is_chunk:
+            printed.update(Text("a chunk: it sets no task; see its source", style="dim"))
+        elif p.conf is not None and p.conf.is_sweep:
+            printed.update(Text("a sweep file: run it with `heyhi sweep`; see its source", style="dim"))
+        else:
+            printed.update("")
+        self.flat_rows = tuple(p.result.flat) if p.result is not None else ()
+        self.query_one("#preview-source", Static).update(Text(p.source))
+        self.query_one(FieldDocs).schema = Schema(p.fields) if p.fields else None
+
+    def on_resize(self) -> None:
+        self.watch_preview(self.preview)
+
+    def on_flat_table_key_highlighted(self, event: FlatTable.KeyHighlighted) -> None:
+        docs = self.query_one(FieldDocs)
+        docs.key, docs.value, docs.source = event.key, str(event.value), event.source
+
+
+__all__ = ["ConfFile", "ConfTree", "ConfigPreview", "FieldDocs", "Preview", "field_detail", "sort_files"]

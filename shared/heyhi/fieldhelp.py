@@ -78,6 +78,8 @@ def task_fields(composer, config) -> tuple[str, list[dict], dict[str, list[str]]
             if d["is_message"]:
                 mounts.append(key)
                 walk(f.message, key + ".", seen + (mtype.full_name,))
+            elif f.kind == "message" and f.repeated:
+                walk(f.message, key + ".N.", seen + (mtype.full_name,))  # list.N.field=v
 
     walk(tmsg, "", ())
     dirs = composer.include_dirs(config)

@@ -642,7 +642,7 @@ def render_array(spec, list_file: Path, n: int, throttle: int | None, python: st
     """The batch script of one job array: task i runs the point on line i+1 of ``list_file``."""
     import shlex
 
-    from .launchers.slurm import _directive_value, _resources
+    from .launchers.slurm import _directive_value, _resources, common_directives
 
     r = _resources(spec)
     name = re.sub(r"[\s\"]", "_", (spec.job_name or "heyhi-sweep")[:80])
@@ -653,37 +653,8 @@ def render_array(spec, list_file: Path, n: int, throttle: int | None, python: st
 
     sb("job-name", name)
     sb("output", str(out_dir).replace("%", "%%") + "/%A_%a.out")
-    sb("open-mode", "append")
-    sb("requeue")
-    sb("signal", f"B:USR2@{int(spec.signal_delay_s)}")
     sb("array", f"0-{n - 1}" + (f"%{throttle}" if throttle else ""))
-    if spec.partition:
-        sb("partition", spec.partition)
-    t = spec.time_minutes()
-    if t > 0:
-        sb("time", str(t))
-    sb("nodes", str(r.nodes))
-    if r.gpus_per_node:
-        sb("gpus-per-node", str(r.gpus_per_node))
-        sb("ntasks-per-node", str(r.ntasks_per_node))
-    else:
-        sb("ntasks", "1")
-    if r.cpus_per_task:
-        sb("cpus-per-task", str(r.cpus_per_task))
-    if r.mem_gb:
-        from .launchers.slurm import _fmt_gb
-
-        sb("mem", _fmt_gb(r.mem_gb))
-    constraint = spec.constraint_expr()
-    if constraint:
-        sb("constraint", constraint)
-    for opt in ("qos", "account", "comment"):
-        if getattr(spec, opt):
-            sb(opt, getattr(spec, opt))
-    for flag in spec.extra_sbatch_flags:
-        if "\n" in str(flag):
-            raise ValueError(f"extra_sbatch_flags entry contains a newline: {flag!r}")
-        lines.append(f"#SBATCH {flag}")
+    lines.extend(common_directives(spec, r))
     q = shlex.quote
     launcher = "srun --unbuffered --kill-on-bad-exit=1 " if r.nodes * r.ntasks_per_node > 1 else ""
     body = [

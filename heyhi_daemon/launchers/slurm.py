@@ -168,6 +168,47 @@ def _directive_value(value: str, what: str) -> str:
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
+def common_directives(spec: "SlurmSpec", r: "_Resources" = None) -> list[str]:
+    """The ``#SBATCH`` lines every HeyHi job shares (single jobs and sweep arrays): requeue,
+    the USR2 warning, partition, time, resources, constraint, qos/account/comment, extra flags."""
+    r = r or _resources(spec)
+    lines: list[str] = []
+
+    def sb(opt: str, value=None) -> None:
+        lines.append(f"#SBATCH --{opt}" if value is None else f"#SBATCH --{opt}={_directive_value(value, opt)}")
+
+    sb("open-mode", "append")
+    sb("requeue")
+    sb("signal", f"B:USR2@{int(spec.signal_delay_s)}")
+    if spec.partition:
+        sb("partition", spec.partition)
+    t = spec.time_minutes()
+    if t > 0:
+        sb("time", str(t))
+    sb("nodes", str(r.nodes))
+    if r.gpus_per_node:
+        sb("gpus-per-node", str(r.gpus_per_node))
+        sb("ntasks-per-node", str(r.ntasks_per_node))
+    else:
+        sb("ntasks", "1")
+    if r.cpus_per_task:
+        sb("cpus-per-task", str(r.cpus_per_task))
+    if r.mem_gb:
+        sb("mem", _fmt_gb(r.mem_gb))
+    constraint = spec.constraint_expr()
+    if constraint:
+        sb("constraint", constraint)
+    for opt in ("qos", "account", "comment"):
+        if getattr(spec, opt):
+            sb(opt, getattr(spec, opt))
+    for flag in spec.extra_sbatch_flags:
+        flag = str(flag)
+        if "\n" in flag:
+            raise ValueError(f"extra_sbatch_flags entry contains a newline: {flag!r}")
+        lines.append(f"#SBATCH {flag}")
+    return lines
+
+
 def render_sbatch(
     spec: SlurmSpec, run_dir: Path, python: str, env: Mapping[str, str] | None = None
 ) -> str:
@@ -199,38 +240,7 @@ def render_sbatch(
     sb("chdir", d, "run_dir")
     # '%' starts a filename pattern (%j, %x...) in --output: '%%' is a literal '%'
     sb("output", d.replace("%", "%%") + "/slurm.out", "run_dir")
-    sb("open-mode", "append")
-    sb("requeue")
-    sb("signal", f"B:USR2@{int(spec.signal_delay_s)}")
-    if spec.partition:
-        sb("partition", spec.partition)
-    t = spec.time_minutes()
-    if t > 0:
-        sb("time", str(t))
-    sb("nodes", str(r.nodes))
-    if r.gpus_per_node:
-        sb("gpus-per-node", str(r.gpus_per_node))
-        sb("ntasks-per-node", str(r.ntasks_per_node))
-    else:
-        sb("ntasks", "1")
-    if r.cpus_per_task:
-        sb("cpus-per-task", str(r.cpus_per_task))
-    if r.mem_gb:
-        sb("mem", _fmt_gb(r.mem_gb))
-    constraint = spec.constraint_expr()
-    if constraint:
-        sb("constraint", constraint)
-    if spec.qos:
-        sb("qos", spec.qos)
-    if spec.account:
-        sb("account", spec.account)
-    if spec.comment:
-        sb("comment", spec.comment)
-    for flag in spec.extra_sbatch_flags:
-        flag = str(flag)
-        if "\n" in flag:
-            raise ValueError(f"extra_sbatch_flags entry contains a newline: {flag!r}")
-        lines.append(f"#SBATCH {flag}")
+    lines.extend(common_directives(spec, r))
 
     q = shlex.quote
     # One task: the batch shell runs the job itself. Several tasks (ntasks_per_node = GPUs, or

@@ -3,15 +3,18 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+LOCK := requirements.lock
+UV_VERSION := 0.13.9
 
-.PHONY: install demo test bench cluster-up cluster-down clean
+.PHONY: install demo test bench lock cluster-up cluster-down clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Installs go through the committed lock (exact versions, hashes); `make lock` refreshes it.
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	@$(PY) -m venv $(VENV) 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv python3-pip && $(PY) -m venv $(VENV); }
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	@$(BIN)/python -m compileall -q shared heyhi_daemon heyhi_tui run.py >/dev/null || true
 	@touch $@
 
@@ -22,8 +25,15 @@ test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/pip install -q -e '.[dev,bench]'
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Refresh the lock to the newest versions the registry serves, reinstall from it, run the tests.
+lock:
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q uv==$(UV_VERSION)
+	$(BIN)/python scripts/relock.py
+	rm -f $(VENV)/.installed
+	$(MAKE) test
 
 cluster-up:
 	bash tests/cluster/up.sh

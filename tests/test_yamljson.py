@@ -132,6 +132,11 @@ def test_yaml_error_messages_exact():
     assert str(info.value) == "f.yaml:3:1: duplicate key 'a' (first at line 1, again at line 3)"
 
 
+def test_yaml_depth_check_skips_strings_and_block_scalars():
+    text = "a: |\n  " + "[" * 300 + "\nb: '" + "{" * 300 + "'\nc: \"" + "[" * 300 + "\"  # " + "[" * 300 + "\n"
+    assert len(parse_yaml(text, "f").entries) == 3
+
+
 def test_yaml_alias_bomb_is_stopped():
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     for i in range(1, 8):
@@ -149,6 +154,9 @@ YAML_LIMITS = [
     pytest.param("a: &a {<<: *a}", "recursive alias: this value contains itself", "1:4", id="recursive-merge"),
     pytest.param("a: " + "[" * 101 + "]" * 101, "values nested more than 100 deep", "1:104", id="too-deep"),
     pytest.param("a: " + "[" * 5000 + "]" * 5000, "values nested more than 100 deep", "1:104", id="far-too-deep"),
+    pytest.param("a:\n" + "".join(" " * (i + 1) + f"k{i}:\n" for i in range(1500)), "values nested more than 100 deep",
+                 "101:101", id="block-far-too-deep"),
+    pytest.param("a:\n" + "  - " * 1500 + "x", "values nested more than 100 deep", "2:3", id="dashes-far-too-deep"),
 ]
 
 

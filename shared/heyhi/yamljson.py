@@ -106,8 +106,66 @@ def parse_json(text: str, file: str = "<string>") -> Node:
 # ---------------------------------------------------------------------------------------------
 
 
+_FLOW_TOKEN = re.compile(
+    r"""(?:(?<=[\s\[{,:])|^)(?:"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|#[^\n]*)|[\[\]{}]""", re.M
+)
+_BLOCK_LINE = re.compile(r"( *)((?:[-?:] +)*)(.*)")
+_BLOCK_SCALAR = re.compile(r"(?:^|[\s:-])[|>][-+0-9]*\s*(?:#.*)?\Z")
+
+
+def _check_depth(text: str, file: str, what: str) -> None:
+    """HeyHi's own nesting limit, applied before the YAML reader (whose own limits differ between
+    versions): block nesting (indentation, ``- - -``) and flow collections (``[[[...]]]``) deeper
+    than ``_MAX_DEPTH`` are refused, naming the place where the limit is crossed. Block scalars'
+    text (after ``|`` or ``>``) and quoted strings are not counted."""
+    flow = text.count("[") + text.count("{") > _MAX_DEPTH
+    if not flow and len(text) < 2 * _MAX_DEPTH:
+        return
+    stack: list[int] = []
+    kept: list[str] = []  # the text with block scalars' lines blanked, for the flow pass
+    scalar_indent = -1  # inside a block scalar: lines indented deeper than this are its text
+    pos = 0
+    for line in text.split("\n"):
+        start, pos = pos, pos + len(line) + 1
+        body = line.strip()
+        m = _BLOCK_LINE.match(line)
+        indent = len(m.group(1))
+        if scalar_indent >= 0 and (not body or indent > scalar_indent):
+            kept.append(" " * len(line))
+            continue
+        kept.append(line)
+        scalar_indent = -1
+        if not body or body.startswith("#"):
+            continue
+        while stack and stack[-1] >= indent:
+            stack.pop()
+        stack.append(indent)
+        if len(stack) + len(m.group(2).split()) > _MAX_DEPTH:
+            _depth_error(text, start + indent, file)
+        if _BLOCK_SCALAR.search(m.group(3)):
+            scalar_indent = indent
+    if flow:
+        depth = 0
+        for m in _FLOW_TOKEN.finditer("\n".join(kept)):
+            tok = m.group()
+            if tok in "[{":
+                depth += 1
+                if depth > _MAX_DEPTH:
+                    _depth_error(text, m.start(), file)
+            elif tok in "]}":
+                depth = max(0, depth - 1)
+
+
+def _depth_error(text: str, index: int, file: str) -> None:
+    line = text.count("\n", 0, index) + 1
+    col = index - (text.rfind("\n", 0, index) + 1) + 1
+    raise ConfigError(f"values nested more than {_MAX_DEPTH} deep", where=f"{file}:{line}:{col}")
+
+
 def _compose(text: str, file: str, what: str, pure_python: bool = False):
     import yaml
+
+    _check_depth(text, file, what)
 
     loader = yaml.SafeLoader if pure_python else getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:

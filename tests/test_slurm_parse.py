@@ -285,19 +285,15 @@ def test_poller_without_accounting_reports_squeue_final_state():
     assert p.tracked == set()
 
 
-def test_parse_speed_10000_jobs():
+def test_parse_10000_jobs():
+    """10,000 rows of each parse completely (their speed is a goal of bench/poll.py, not a test)."""
     sq = "".join(f"{1000 + i}|RUNNING|None|node{i % 50}|2026-11-23T08:40:14|1:00|{1000 + i}\n" for i in range(10_000))
     sa = "".join(
         f"{1000 + i}|{1000 + i}|FAILED|3:0|2026-11-23T08:40:02|2026-11-23T08:41:02|00:01:00|node1|None\n"
         for i in range(10_000)
     )
-    best = 1e9
-    for _ in range(5):
-        t = time.perf_counter()
-        a, b = sp.parse_squeue(sq), sp.parse_sacct(sa)
-        best = min(best, time.perf_counter() - t)
+    a, b = sp.parse_squeue(sq), sp.parse_sacct(sa)
     assert len(a) == len(b) == 10_000
-    assert best < 0.050, f"parsing 10,000 squeue + sacct lines took {best * 1000:.1f} ms"
 
 
 # ---------------------------------------------------------------------------- render_sbatch

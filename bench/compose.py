@@ -13,6 +13,11 @@ structured-config schema), its fastest way; HeyHi checks every value against the
    inside ``initialize_config_dir``, the override values different on every call so no result
    can be reused. Target: HeyHi >= 100x faster per call.
 
+3. The error path, whole process, on the Cicero conf tree (``/work/shared/corpus/heyhi_cicero``):
+   ``heyhi run -c conf/c01_ag_cmp/cmp.prototxt --print <typo'd key>=1`` (an unknown key: the
+   "did you mean" suggestions) against the same command with the typo fixed. Target: the typo'd
+   command takes at most 1.5x the fixed one. Skipped when the corpus is not there.
+
 Both composed configs are checked to agree, value by value, before anything is timed.
 Bytecode is written first (``compileall``) for HeyHi, its daemon and the venv's site-packages.
 
@@ -42,6 +47,11 @@ from _common import (  # noqa: E402
 )
 
 WHOLE_TARGET = 0.5  # HeyHi's time / Hydra's time, at most
+ERROR_TARGET = 1.5  # a typo'd override's time / the fixed override's time, at most
+CICERO = REPO.parent / "shared" / "corpus" / "heyhi_cicero"
+CICERO_CFG = "conf/c01_ag_cmp/cmp.prototxt"
+TYPO_KEY = "agent_one.searchbot.plausible_orders_cfg.n_plausibel_orders"
+FIXED_KEY = "agent_one.searchbot.plausible_orders_cfg.n_plausible_orders"
 INPROC_TARGET = 100.0  # Hydra's time / HeyHi's time, at least
 
 
@@ -395,6 +405,38 @@ def bench_whole(hh_root, hy_root, hh_cfg, env, runs: int, profile: bool) -> None
         _cprofile_process([PYTHON, "-m", "cProfile", "-s", "cumulative", heyhi, *hh_cmd[1:]], hh_root, env)
 
 
+def bench_error_path(env, runs: int, profile: bool) -> None:
+    """A typo'd override on the Cicero tree against the same override spelled right, whole process."""
+    if not (CICERO / CICERO_CFG).is_file():
+        print(f"\nerror path: skipped (no Cicero corpus at {CICERO})")
+        return
+    heyhi = str(VENV_BIN / "heyhi")
+    typo = [heyhi, "run", "-c", CICERO_CFG, "--print", f"{TYPO_KEY}=1"]
+    fixed = [heyhi, "run", "-c", CICERO_CFG, "--print", f"{FIXED_KEY}=1"]
+    p = subprocess.run(typo, cwd=CICERO, env=env, capture_output=True, text=True)
+    want = f"unknown key '{TYPO_KEY}'; did you mean: {FIXED_KEY}"
+    if p.returncode != 2 or want not in p.stderr:
+        raise SystemExit(f"bench: the typo'd override did not answer {want!r} (exit {p.returncode}):\n{p.stderr}")
+    p = subprocess.run(fixed, cwd=CICERO, env=env, capture_output=True, text=True)
+    if p.returncode:
+        raise SystemExit(f"bench: the fixed override failed:\n{p.stderr}")
+    print(f"\ncheck: the typo'd override answers exit 2 with 'did you mean: {FIXED_KEY}, ...'")
+    fns = {
+        "typo": lambda i: run_once(typo, cwd=CICERO, env=env, check=False),
+        "fixed": lambda i: run_once(fixed, cwd=CICERO, env=env),
+    }
+    t = interleaved(fns, runs, warmup=2)
+    ty, fx = median(t["typo"]), median(t["fixed"])
+    ratio = ty / fx
+    print(f"error path, whole process, Cicero tree ({CICERO_CFG}), median of {runs} interleaved runs:")
+    print(f"  heyhi run -c CFG --print ...n_plausibel_orders=1 (typo)  {ms(ty)}   (min {ms(min(t['typo']))})")
+    print(f"  heyhi run -c CFG --print ...n_plausible_orders=1 (fixed) {ms(fx)}   (min {ms(min(t['fixed']))})")
+    print(f"error path: typo {ms(ty)}, fixed {ms(fx)}, ratio {ratio:.2f} (target <= {ERROR_TARGET}) "
+          f"{verdict(ratio <= ERROR_TARGET)}")
+    if profile:
+        _cprofile_process([PYTHON, "-m", "cProfile", "-s", "cumulative", *typo], CICERO, env)
+
+
 def _cprofile_process(cmd, cwd, env, top: int = 30) -> None:
     p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     lines = p.stdout.splitlines()
@@ -550,6 +592,7 @@ def main() -> int:
         print(machine_note())
         os.environ["XDG_CACHE_HOME"] = env["XDG_CACHE_HOME"]
         bench_whole(hh_root, hy_root, hh_cfg, env, args.runs, args.profile)
+        bench_error_path(env, args.runs, args.profile)
         bench_inproc(hh_cfg, hy_conf, args.calls, args.profile)
     finally:
         if args.keep:

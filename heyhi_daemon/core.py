@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import stat
 from pathlib import Path
 from typing import AsyncIterator
 
+from heyhi import protocol as P
 from heyhi import records as R
 from heyhi.errors import ConfigError, HeyHiError
 from heyhi.protocol import (
@@ -23,8 +25,104 @@ from heyhi.protocol import (
 from .jobs import Job, JobStore, job_id_of
 from .launchers.local import LocalLauncher
 from .logs import follow, last_lines_offset
+from heyhi.runs.sequence import Host
+
+
+def _error_of(e: HeyHiError) -> Error:
+    """The protocol's answer to a HeyHi error (its exit code picks the code)."""
+    from heyhi.errors import NothingStarted, Refused
+
+    if isinstance(e, Refused):
+        return Error(P.REFUSED, str(e))
+    if isinstance(e, NothingStarted):
+        return Error(P.NOTHING_STARTED, str(e))
+    if e.exit_code == 3:
+        return Error(P.TAKEN, str(e))
+    if e.exit_code == 2:
+        return Error(P.BAD_REQUEST, str(e))
+    return Error(P.FAILED, str(e))
+
+
+_PREVIOUS_KEYS = ("state", "exit_code", "reason", "jobid", "slurm_id", "pid", "started", "ended", "attempt")
+
+
+class _DaemonHost(Host):
+    """The launch sequence's host in the daemon: runs in a worker thread; the index, the local
+    queue and the Slurm tracker are touched on the event loop."""
+
+    def __init__(self, core: "DaemonCore", loop: asyncio.AbstractEventLoop, project, composed, results_root: Path):
+        from heyhi.launch import launcher_of
+
+        self.core, self.loop = core, loop
+        self.project, self.composed, self.results_root = project, composed, results_root
+        self.launcher = launcher_of(composed)[0]
+        self.job: Job | None = None
+        self.existed = False
+
+    def _on_loop(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def stop(self, folder: Path, status: dict) -> None:
+        existing = self.core.store.jobs.get(job_id_of(folder))
+        if existing is not None:
+            self._on_loop(self.core._stop(existing))
+        else:
+            super().stop(folder, status)
+
+    def before_write(self, folder: Path, previous: dict) -> None:
+        async def add():
+            store = self.core.store
+            existing = store.jobs.get(job_id_of(folder))
+            self.existed = existing is not None
+            prev = list(existing.previous) if existing else []
+            if previous:
+                prev.append({k: previous.get(k) for k in _PREVIOUS_KEYS if previous.get(k) is not None})
+            # Write-ahead: the index knows the job before its folder says "queued", so a daemon
+            # killed in between finds it again on restart (reconcile) and never loses it.
+            job = store.add(folder, config=str(self.composed.config), tag=folder.name,
+                            project_root=str(self.project.root), results_root=str(self.results_root),
+                            launcher=self.launcher)
+            job.previous = prev
+            store.save()
+            self.job = job
+
+        self._on_loop(add())
+
+    def start(self, folder: Path, info: dict) -> Job:
+        async def go():
+            job = self.job
+            job.refresh()
+            job.pid = None
+            job.exit_code = None
+            self.core._changed(job)
+            if self.launcher == "slurm":
+                await self.core._slurm().submit(job)
+            else:
+                self.core.local.enqueue(job)
+            return job
+
+        return self._on_loop(go())
+
+    def abort(self, folder: Path) -> None:
+        async def forget():
+            job = self.job
+            if job is None:
+                return
+            store = self.core.store
+            if job.job_id in store.queue:
+                store.queue.remove(job.job_id)
+            if not self.existed:
+                store.jobs.pop(job.job_id, None)
+                job.state = "wiped"
+            else:
+                job.refresh()
+            self.core._changed(job)
+            store.save()
+
+        self._on_loop(forget())
 
 _OVERRIDE_WHERE = re.compile(r"^override '(.*)'$", re.S)
+_RECHECKS = 3  # Validate: how many more compositions may drop an override that failed only there
 
 
 class DaemonCore:
@@ -73,6 +171,12 @@ class DaemonCore:
                 self._slurm().track(job)
                 continue
             if job.state == R.QUEUED and not st.get("pid"):
+                if st.get("owner_pid"):  # queued by a launch without the daemon: not ours to start
+                    state, judged = R.RunDir(job.run_dir).state(slurm_live=set())
+                    if state == R.LOST:
+                        R.RunDir(job.run_dir).set_state(R.LOST, only_if=R.LIVE_STATES, reason=judged.get("reason"))
+                        job.refresh()
+                    continue
                 queued.append(job)
                 continue
             if not self.local.adopt(job):
@@ -122,29 +226,36 @@ class DaemonCore:
         return await asyncio.to_thread(self._validate, req)
 
     def _validate(self, req: Validate) -> ValidateResult | Error:
+        """Each override is checked once (parsed, then applied in composition order to one message,
+        a failing one skipped), then the config is composed once with the good ones: linear in the
+        number of overrides."""
         from heyhi.outdir import run_folder
         from heyhi.printing import flat_items, flat_value_text
 
         comp = self._composer(req.project_root)
         overrides = list(req.overrides)
+        config = Path(req.config)
         errors: list[OverrideError] = []
-        active = list(range(len(overrides)))
+
+        def bad(i: int, e: ConfigError) -> None:
+            key = overrides[i].lstrip("-").split("=", 1)[0]
+            errors.append(OverrideError(i, key, e.message, len(key) + 1))
+
+        try:
+            active = self._check_overrides(comp, config, overrides, bad)
+        except HeyHiError as e:
+            return ValidateResult(ok=False, errors=[OverrideError(-1, "", str(e))])
         composed = None
-        for _ in range(len(overrides) + 1):
+        for _ in range(_RECHECKS + 1):  # overrides that fail only beside others: rare, bounded
             try:
-                composed = comp.compose(Path(req.config), [overrides[i] for i in active])
+                composed = comp.compose(config, [overrides[i] for i in active])
                 break
             except ConfigError as e:
-                m = _OVERRIDE_WHERE.match(e.where or "")
-                bad = None
-                if m:
-                    src = m.group(1)
-                    bad = next((i for i in active if overrides[i] == src), None)
-                if bad is None:
+                i = self._override_of(e, overrides, active)
+                if i is None:
                     return ValidateResult(ok=False, errors=errors + [OverrideError(-1, "", str(e))])
-                key = overrides[bad].lstrip("-").split("=", 1)[0]
-                errors.append(OverrideError(bad, key, e.message, len(key) + 1))
-                active.remove(bad)
+                bad(i, e)
+                active.remove(i)
             except HeyHiError as e:
                 return ValidateResult(ok=False, errors=[OverrideError(-1, "", str(e))])
         if composed is None:
@@ -157,6 +268,54 @@ class DaemonCore:
         state, _ = R.RunDir(out).state(slurm_live=set()) if not errors else ("", {})
         return ValidateResult(ok=not errors, errors=sorted(errors, key=lambda x: x.index), flat=flat,
                               out_dir=str(out) if not errors else "", out_dir_state=state, task=composed.task)
+
+    @staticmethod
+    def _override_of(e: ConfigError, overrides: list[str], active: list[int]) -> int | None:
+        """The index (among ``active``) of the override a ``ConfigError`` names, if it names one."""
+        m = _OVERRIDE_WHERE.match(e.where or "")
+        if m is None:
+            return None
+        return next((i for i in active if overrides[i] == m.group(1)), None)
+
+    @staticmethod
+    def _check_overrides(comp, config: Path, overrides: list[str], bad) -> list[int]:
+        """The indices of the overrides that apply; ``bad(i, error)`` for each one that does not.
+
+        Mirrors ``Composer.compose``: the config is composed once without overrides, then the
+        effective overrides are applied to it in the same order (includes first), each once. A
+        ``HeyHiError`` not naming an override (the config itself is bad) propagates.
+        """
+        from heyhi.overrides import apply_scalar, effective, parse_override
+
+        parsed, by_source = [], {}
+        for i, token in enumerate(overrides):
+            try:
+                parsed.append(parse_override(token, i))
+            except ConfigError as e:
+                bad(i, e)
+                continue
+            by_source.setdefault(token, []).append(i)
+        task = comp.task_of(config)
+        msg = comp.load_message(config, comp.schema.root, (), task=task)
+        dirs = comp.include_dirs(config)
+        failed: set[int] = set()
+        eff = effective(parsed)
+        for includes in (True, False):
+            for o in eff:
+                if (o.kind == "include") != includes:
+                    continue
+                mount = f"{task}.{o.key}".strip(".")
+                try:
+                    if includes:
+                        comp._apply_include(msg, mount, o.value, dirs, o.where, o.key)
+                    else:
+                        apply_scalar(msg, mount, o, f"{task}.")
+                except ConfigError as e:
+                    i = by_source[o.source][0]  # as a recomposition would: the first with this text
+                    if i not in failed:
+                        failed.add(i)
+                        bad(i, e)
+        return [o.index for o in parsed if o.index not in failed]
 
     def _provenance(self, comp, composed) -> dict[str, str]:
         """Where each set value came from: the file, an include, an include override, an override."""
@@ -185,63 +344,49 @@ class DaemonCore:
         try:
             return await self._launch(req)
         except HeyHiError as e:
-            return Error("bad_request" if e.exit_code == 2 else "taken" if e.exit_code == 3 else "failed", str(e))
+            return _error_of(e)
 
-    async def _launch(self, req: Launch, restart_of: Job | None = None) -> Launched:
-        from heyhi.launch import check_task, folder_lock, launcher_of, prepare_run
-        from heyhi.modes import decide, wipe
+    async def _launch(self, req: Launch, *, own_folder: str | None = None) -> Launched:
+        """One launch through ``heyhi.runs.sequence`` (run in a worker thread: the folder lock,
+        stops and the snapshot never block the loop; the index and the launchers are touched on
+        the loop). ``own_folder``: a job's own folder (restart), used as the explicit folder."""
+        from heyhi.launch import check_task
         from heyhi.outdir import run_folder
+        from heyhi.runs import ownership
+        from heyhi.runs.sequence import NeedsConfirm, Plan
+        from heyhi.runs.sequence import launch as run_sequence
 
         comp = self._composer(req.project_root)
         project = comp.project
         composed = await asyncio.to_thread(comp.compose, Path(req.config), list(req.overrides))
-        results_root = Path(req.results_root) if req.results_root else project.results_root
+        computed_root = project.results_root  # from the daemon's environment and pyproject.toml
+        await asyncio.to_thread(ownership.register_root, computed_root)
+        results_root = Path(req.results_root) if req.results_root else computed_root
         await asyncio.to_thread(check_task, project, composed)
-        run_dir = run_folder(results_root, composed.config, project.conf_dir, composed.raw_overrides, req.adhoc, req.out)
-        self.store.add_root(str(results_root))
-        launcher, _ = launcher_of(composed)
-        with folder_lock(results_root, run_dir):
-            existing = self.store.jobs.get(job_id_of(run_dir))
-            state, st = R.RunDir(run_dir).state(slurm_live=None if launcher == "slurm" else set())
-            d = decide(req.mode, state)
-            job_id = job_id_of(run_dir)
-            if not d.run:
-                if existing is None and state != R.NOT_STARTED:
-                    job = self.store.add(run_dir, config=str(composed.config), tag=run_dir.name,
-                                         project_root=str(project.root), results_root=str(results_root), launcher=launcher)
-                    job.refresh()
-                return Launched(job_id=job_id, run_dir=str(run_dir), decision="skip", reason=d.reason)
-            if d.stop and existing is not None:
-                await self._stop(existing)
-            elif d.stop:
-                from heyhi.launch import stop_run
-
-                await asyncio.to_thread(stop_run, run_dir, st)
-            if d.wipe:
-                await asyncio.to_thread(wipe, run_dir, results_root, force=True)
-            previous = list(existing.previous) if existing else []
-            if d.wipe and st:
-                st = R.RunDir(run_dir).read_status() or st  # after the stop: how the old run ended
-                previous.append({k: st.get(k) for k in ("state", "exit_code", "reason", "jobid", "slurm_id", "pid",
-                                                        "started", "ended", "attempt") if st.get(k) is not None})
-            # Write-ahead: the index knows the job before its folder says "queued", so a daemon
-            # killed in between finds it again on restart (reconcile) and never loses it.
-            job = self.store.add(run_dir, config=str(composed.config), tag=run_dir.name, project_root=str(project.root),
-                                 results_root=str(results_root), launcher=launcher)
-            job.previous = previous
-            self.store.save()
-            await asyncio.to_thread(prepare_run, project, composed, run_dir, adhoc=req.adhoc,
-                                    checkpoint=req.checkpoint, owner_pid=None, results_root=results_root)
-            job.refresh()
-            job.pid = None
-            job.exit_code = None
-            self._changed(job)
-            if launcher == "slurm":
-                await self._slurm().submit(job)
-            else:
-                self.local.enqueue(job)
-        what = "stop, wipe and run" if d.stop else "wipe and run" if d.wipe else "run"
-        return Launched(job_id=job.job_id, run_dir=str(run_dir), decision=what, reason=d.reason)
+        out = own_folder or req.out
+        run_dir = run_folder(results_root, composed.config, project.conf_dir, composed.raw_overrides, req.adhoc, out)
+        if ownership.acceptable_root(results_root):  # never "/" (a rebuild would scan it)
+            self.store.add_root(str(results_root))
+        plan = Plan(project, composed, run_dir, results_root, req.mode, trusted_roots=[computed_root],
+                    explicit_out=bool(out), yes=bool(req.force), expect_state=req.expect_state or "",
+                    adhoc=req.adhoc, checkpoint=req.checkpoint, owner_pid=None)
+        host = _DaemonHost(self, asyncio.get_running_loop(), project, composed, results_root)
+        try:
+            res = await asyncio.to_thread(run_sequence, plan, host)
+        except NeedsConfirm as e:
+            return Launched(job_id="", run_dir=str(e.folder), decision="confirm", state=e.state,
+                            reason=f"the run is {e.state}: {req.mode} moves its folder to the trash")
+        job_id = job_id_of(res.run_dir)
+        if not res.decision.run:
+            if job_id not in self.store.jobs and res.state != R.NOT_STARTED:
+                job = self.store.add(res.run_dir, config=str(composed.config), tag=res.run_dir.name,
+                                     project_root=str(project.root), results_root=str(results_root),
+                                     launcher=host.launcher)
+                job.refresh()
+            return Launched(job_id=job_id, run_dir=str(res.run_dir), decision="skip", reason=res.decision.reason,
+                            state=res.state)
+        return Launched(job_id=job_id, run_dir=str(res.run_dir), decision=res.what, reason=res.decision.reason,
+                        state=res.state)
 
     # ---- jobs -----------------------------------------------------------------------------------
     def _resolve(self, ref: str) -> Job | Error:
@@ -268,11 +413,40 @@ class DaemonCore:
             return False
         return True
 
+    async def _ingest_launches(self) -> None:
+        """Index the run folders launched without the daemon since it last looked
+        (``heyhi.runs.ownership.record_launch``), so a half-finished one is listed, never hidden."""
+        from heyhi.runs.ownership import launches_since
+
+        from heyhi.runs.sequence import remove_stale_aside
+
+        def read():
+            paths, offset = launches_since(getattr(self, "_launch_offset", 0))
+            found = []
+            for p in paths:
+                if job_id_of(p) in self.store.jobs:
+                    continue
+                remove_stale_aside(Path(p))  # what a killed launch left half-written beside it
+                if (Path(p) / R.STATUS).is_file():
+                    state, st = R.RunDir(p).state()  # judged: a killed launcher's run is lost
+                    found.append((p, R.RunDir(p).read_run(), {**st, "state": state}))
+            return found, offset
+
+        found, self._launch_offset = await asyncio.to_thread(read)
+        for p, info, st in found:
+            job = self.store.add(Path(p), config=info.get("config", ""), tag=Path(p).name,
+                                 project_root=info.get("project_root", ""), results_root=info.get("results_root", ""),
+                                 launcher=info.get("launcher", "local"))
+            job.refresh(st)
+            self._changed(job)
+
     async def list_jobs(self, req: ListJobs) -> JobList:
+        await self._ingest_launches()
         for job in self.store.jobs.values():
             if job.state in R.LIVE_STATES and job.launcher == "local" and job.job_id not in self.local.running \
                     and job.job_id not in self.store.queue:
-                job.refresh()
+                state, st = R.RunDir(job.run_dir).state(slurm_live=set())  # judged: not ours, maybe gone
+                job.refresh({**st, "state": state} if st else None)
         jobs = sorted((j for j in self.store.jobs.values() if self._matches(j, req)), key=lambda j: j.created)
         return JobList(jobs=[j.info() for j in jobs])
 
@@ -301,11 +475,20 @@ class DaemonCore:
             return job
         if job.state not in R.LIVE_STATES:
             return Error("not_running", f"job {job.job_id} is {job.state}: nothing to cancel")
-        await self._stop(job)
-        job.refresh()
-        if job.state in R.LIVE_STATES:
-            R.RunDir(job.run_dir).set_state(R.CANCELLED, only_if=R.LIVE_STATES, reason="cancelled")
+        from heyhi.errors import Busy
+
+        try:
+            await self._stop(job)
             job.refresh()
+            if job.state in R.LIVE_STATES:
+                # Off the loop: the status lock is waited for (briefly), never on the event loop.
+                await asyncio.to_thread(R.RunDir(job.run_dir).set_state, R.CANCELLED, only_if=R.LIVE_STATES,
+                                        reason="cancelled")
+                job.refresh()
+        except Busy as e:
+            job.refresh()
+            self._changed(job)
+            return Error(P.TAKEN, str(e))
         self._changed(job)
         return Ok(detail=f"cancelled {job.job_id}")
 
@@ -315,37 +498,54 @@ class DaemonCore:
             return job
         info = R.RunDir(job.run_dir).read_run()
         if not info:
-            return Error("not_found", f"job {job.job_id} has no heyhi.run.json: cannot restart it")
+            return Error(P.NOT_FOUND, f"job {job.job_id} has no heyhi.run.json: cannot restart it")
         # Restart in the job's own folder (even when it was launched with --out or --adhoc).
         launch = Launch(project_root=info["project_root"], results_root=info.get("results_root"), config=info["config"],
-                        overrides=list(info.get("overrides", [])), mode="restart", adhoc=False, force=True,
-                        out=job.run_dir, checkpoint=None if not info.get("adhoc") else "")
+                        overrides=list(info.get("overrides", [])), mode="restart", adhoc=False, force=req.force,
+                        expect_state=req.expect_state, checkpoint=None if not info.get("adhoc") else "")
         try:
-            return await self._launch(launch)
+            return await self._launch(launch, own_folder=job.run_dir)
         except HeyHiError as e:
-            return Error("failed", str(e))
+            return _error_of(e)
 
     async def wipe(self, req: Wipe) -> Ok | Error:
-        from heyhi.modes import wipe as do_wipe
+        """Wipe a job's folder (to the trash, or ``purge``): stopped first if live, re-checked under
+        the folder lock, through the one rule set (``heyhi.runs.sequence.wipe``)."""
+        from heyhi.errors import Refused
+        from heyhi.runs import ownership
+        from heyhi.runs.sequence import wipe as do_wipe
 
         job = self._resolve(req.job)
         if isinstance(job, Error):
             return job
         if req.confirm_job not in (req.job, job.job_id, job.run_dir):
-            return Error("confirm", "wipe needs the job named twice (confirm_job == job)")
-        if job.state in R.LIVE_STATES:
-            await self._stop(job)
-        root = job.results_root or R.RunDir(job.run_dir).read_run().get("results_root", "")
-        if not root:
-            return Error("refused", f"refusing to wipe {job.run_dir}: unknown results root")
+            return Error(P.CONFIRM, "wipe needs the job named twice (confirm_job == job)")
+        loop = asyncio.get_running_loop()
+
+        def run():
+            from heyhi.runs import guard
+            from heyhi.runs.sequence import roots_for, run_lock
+
+            roots = roots_for([])
+            folder = guard.check_wipe(job.run_dir, roots, ownership.created_outs())  # before any lock file
+            with run_lock(folder, job.results_root or folder.parent, roots):
+                state, st = R.RunDir(job.run_dir).state()
+                if req.expect_state and state != req.expect_state:
+                    raise Refused(f"not wiped: {job.run_dir} is {state} now, not {req.expect_state}")
+                if state in R.LIVE_STATES:
+                    asyncio.run_coroutine_threadsafe(self._stop(job), loop).result()
+                return do_wipe(Path(job.run_dir), [], purge=req.purge)
+
         try:
-            await asyncio.to_thread(do_wipe, Path(job.run_dir), Path(root), force=True)
+            entry = await asyncio.to_thread(run)
         except HeyHiError as e:
-            return Error("refused", str(e))
+            return _error_of(e)
         self.store.jobs.pop(job.job_id, None)
         job.state = "wiped"
         self._changed(job)
-        return Ok(detail=f"wiped {job.run_dir}")
+        if entry is None:
+            return Ok(detail=f"deleted {job.run_dir}")
+        return Ok(detail=f"wiped {job.run_dir}: in the trash at {entry.path} (heyhi ctl restore {entry.path})")
 
     # ---- streams --------------------------------------------------------------------------------
     async def logs(self, req: Logs) -> AsyncIterator[LogChunk | Error]:
@@ -401,29 +601,61 @@ class DaemonCore:
 
     # ---- remote browsing ------------------------------------------------------------------------
     async def read_file(self, req: ReadFile) -> FileData | Error:
+        """Up to ``req.length`` bytes (at most ``limits.MAX_READ_LENGTH``, checked on receipt) of a
+        regular file; anything else (a FIFO, a device) is refused without being read."""
+        from heyhi.wire.limits import MAX_READ_LENGTH
+
         def read():
             p = Path(req.path).expanduser()
             try:
-                with open(p, "rb") as fh:
-                    size = os.fstat(fh.fileno()).st_size
-                    fh.seek(req.offset)
-                    return FileData(path=str(p), offset=req.offset, data=fh.read(min(req.length, 8 << 20)), size=size)
+                fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
             except OSError as e:
                 return Error("not_found", f"{p}: {e.strerror}")
+            with os.fdopen(fd, "rb", buffering=0) as fh:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    return Error("bad_request", f"{p}: not a regular file ({_file_kind(st.st_mode)}): "
+                                                f"ReadFile reads regular files only")
+                try:
+                    fh.seek(req.offset)
+                    data = fh.read(min(req.length, MAX_READ_LENGTH))
+                except OSError as e:
+                    return Error("not_found", f"{p}: {e.strerror}")
+                return FileData(path=str(p), offset=req.offset, data=data, size=st.st_size)
 
         return await asyncio.to_thread(read)
 
     async def list_dir(self, req: ListDir) -> DirListing | Error:
+        """The folder's entries, sorted by name: at most ``limits.MAX_DIR_ENTRIES`` (the first the
+        folder yields), so a huge folder costs bounded time and fits one frame."""
+        from heyhi.wire.limits import MAX_DIR_ENTRIES
+
         def ls():
             p = Path(req.path).expanduser()
             try:
                 entries = []
-                for e in sorted(os.scandir(p), key=lambda e: e.name):
-                    st = e.stat(follow_symlinks=True) if e.is_file() or e.is_dir() else None
-                    entries.append(DirEntry(name=e.name, is_dir=e.is_dir(), size=st.st_size if st else 0,
-                                            mtime=st.st_mtime if st else 0.0))
+                with os.scandir(p) as it:
+                    for e in it:
+                        if len(entries) >= MAX_DIR_ENTRIES:
+                            break
+                        try:
+                            st = e.stat(follow_symlinks=True) if e.is_file() or e.is_dir() else None
+                        except OSError:
+                            st = None
+                        entries.append(DirEntry(name=e.name, is_dir=e.is_dir(), size=st.st_size if st else 0,
+                                                mtime=st.st_mtime if st else 0.0))
+                entries.sort(key=lambda d: d.name)
                 return DirListing(path=str(p), entries=entries)
             except OSError as e:
                 return Error("not_found", f"{p}: {e.strerror}")
 
         return await asyncio.to_thread(ls)
+
+
+def _file_kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"

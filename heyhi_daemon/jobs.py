@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
@@ -17,14 +18,17 @@ from pathlib import Path
 from typing import Callable
 
 from heyhi import records as R
+from heyhi.runs.ownership import canonical
 from heyhi.protocol import JobInfo
 
 INDEX = "index.json"
+log = logging.getLogger("heyhi.daemon.jobs")
 
 
 def job_id_of(run_dir: Path | str) -> str:
-    """A job's id: stable for its run folder (so it survives daemon restarts)."""
-    return hashlib.md5(str(Path(run_dir).absolute()).encode()).hexdigest()[:10]
+    """A job's id: stable for its run folder (so it survives daemon restarts); one folder spelled
+    two ways (``..``, a symlinked results root) is one id."""
+    return hashlib.md5(str(canonical(run_dir)).encode()).hexdigest()[:10]
 
 
 @dataclass
@@ -51,6 +55,9 @@ class Job:
     slurm_state: str | None = None
     history_ids: list[str] = field(default_factory=list)  # every Slurm id / pid this job has had
     previous: list[dict] = field(default_factory=list)  # summaries of earlier runs wiped by restarts
+    # The end the daemon saw but could not write into the folder (a full disk): the folder's record
+    # of that time (its "updated") is stale, so refresh keeps this job's final state over it.
+    unrecorded_over: float | None = None
 
     def info(self) -> JobInfo:
         return JobInfo(
@@ -66,6 +73,10 @@ class Job:
             st = R.RunDir(self.run_dir).read_status()
         if not st:
             return False
+        if self.unrecorded_over is not None:
+            if st.get("updated") == self.unrecorded_over and st.get("state") in R.LIVE_STATES:
+                return False
+            self.unrecorded_over = None
         before = (self.state, self.reason, self.exit_code, self.pid, self.slurm_id, self.attempts, self.node)
         self.state = st.get("state", self.state)
         self.reason = st.get("reason", "") or ""
@@ -90,7 +101,7 @@ class Job:
         return {k: getattr(self, k) for k in (
             "job_id", "run_dir", "config", "tag", "project_root", "results_root", "launcher", "created",
             "state", "reason", "exit_code", "slurm_id", "pid", "pid_start", "node", "started", "ended",
-            "attempts", "history_ids", "previous")}
+            "attempts", "history_ids", "previous", "unrecorded_over")}
 
     @classmethod
     def from_json(cls, d: dict) -> "Job":
@@ -108,6 +119,7 @@ class JobStore:
         self.roots: list[str] = []
         self.listeners: list[Callable[[Job], None]] = []
         self._dirty = False
+        self._save_failed = False
         self._save_lock = threading.Lock()  # saves come from the loop and from worker threads
 
     # ---- persistence ---------------------------------------------------------------------------
@@ -122,13 +134,34 @@ class JobStore:
         self.roots = list(data.get("roots", []))
         return True
 
-    def save(self) -> None:
+    def save(self) -> bool:
+        """Write the index aside and rename it into place. A failure (a full disk) keeps the old
+        index intact, removes the partial copy, logs one line and leaves the store dirty, so a
+        later save retries; returns whether it was saved."""
         with self._save_lock:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
+            from heyhi.runs.perms import make_dir
+
             self._dirty = False
             data = {"jobs": [j.to_json() for j in list(self.jobs.values())], "queue": list(self.queue),
                     "roots": list(self.roots), "saved": time.time()}
-            R.write_atomic(self.state_dir / INDEX, json.dumps(data))
+            try:
+                make_dir(self.state_dir, shared=False)  # the index is the user's alone: 0700, file 0600
+                R.write_atomic(self.state_dir / INDEX, json.dumps(data), shared=False)
+            except OSError as e:
+                self._dirty = True
+                for tmp in self.state_dir.glob(f".{INDEX}.{os.getpid()}.*.tmp"):
+                    try:
+                        tmp.unlink()
+                    except OSError:
+                        pass
+                if not self._save_failed:
+                    log.warning("index not saved (kept the last one): %s: %s", self.state_dir / INDEX, e.strerror)
+                self._save_failed = True
+                return False
+            if self._save_failed:
+                log.warning("index saved again: %s", self.state_dir / INDEX)
+            self._save_failed = False
+            return True
 
     def rebuild(self, roots: list[str]) -> None:
         """Scan results roots for run folders (the truth) when the index is missing."""
@@ -154,7 +187,7 @@ class JobStore:
         jid = job_id_of(run_dir)
         job = self.jobs.get(jid)
         if job is None:
-            job = self.jobs[jid] = Job(jid, str(Path(run_dir).absolute()), **kw)
+            job = self.jobs[jid] = Job(jid, str(canonical(run_dir)), **kw)
         else:
             for k, v in kw.items():
                 setattr(job, k, v)
@@ -165,10 +198,9 @@ class JobStore:
         """A job by id, unique id prefix, or run folder path; a str is an error message."""
         if ref in self.jobs:
             return self.jobs[ref]
-        p = str(Path(ref).expanduser().absolute()).rstrip("/")
-        for j in self.jobs.values():
-            if j.run_dir == p:
-                return j
+        by_path = self.jobs.get(job_id_of(ref.rstrip("/") or "/"))
+        if by_path is not None:
+            return by_path
         hits = [j for j in self.jobs.values() if j.job_id.startswith(ref)]
         if len(hits) == 1:
             return hits[0]

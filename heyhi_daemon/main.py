@@ -5,7 +5,9 @@ daemon answers a Ping; ``--foreground`` serves in this process, logging to stder
 "listening" line on stdout when the socket accepts connections. The pid file beside the socket is
 locked for the daemon's life, so two daemons never share a socket and a stale socket file is safe to
 remove. Only ``start`` imports the server (asyncio, pydantic); ``stop`` and ``status`` use the
-blocking client.
+blocking client. ``start --idle-timeout S`` sets how long a connection may sit with no request and
+no stream (default 30 s, ``heyhi.wire.limits.IDLE_TIMEOUT_S``; 0: never). Every log record is cut to
+``limits.MAX_LOG_RECORD`` characters.
 """
 
 from __future__ import annotations
@@ -44,13 +46,31 @@ def make_core() -> Core:
 
     from .core import DaemonCore
 
-    max_local = int(os.environ["HEYHI_MAX_LOCAL_JOBS"]) if os.environ.get("HEYHI_MAX_LOCAL_JOBS") else None
-    poll = {}
-    if os.environ.get("HEYHI_SLURM_MIN_POLL"):
-        poll["min_interval"] = float(os.environ["HEYHI_SLURM_MIN_POLL"])
-    if os.environ.get("HEYHI_SLURM_MAX_POLL"):
-        poll["max_interval"] = float(os.environ["HEYHI_SLURM_MAX_POLL"])
-    return DaemonCore(Path(paths.state_dir()), max_local, poll)
+    settings = env_settings()
+    poll = {k: settings[v] for k, v in (("min_interval", "HEYHI_SLURM_MIN_POLL"),
+                                        ("max_interval", "HEYHI_SLURM_MAX_POLL")) if settings.get(v)}
+    return DaemonCore(Path(paths.state_dir()), settings.get("HEYHI_MAX_LOCAL_JOBS"), poll)
+
+
+def env_settings() -> dict[str, float | int | None]:
+    """The daemon's environment settings, checked (a bad one is a one-line ``UsageError``)."""
+    from heyhi.errors import UsageError
+
+    out: dict[str, float | int | None] = {}
+    for name, kind in (("HEYHI_MAX_LOCAL_JOBS", int), ("HEYHI_SLURM_MIN_POLL", float),
+                       ("HEYHI_SLURM_MAX_POLL", float)):
+        raw = os.environ.get(name)
+        if not raw:
+            continue
+        try:
+            value = kind(raw)
+        except ValueError:
+            value = None
+        if value is None or value <= 0 or value != value or value == float("inf"):
+            what = "a whole number" if kind is int else "a number of seconds"
+            raise UsageError(f"{name}={raw!r}: expected {what} above 0")
+        out[name] = value
+    return out
 
 
 def main(argv: list[str] | None = None, *, core: Core | None = None) -> int:
@@ -61,6 +81,9 @@ def main(argv: list[str] | None = None, *, core: Core | None = None) -> int:
     start.add_argument("--foreground", action="store_true", help="serve in this process")
     start.add_argument("--hello-timeout", type=float, default=None, metavar="S",
                        help="seconds a new connection has to say Hello (default 5)")
+    start.add_argument("--idle-timeout", type=float, default=None, metavar="S",
+                       help="seconds a connection may sit with no request and no stream before it "
+                            "is closed (default 30; 0: never)")
     for p in (start, sub.add_parser("stop", help="stop the daemon"),
               sub.add_parser("status", help="is it running? pid, version, uptime")):
         p.add_argument("--socket", default=None, metavar="PATH",
@@ -70,7 +93,16 @@ def main(argv: list[str] | None = None, *, core: Core | None = None) -> int:
     sock = os.path.abspath(args.socket) if args.socket else paths.socket_path()
     try:
         if args.command == "start":
-            return _start(sock, args.foreground, args.hello_timeout, core)
+            from heyhi.errors import UsageError
+
+            for flag, v in (("--hello-timeout", args.hello_timeout), ("--idle-timeout", args.idle_timeout)):
+                if v is not None and not (0 <= v < float("inf")) or (flag == "--hello-timeout" and v == 0):
+                    raise UsageError(f"{flag} {v:g}: expected a number of seconds"
+                                     f"{' above 0' if flag == '--hello-timeout' else ' (0: never)'}")
+            env_settings()  # a bad setting is refused here, not in the background daemon
+            timeouts = {k: v for k, v in (("hello_timeout", args.hello_timeout),
+                                          ("idle_timeout", args.idle_timeout)) if v is not None}
+            return _start(sock, args.foreground, timeouts, core)
         if args.command == "stop":
             return _stop(sock)
         return _status(sock)
@@ -83,7 +115,7 @@ def main(argv: list[str] | None = None, *, core: Core | None = None) -> int:
 # start
 
 
-def _start(sock: str, foreground: bool, hello_timeout: float | None, core: Core | None) -> int:
+def _start(sock: str, foreground: bool, timeouts: dict[str, float], core: Core | None) -> int:
     try:
         running = _connect(sock)
     except ProtocolMismatch as e:
@@ -98,26 +130,32 @@ def _start(sock: str, foreground: bool, hello_timeout: float | None, core: Core 
         def ready() -> None:
             print(f"{PROG}: listening on {sock} (pid {os.getpid()})", flush=True)
 
-        return _serve(sock, hello_timeout, core, ready)
-    return _daemonize(sock, hello_timeout, core)
+        return _serve(sock, timeouts, core, ready)
+    return _daemonize(sock, timeouts, core)
 
 
-def _serve(sock: str, hello_timeout: float | None, core: Core | None, ready) -> int:
+def _serve(sock: str, timeouts: dict[str, float], core: Core | None, ready) -> int:
     import asyncio
     import logging
 
-    from .server import HELLO_TIMEOUT_S, AlreadyRunning, serve
+    from heyhi.wire.limits import MAX_LOG_RECORD
 
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
-    )
+    from .server import AlreadyRunning, serve
+
+    class BoundedFormatter(logging.Formatter):
+        """One record, traceback included, cut to ``MAX_LOG_RECORD`` characters."""
+
+        def format(self, record: logging.LogRecord) -> str:
+            text = super().format(record)
+            if len(text) > MAX_LOG_RECORD:
+                text = f"{text[:MAX_LOG_RECORD]} ... ({len(text) - MAX_LOG_RECORD} more characters cut)"
+            return text
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(BoundedFormatter("%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     try:
-        asyncio.run(serve(
-            sock, core if core is not None else make_core(),
-            hello_timeout=HELLO_TIMEOUT_S if hello_timeout is None else hello_timeout,
-            ready=ready,
-        ))
+        asyncio.run(serve(sock, core if core is not None else make_core(), ready=ready, **timeouts))
     except AlreadyRunning as e:
         _print_already_running(e.pid, sock)
     except OSError as e:  # e.g. cannot bind: path too long, not a socket, no permission
@@ -126,7 +164,7 @@ def _serve(sock: str, hello_timeout: float | None, core: Core | None, ready) -> 
     return 0
 
 
-def _daemonize(sock: str, hello_timeout: float | None, core: Core | None) -> int:
+def _daemonize(sock: str, timeouts: dict[str, float], core: Core | None) -> int:
     log_file = paths.log_path(sock)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -152,7 +190,7 @@ def _daemonize(sock: str, hello_timeout: float | None, core: Core | None) -> int
                 os.write(w, b"ready\n")
                 os.close(w)
 
-            code = _serve(sock, hello_timeout, core, ready)
+            code = _serve(sock, timeouts, core, ready)
         except BaseException:
             import traceback
 

@@ -13,6 +13,14 @@ answers ``not_implemented`` to everything until the real core is plugged in (``m
 Shutdown (SIGTERM, SIGINT or a ``Shutdown`` request) sets ``DaemonState.stop``: stop accepting,
 close idle connections, give busy ones ``grace`` seconds to finish their reply, end streams with
 ``Error(shutting_down)``, ``await core.save()``, remove the socket and the pid file.
+
+No request can stall or kill it: request frames are read up to ``limits.MAX_REQUEST_FRAME`` and
+checked against the limits before any work (``validate``); the listen backlog is the system's
+maximum and the soft open-files limit is raised to the hard one at start; a connection that has
+said Hello but has no request in flight and no stream is closed after ``idle_timeout`` with
+``Error(idle_timeout)``, unless the same peer process (``SO_PEERCRED`` pid: a TUI, or the sshd of a
+remote one) runs a stream on another connection. Log lines never carry message bodies, and each
+is bounded (``limits.MAX_LOG_TEXT``).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import errno
 import fcntl
 import logging
 import os
+import resource
 import signal
 import socket
 import stat
@@ -33,11 +42,13 @@ from typing import Any, AsyncIterator, Callable, Protocol
 import heyhi
 from heyhi import paths
 from heyhi.framing import FrameError, read_frame, write_frame
+from heyhi.wire import limits
 from heyhi.protocol import (
     BAD_FRAME,
     BAD_REQUEST,
     FORBIDDEN,
     HELLO_TIMEOUT,
+    IDLE_TIMEOUT,
     INTERNAL,
     NOT_IMPLEMENTED,
     PROTOCOL,
@@ -77,8 +88,9 @@ log = logging.getLogger("heyhi_daemon")
 
 HELLO_TIMEOUT_S = 5.0  # a connection must say Hello within this
 GRACE_S = 5.0  # on shutdown, how long in-flight replies may take
-LINGER_S = 1.0  # after a closing Error, how long to wait for the client to close
-LINGER_BYTES = 1 << 20  # ... and how much of what it still sends to discard
+LINGER_S = 5.0  # after a closing Error, how long to wait for the client to close (a busy client reads late)
+LINGER_BYTES = limits.MAX_FRAME + (64 << 10)  # ... and how much of what it still sends to discard: a whole frame
+IDLE_TIMEOUT_S = limits.IDLE_TIMEOUT_S  # after Hello, how long a connection may sit with nothing to do
 
 
 class Core(Protocol):
@@ -188,22 +200,25 @@ class AlreadyRunning(Exception):
 
 
 class _Conn:
-    __slots__ = ("task", "busy")
+    __slots__ = ("task", "busy", "streaming", "peer_pid")
 
     def __init__(self, task: asyncio.Task | None):
         self.task = task
-        self.busy = False
+        self.busy = False  # a request is in flight
+        self.streaming = False  # a stream (Logs, Subscribe) runs
+        self.peer_pid: int | None = None
 
 
 class Server:
     def __init__(
         self, socket_path: str, core: Core, *, hello_timeout: float = HELLO_TIMEOUT_S,
-        grace: float = GRACE_S,
+        grace: float = GRACE_S, idle_timeout: float | None = IDLE_TIMEOUT_S,
     ):
         self.socket_path = os.path.abspath(socket_path)
         self.pid_path = paths.pid_path(self.socket_path)
         self.hello_timeout = hello_timeout
         self.grace = grace
+        self.idle_timeout = idle_timeout if idle_timeout and idle_timeout > 0 else None  # None: never
         self.state = DaemonState(
             core=core, stop=asyncio.Event(), socket_path=self.socket_path, pid=os.getpid(),
             started=time.time(),
@@ -227,9 +242,14 @@ class Server:
         self._lock_pid_file()
         loop = asyncio.get_running_loop()
         try:
+            nofile = raise_open_files_limit()
+            backlog = listen_backlog()
+            # asyncio listens again with its own backlog (default 100), so it must be given ours.
             self._server = await asyncio.start_unix_server(
-                self._on_connect, sock=self._bind(), start_serving=False
+                self._on_connect, sock=self._bind(backlog), start_serving=False, backlog=backlog,
             )
+            log.info("backlog %d, open files %d, idle timeout %s", backlog, nofile,
+                     f"{self.idle_timeout:g}s" if self.idle_timeout else "none")
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.state.stop.set)
             await self.state.core.start()  # clients that connect meanwhile wait in the backlog
@@ -255,7 +275,9 @@ class Server:
             self._release_pid_file()
 
     def _lock_pid_file(self) -> None:
-        fd = os.open(self.pid_path, os.O_RDWR | os.O_CREAT, 0o600)
+        from heyhi.runs.perms import open_file
+
+        fd = open_file(self.pid_path, os.O_RDWR, shared=False)  # 0600 whatever the umask, an old file too
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -279,7 +301,7 @@ class Server:
         os.close(self._pid_fd)  # releases the lock, after the file is gone
         self._pid_fd = None
 
-    def _bind(self) -> socket.socket:
+    def _bind(self, backlog: int) -> socket.socket:
         """The listening socket, mode 0600 from birth; a stale socket file is removed first
         (we hold the pid-file lock, so no other daemon owns it)."""
         try:
@@ -302,7 +324,7 @@ class Server:
             os.umask(old)
         os.chmod(self.socket_path, 0o600)
         self._socket_ino = os.lstat(self.socket_path).st_ino
-        sock.listen(socket.SOMAXCONN)
+        sock.listen(backlog)
         return sock
 
     def _remove_socket(self) -> None:
@@ -349,7 +371,7 @@ class Server:
     async def _converse(
         self, conn: _Conn, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        uid = _peer_uid(writer)
+        conn.peer_pid, uid = _peer_cred(writer)
         if uid is not None and uid != self._uid:
             log.warning("refused a connection from uid %d", uid)
             await _refuse(reader, writer, Error(
@@ -357,42 +379,83 @@ class Server:
             return
         if not await self._handshake(reader, writer):
             return
-        pending: asyncio.Future | None = None  # a read a stream started and did not finish
-        while True:
-            conn.busy = False
-            if self.state.stop.is_set():
-                return
-            try:
-                if pending is not None:
-                    frame, pending = await pending, None
-                else:
-                    frame = await read_frame(reader)
-            except FrameError as e:
-                await _refuse(reader, writer, Error(BAD_FRAME, str(e)))
-                return
-            if frame is None:
-                return
-            conn.busy = True
-            try:
-                req = parse_request(frame)
-            except BadRequest as e:
-                await _send(writer, Error(BAD_REQUEST, str(e)))
-                continue
-            try:
-                reply = await handlers.dispatch(self.state, req)
-            except Exception as e:
-                log.exception("%s failed", type(req).__name__)
-                reply = Error(INTERNAL, f"{type(req).__name__} failed: {type(e).__name__}: {e}")
-            if hasattr(reply, "__anext__"):
-                closed, pending = await self._stream(reply, reader, writer)
+        pending: asyncio.Future | None = None  # the read of the next frame, if one is started
+        try:
+            while True:
+                conn.busy = False
+                if self.state.stop.is_set():
+                    return
+                if pending is None:
+                    pending = asyncio.ensure_future(read_frame(reader, limits.MAX_REQUEST_FRAME))
+                if not await self._wait_while_idle(conn, pending):
+                    pending.cancel()
+                    await asyncio.wait((pending,))
+                    await _refuse(reader, writer, Error(IDLE_TIMEOUT, (
+                        f"no request within {self.idle_timeout:g}s: the connection is closed "
+                        f"(reconnect to send more)")))
+                    return
+                closed, pending = await self._one_frame(conn, pending, reader, writer)
                 if closed:
                     return
-            else:
-                await _send(writer, reply)
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+
+    async def _wait_while_idle(self, conn: _Conn, read: asyncio.Future) -> bool:
+        """Wait for ``read`` (the next frame); False if the connection stayed idle past the
+        timeout while its peer process ran no stream."""
+        if self.idle_timeout is None:
+            await asyncio.wait((read,))
+            return True
+        while True:
+            done, _ = await asyncio.wait((read,), timeout=self.idle_timeout)
+            if done:
+                return True
+            if not self._peer_streams(conn):
+                return False
+
+    def _peer_streams(self, conn: _Conn) -> bool:
+        """Does the process on the other end run a stream, on this connection or another?"""
+        return conn.streaming or (conn.peer_pid is not None and any(
+            c.streaming and c.peer_pid == conn.peer_pid for c in self._conns))
+
+    async def _one_frame(
+        self, conn: _Conn, read: asyncio.Future, reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> tuple[bool, asyncio.Future | None]:
+        """Answer the frame ``read`` got: (close the connection?, the read a stream left in flight)."""
+        try:
+            frame = read.result()
+        except FrameError as e:
+            await _refuse(reader, writer, Error(BAD_FRAME, str(e)))
+            return True, None
+        if frame is None:
+            return True, None
+        conn.busy = True
+        try:
+            req = parse_request(frame)
+        except BadRequest as e:
+            await _send(writer, Error(BAD_REQUEST, str(e)))
+            return False, None
+        try:
+            reply = await handlers.dispatch(self.state, req)
+        except Exception as e:
+            log.exception("%s failed", type(req).__name__)
+            reply = Error(INTERNAL, _bounded(f"{type(req).__name__} failed: {type(e).__name__}: {e}"))
+        if hasattr(reply, "__anext__"):
+            conn.streaming = True
+            try:
+                closed, pending = await self._stream(reply, reader, writer)
+            finally:
+                conn.streaming = False
+            return closed, pending
+        await _send(writer, reply)
+        return False, None
 
     async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         try:
-            frame = await asyncio.wait_for(read_frame(reader), self.hello_timeout)
+            frame = await asyncio.wait_for(read_frame(reader, limits.MAX_REQUEST_FRAME),
+                                           self.hello_timeout)
         except asyncio.TimeoutError:
             await _refuse(reader, writer, Error(HELLO_TIMEOUT,
                                                 f"no Hello within {self.hello_timeout:g}s"))
@@ -434,7 +497,8 @@ class Server:
         Returns (close the connection?, the client read still in flight, for the main loop).
         """
         nxt: asyncio.Future = asyncio.ensure_future(items.__anext__())
-        inbox: asyncio.Future | None = asyncio.ensure_future(read_frame(reader))
+        inbox: asyncio.Future | None = asyncio.ensure_future(
+            read_frame(reader, limits.MAX_REQUEST_FRAME))
         stopping = asyncio.ensure_future(self.state.stop.wait())
         closed = False
         try:
@@ -450,8 +514,8 @@ class Server:
                         break
                     except Exception as e:
                         log.exception("a stream failed")
-                        await _send(writer, Error(INTERNAL, f"stream failed: "
-                                                            f"{type(e).__name__}: {e}"))
+                        await _send(writer, Error(INTERNAL, _bounded(
+                            f"stream failed: {type(e).__name__}: {e}")))
                         break
                     await _send(writer, item)
                     if isinstance(item, (Ok, Error)):
@@ -507,8 +571,8 @@ async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, er
     """Send the ``Error`` that closes this connection, so that the client surely reads it.
 
     Closing a unix socket with unread bytes in it resets the connection, and the peer may then
-    lose our last frame; so half-close, and discard what the client still sends (bounded: 1 s,
-    1 MiB) before closing.
+    lose our last frame; so half-close, and discard what the client still sends (bounded: ``LINGER_S``,
+    ``LINGER_BYTES``) before closing.
     """
     await _send(writer, error)
     if writer.can_write_eof():
@@ -528,23 +592,56 @@ async def _send(writer: asyncio.StreamWriter, msg: Any) -> None:
     try:
         await write_frame(writer, to_wire(msg))
     except (FrameError, KeyError) as e:  # a reply that does not encode: a bug in the core
-        log.error("cannot send %r: %s", msg, e)
+        why = _bounded(str(e))
+        log.error("cannot send a %s reply: %s", type(msg).__name__, why)  # never the body itself
         await write_frame(writer, to_wire(Error(
-            INTERNAL, f"the daemon could not encode its {type(msg).__name__} reply: {e}")))
+            INTERNAL, f"the daemon could not encode its {type(msg).__name__} reply: {why}")))
 
 
-def _peer_uid(writer: asyncio.StreamWriter) -> int | None:
+def _bounded(text: str, most: int = limits.MAX_LOG_TEXT) -> str:
+    """``text`` on one line, cut to ``most`` characters (for log lines and internal errors)."""
+    text = text.replace("\n", " ")
+    return text if len(text) <= most else f"{text[:most]}... ({len(text) - most} more characters)"
+
+
+def _peer_cred(writer: asyncio.StreamWriter) -> tuple[int | None, int | None]:
+    """The peer's (pid, uid), or (None, None) where ``SO_PEERCRED`` does not exist."""
     sock = writer.get_extra_info("socket")
     if sock is None or not hasattr(socket, "SO_PEERCRED"):
-        return None  # not Linux: the 0700 socket folder is the only guard
+        return None, None  # not Linux: the 0700 socket folder is the only guard
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
-    return uid
+    pid, uid, _gid = struct.unpack("3i", creds)
+    return (pid or None), uid
+
+
+def listen_backlog() -> int:
+    """The system's maximum listen backlog (``/proc/sys/net/core/somaxconn``; else ``SOMAXCONN``)."""
+    try:
+        with open("/proc/sys/net/core/somaxconn") as f:
+            return max(int(f.read().strip()), socket.SOMAXCONN)
+    except (OSError, ValueError):
+        return socket.SOMAXCONN
+
+
+def raise_open_files_limit() -> int:
+    """Raise the soft ``RLIMIT_NOFILE`` to the hard limit; returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 1 << 20  # "unlimited" is capped by nr_open
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError) as e:
+        log.warning("cannot raise the open-files limit from %d to %d: %s", soft, target, e)
+        return soft
+    return target
 
 
 async def serve(
     socket_path: str, core: Core, *, hello_timeout: float = HELLO_TIMEOUT_S,
-    grace: float = GRACE_S, ready: Callable[[], None] | None = None,
+    grace: float = GRACE_S, idle_timeout: float | None = IDLE_TIMEOUT_S,
+    ready: Callable[[], None] | None = None,
 ) -> None:
     """Run a daemon on ``socket_path`` until it is told to stop (see ``Server``)."""
-    await Server(socket_path, core, hello_timeout=hello_timeout, grace=grace).run(ready)
+    await Server(socket_path, core, hello_timeout=hello_timeout, grace=grace,
+                 idle_timeout=idle_timeout).run(ready)

@@ -329,8 +329,7 @@ class SweepManager:
 
     # ---- Slurm arrays -----------------------------------------------------------------------------
     async def _submit_arrays(self, sw: _Sweep, points) -> None:
-        from heyhi.launch import launcher_of, prepare_run
-        from heyhi.modes import wipe
+        from heyhi.launch import launcher_of
 
         from .launchers import slurm as S
 
@@ -348,22 +347,34 @@ class SweepManager:
         self.core.store.save()
 
         def prepare() -> list[tuple[Any, dict]]:
+            from heyhi.runs.sequence import Host, Plan
+            from heyhi.runs.sequence import launch as run_sequence
+
+            class _ArrayHost(Host):  # started together, as arrays, once every folder is written
+                def start(self, folder, info):
+                    return None
+
             out = []
             for p, job in zip(points, jobs):
                 try:
                     composed = comp.compose(Path(rec.spec.config), p.overrides)
-                    if p.dir in sw.retry and R.RunDir(p.dir).is_started():
-                        wipe(Path(p.dir), root, force=True)
-                    prepare_run(project, composed, Path(p.dir), results_root=root)
-                    out.append((p, job, launcher_of(composed)[1] or {}))
+                    retry = p.dir in sw.retry
+                    plan = Plan(project, composed, Path(p.dir), root, "start_restart" if retry else "gentle_start",
+                                trusted_roots=[project.results_root], yes=retry)
+                    res = run_sequence(plan, _ArrayHost())
+                    if not res.decision.run:
+                        sw.submitting.discard(p.dir)
+                        continue
+                    out.append((p, job, launcher_of(composed)[1] or {}, res))
                 except HeyHiError as e:
                     sw.error(f"{p.describe()}: {e}")
+                    sw.submitting.discard(p.dir)
             return out
 
         prepared = await asyncio.to_thread(prepare)
         groups: dict[str, list] = {}
-        for p, job, spec in prepared:
-            groups.setdefault(json.dumps(spec, sort_keys=True), []).append((p, job, spec))
+        for p, job, spec, res in prepared:
+            groups.setdefault(json.dumps(spec, sort_keys=True), []).append((p, job, spec, res))
         max_size = await asyncio.to_thread(self._max_array_size)
         chunks = [g[i:i + max_size] for g in groups.values() for i in range(0, len(g), max_size)]
         throttle = None
@@ -376,7 +387,7 @@ class SweepManager:
         for chunk in chunks:
             n = len(list(adir.glob("*.folders")))
             lst = adir / f"{n:04d}.folders"
-            R.write_atomic(lst, "".join(p.dir + "\n" for p, _, _ in chunk))
+            R.write_atomic(lst, "".join(p.dir + "\n" for p, _, _, _ in chunk))
             spec_d = {k: v for k, v in chunk[0][2].items() if k in S.SlurmSpec.__dataclass_fields__}
             spec_d.setdefault("job_name", f"hh-{sw.id}-{n}")
             script = adir / f"{n:04d}.sbatch"
@@ -385,16 +396,22 @@ class SweepManager:
                 script.write_text(render_array(spec, lst, len(chunk), throttle, python, Path(sw.dir) / "slurm"))
                 array_id = await asyncio.to_thread(S.submit, script)
             except (ValueError, S.SlurmError) as e:
-                sw.error(f"Slurm array submission failed: {e}")
-                for p, job, _ in chunk:
-                    R.RunDir(p.dir).set_state(R.CRASHED, reason=f"submit: {e}")
-                    job.refresh()
+                from heyhi.runs.sequence import unstart
+
+                sw.error(f"Slurm array submission failed: nothing started: {e}")
+                for p, job, _, res in chunk:  # nothing started: the folders go back as they were
+                    await asyncio.to_thread(unstart, Path(p.dir), res.created, res.saved_status)
+                    if res.created:
+                        self.core.store.jobs.pop(job.job_id, None)
+                        job.state = "wiped"
+                    else:
+                        job.refresh()
                     self.core._changed(job)
                     sw.submitting.discard(p.dir)
                 continue
             (adir / f"{n:04d}.jobid").write_text(array_id + "\n")
             tracker = self.core._slurm()
-            for i, (p, job, _) in enumerate(chunk):
+            for i, (p, job, _, _) in enumerate(chunk):
                 sid = f"{array_id}_{i}"
                 rd = R.RunDir(p.dir)
                 rd.write_jobid(sid)

@@ -39,7 +39,7 @@ BACKOFF_S = (0.1, 0.25, 0.5, 1.0, 2.0)  # waits between reconnection attempts, t
 REQUEST_TIMEOUT_S = 60.0  # a Launch composes, snapshots the code and writes the folder
 START_TIMEOUT_S = 30.0
 # Errors that mean the connection is gone (the next request reconnects).
-_LOST = {"closed", "timeout", "unavailable"}
+_LOST = {"closed", "timeout", "unavailable", "idle_timeout"}
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,18 @@ def _isolated_env(tmp_path_factory, monkeypatch):
     yield
 
 
+@pytest.fixture
+def sock(monkeypatch):
+    """A short socket path for this test's own daemon (unix socket paths have a length limit)."""
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="hh", dir="/tmp"))
+    s = d / "sock" / "d.sock"
+    monkeypatch.setenv("HEYHI_SOCKET", str(s))
+    yield s
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def run_cli(args: list[str], cwd: Path | str = REPO, env: dict | None = None, timeout: float = 120, **kw):
     """Run `heyhi ...` in a subprocess; returns CompletedProcess (text)."""
     e = dict(os.environ)

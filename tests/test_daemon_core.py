@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -23,15 +22,6 @@ from heyhi.client import Client
 from heyhi.errors import HeyHiError
 
 PROBE = "conf/probe/probe.prototxt"
-
-
-@pytest.fixture
-def sock(monkeypatch):
-    d = Path(tempfile.mkdtemp(prefix="hh", dir="/tmp"))
-    s = d / "sock" / "d.sock"
-    monkeypatch.setenv("HEYHI_SOCKET", str(s))
-    yield s
-    shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture
@@ -150,11 +140,16 @@ def test_restart_of_a_running_job(daemon, proj, tmp_path):
         wait_for(lambda: lines(marker), what="the job")
         old = job_state(c, r.job_id)
         (Path(old.run_dir) / "old-run.txt").write_text("x")
-        res = c.request(P.Restart(job=r.job_id[:6]))
+        asked = c.request(P.Restart(job=r.job_id[:6]))  # no yes: nothing is stopped or wiped
+        assert (asked.decision, asked.state, asked.job_id) == ("confirm", "running", "")
+        assert job_state(c, r.job_id).state == "running" and (Path(old.run_dir) / "old-run.txt").exists()
+        res = c.request(P.Restart(job=r.job_id[:6], expect_state="running"))
         assert res.job_id == r.job_id
         wait_for(lambda: len(lines(marker)) == 2, what="the new run")
         assert not live_group_members(old.pid)
         assert not (Path(old.run_dir) / "old-run.txt").exists()  # the folder holds only the new run
+        trashed = list((Path(os.environ["HH_EXP_DIR"]) / ".heyhi" / "trash").glob("*/run/old-run.txt"))
+        assert len(trashed) == 1  # the old run is in the trash, not deleted
         release.touch()
         wait_state(c, r.job_id, "completed")
         hist = c.request(P.ShowJob(job=r.job_id)).history
@@ -185,16 +180,20 @@ def test_cancel_a_running_and_a_queued_job(sock, tmp_path, proj, monkeypatch):
 
 def test_wipe_needs_confirmation_and_refuses_outside_root(daemon, proj, tmp_path):
     with Client(str(daemon.socket)) as c:
-        outside = tmp_path / "outside" / "run"
-        r = launch(c, proj, ["tag=o"], out=str(outside))
+        made = tmp_path / "made" / "run"
+        r = launch(c, proj, ["tag=o"], out=str(made))
         wait_state(c, r.job_id, "completed")
-        with pytest.raises(HeyHiError, match="not inside the results root"):
-            c.request(P.Wipe(job=r.job_id, confirm_job=r.job_id))
+        outside = tmp_path / "outside" / "run"  # a copy HeyHi did not make, outside every results root
+        shutil.copytree(made, outside)
+        with pytest.raises(HeyHiError, match="not under a results root you configured"):
+            c.request(P.Wipe(job=str(outside), confirm_job=str(outside)))
         assert (outside / "heyhi.status.json").exists()
         inside = launch(c, proj, ["tag=i"])
         wait_state(c, inside.job_id, "completed")
-        c.request(P.Wipe(job=inside.job_id, confirm_job=inside.job_id))
-        assert not Path(inside.run_dir).exists()
+        ok = c.request(P.Wipe(job=inside.job_id, confirm_job=inside.job_id))
+        assert not Path(inside.run_dir).exists() and "in the trash" in ok.detail
+        c.request(P.Wipe(job=r.job_id, confirm_job=r.job_id, purge=True))  # HeyHi made it at --out
+        assert not made.exists() and not (made.parent / ".heyhi-trash").exists()
 
 
 def test_log_follow_delivers_lines_within_200ms(daemon, proj):

@@ -197,7 +197,7 @@ def test_ctl_and_run_through_ssh(remote, demo_project):
     assert skip.returncode == 0 and ": skip:" in skip.stderr and job_of(skip.stderr) == job
 
     # Restart, follow it to its end, see it completed again with the first run in its history.
-    rs = remote.ctl("restart", job)
+    rs = remote.ctl("restart", job, "--yes")  # it is completed: restarting wipes it, so a yes
     assert rs.returncode == 0 and f"restarted: {run_dir}" in rs.stdout, rs.stderr
     follow = remote.ctl("logs", job, "-f")
     assert follow.returncode == 0 and "step 40/40" in follow.stdout, follow.stderr

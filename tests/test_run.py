@@ -222,16 +222,35 @@ def _crashed_folder(proj, results, ovs, crash) -> Path:
 
 
 def test_wipe_refuses_a_folder_outside_the_results_root(proj, tmp_path):
+    """A run folder outside every configured results root that HeyHi did not create at --out (here:
+    moved there by hand, so the user's state does not record it) is never wiped."""
+    made = tmp_path / "made" / "run"
+    outside = tmp_path / "outside" / "run"
+    crash = tmp_path / "c"
+    crash.touch()
+    assert run_cli(["run", "-c", PROBE, "--no-daemon", f"crash_file={crash}", "--out", str(made)], cwd=proj).returncode == 1
+    outside.parent.mkdir()
+    shutil.copytree(made, outside)
+    assert status(outside)["state"] == "crashed"
+    ovs = [f"crash_file={crash}", "--out", str(outside)]
+    r = run_cli(["run", "-c", PROBE, "--no-daemon", "--mode", "restart", "--force", *ovs], cwd=proj)
+    assert r.returncode == 2
+    assert "refusing to wipe" in r.stderr and "not under a results root you configured" in r.stderr
+    assert (outside / "heyhi.status.json").exists()
+
+
+def test_a_folder_heyhi_made_at_out_is_wiped_to_the_trash_beside_it(proj, tmp_path):
     outside = tmp_path / "outside" / "run"
     crash = tmp_path / "c"
     ovs = [f"crash_file={crash}", "--out", str(outside)]
     crash.touch()
     assert run_cli(["run", "-c", PROBE, "--no-daemon", *ovs], cwd=proj).returncode == 1
-    assert status(outside)["state"] == "crashed"
+    (outside / "my_notes.txt").write_text("keep me")
     r = run_cli(["run", "-c", PROBE, "--no-daemon", "--mode", "restart", "--force", *ovs], cwd=proj)
-    assert r.returncode == 2
-    assert "refusing to wipe" in r.stderr and "not inside the results root" in r.stderr
-    assert (outside / "heyhi.status.json").exists()
+    assert r.returncode == 1, r.stderr  # ran again (and crashed again)
+    assert "the old run is in the trash" in r.stderr
+    trashed = list((tmp_path / "outside" / ".heyhi-trash").glob("*/run/my_notes.txt"))
+    assert [t.read_text() for t in trashed] == ["keep me"]
 
 
 def test_wipe_refuses_a_symlinked_run_folder(proj, tmp_path, results):

@@ -114,10 +114,11 @@ def test_exit_3_is_failed_with_code_3_and_cancel_is_cancelled(daemon, proj, tmp_
 
 def test_rejected_submission_is_a_clear_error(daemon, proj):
     with Client(str(daemon.socket)) as c:
-        with pytest.raises(Exception, match="Slurm submission failed: sbatch failed: .*[Pp]artition"):
+        with pytest.raises(P.DaemonError, match="nothing started: Slurm submission failed: sbatch failed: ") as e:
             launch(c, proj, ["launcher.slurm.partition=nope"])
-        j = c.request(P.ListJobs(text="nope")).jobs
-        assert j and j[0].state == "crashed" and j[0].reason.startswith("submit:")
+        assert e.value.code == P.NOTHING_STARTED  # heyhi run exits 69
+        # nothing ran: no job stays in the index, and the folder is not "crashed" (a gentle launch retries)
+        assert not [j for j in c.request(P.ListJobs()).jobs if "nope" in j.run_dir]
 
 
 def test_twenty_jobs_one_squeue_per_poll(daemon, proj, tmp_path, squeue_log):
@@ -146,7 +147,7 @@ def test_restart_of_a_running_slurm_job(daemon, proj, tmp_path):
         j = wait_state(c, r.job_id, "running")
         wait_for(lambda: lines(marker), 60, "the job's marker")
         old = j.slurm_id
-        c.request(P.Restart(job=r.job_id))
+        c.request(P.Restart(job=r.job_id, force=True))
         j2 = wait_state(c, r.job_id, "running")
         assert j2.slurm_id != old
         ids = squeue_ids()

@@ -381,11 +381,12 @@ def test_parse_int_rejects(text):
 FLOATS = [
     ("0", 0.0), ("1", 1.0), ("-5", -5.0), ("1.5", 1.5), (".5", 0.5), ("-.5", -0.5), ("1.", 1.0),
     ("1e-3", 0.001), ("2.5E+2", 250.0), ("1.0f", 1.0), ("1.5F", 1.5), ("3f", 3.0), ("-1.5", -1.5),
-    ("0.1", 0.1), ("0x10", 16.0), ("-0x10", -16.0), ("0e5", 0.0),
+    ("0.1", 0.1), ("0e5", 0.0),
     ("inf", math.inf), ("-inf", -math.inf), ("Inf", math.inf), ("INFINITY", math.inf),
     ("-Infinity", -math.inf), ("inff", math.inf), ("+inf", math.inf),
 ]
-BAD_FLOATS = ["", "abc", "1.2.3", "1e", "e5", "01.5", "017", "1_0", " 1", "1ff", "--1", "0x", "true", "infinit"]
+BAD_FLOATS = ["", "abc", "1.2.3", "1e", "e5", "01.5", "017", "1_0", " 1", "1ff", "--1", "0x", "true", "infinit",
+              "0x10", "-0x10"]  # hex: protobuf's parser refuses it for float fields
 
 
 @pytest.mark.parametrize("text, value", [pytest.param(t, v, id=t) for t, v in FLOATS])

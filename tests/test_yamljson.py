@@ -86,15 +86,16 @@ def test_yaml_nan():
     assert entry.value.kind == "float" and math.isnan(entry.value.value)
 
 
-# (text, message or its start, None or a part of the rest, line:col)
+# (text, message or its start, None or a part of the rest, line:col). Where the rest is the YAML
+# reader's own wording, only HeyHi's part is asserted: the prefix, the place, one line.
 YAML_ERRORS = [
     pytest.param("a: 1\n\tb: 2\n", "invalid YAML: ", "tab", "2:1", id="tab-indentation"),
     pytest.param("a:\n\tb: 2\n", "invalid YAML: ", "tab", "2:1", id="tab-indentation-nested"),
-    pytest.param("a: [1, 2\nb: 3", "invalid YAML: ", "flow sequence started at 1:4", "2:2", id="list-not-closed"),
-    pytest.param("a: \"abc\n", "invalid YAML: ", "quoted scalar started at 1:4", "2:1", id="unterminated-string"),
-    pytest.param("a: b: c", "invalid YAML: mapping values are not allowed", "", "1:5", id="nested-colon"),
+    pytest.param("a: [1, 2\nb: 3", "invalid YAML: ", "", "2:2", id="list-not-closed"),
+    pytest.param("a: \"abc\n", "invalid YAML: ", "", "2:1", id="unterminated-string"),
+    pytest.param("a: b: c", "invalid YAML: ", "", "1:5", id="nested-colon"),
     pytest.param("a: 1\n---\nb: 2", "invalid YAML: found a second document ('---'): a config file holds one", None, "2:1", id="two-documents"),
-    pytest.param("a: *nope", "invalid YAML: found undefined alias", "", "1:4", id="undefined-alias"),
+    pytest.param("a: *nope", "invalid YAML: ", "", "1:4", id="undefined-alias"),
     pytest.param("a: 1\nb: x\x07", "invalid YAML: character #x0007 is not allowed", None, "2:5", id="control-char"),
     pytest.param("a: 1\nb: 2\na: 3", "duplicate key 'a' (first at line 1, again at line 3)", None, "3:1", id="duplicate-key"),
     pytest.param("m:\n  k: 1\n  k: 2", "duplicate key 'k' (first at line 2, again at line 3)", None, "3:3", id="duplicate-nested-key"),
@@ -119,7 +120,7 @@ def test_yaml_errors(text, starts, contains, linecol):
     err = info.value
     if contains is None:  # a message of our own: exact
         assert err.message == starts
-    else:  # PyYAML's wording (libyaml's or pure Python's) after our prefix
+    else:  # HeyHi's prefix (and any hint of its own), then the YAML reader's wording, not asserted
         assert err.message.startswith(starts)
         assert contains in err.message
     assert err.where == f"conf/f.yaml:{linecol}"

@@ -15,6 +15,7 @@ import time
 from typing import Callable
 
 from heyhi import records as R
+from heyhi.errors import Busy
 from heyhi.launch import job_env
 
 from ..jobs import Job, JobStore
@@ -98,8 +99,10 @@ class LocalLauncher:
         else:
             await _wait_pid(pid, job.pid_start)
         self.running.pop(job.job_id, None)
-        await self._finish(job, pid, code)
-        self.pump()
+        try:
+            await self._finish(job, pid, code)
+        finally:  # whatever happened recording the end, the next queued job starts
+            self.pump()
 
     async def _finish(self, job: Job, pid: int, code: int | None) -> None:
         rd = R.RunDir(job.run_dir)
@@ -115,11 +118,22 @@ class LocalLauncher:
         if st.get("state") in R.LIVE_STATES and st.get("pid") in (pid, None):
             # The job died without writing its final state.
             if code is not None and code < 0:
-                rd.set_state(R.CRASHED, exit_code=128 - code, reason=f"killed by signal {-code}")
+                end = dict(state=R.CRASHED, exit_code=128 - code, reason=f"killed by signal {-code}")
             elif code is not None:
-                rd.set_state(R.CRASHED, exit_code=code, reason=f"exit code {code} without a final record")
+                end = dict(state=R.CRASHED, exit_code=code, reason=f"exit code {code} without a final record")
             else:
-                rd.set_state(R.LOST, reason="process gone without a final record")
+                end = dict(state=R.LOST, reason="process gone without a final record")
+            try:
+                await asyncio.to_thread(rd.set_state, **end)  # off the loop: the status lock may be busy
+            except (OSError, Busy) as e:  # a full disk, a lock held: the index tells the truth, with the reason
+                stale = st.get("updated")
+                why = getattr(e, "strerror", None) or str(e)
+                st = {**st, **end, "reason": f"{end['reason']}; could not record it in the folder: {why}"}
+                job.refresh(st)
+                job.ended = time.time()
+                job.unrecorded_over = stale
+                self.on_change(job)
+                return
             st = rd.read_status() or {}
         job.refresh(st)
         self.on_change(job)

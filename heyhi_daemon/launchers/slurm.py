@@ -23,6 +23,7 @@ __all__ = [
     "render_sbatch",
     "run_slurm",
     "submit",
+    "check_controller",
     "cancel",
     "requeue",
     "JobChange",
@@ -30,6 +31,19 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT_S = 30.0
+PING_TIMEOUT_S = 5.0  # `scontrol ping` answers in ~20 ms, or at once "DOWN" when no controller listens
+
+
+def submit_timeout() -> float:
+    """The bound on one sbatch (``HEYHI_SBATCH_TIMEOUT_S``, default 30 s): sbatch itself retries
+    an unreachable controller for ~9 s and a missing slurm.conf for 60 s."""
+    import os
+
+    try:
+        v = float(os.environ.get("HEYHI_SBATCH_TIMEOUT_S", ""))
+    except ValueError:
+        return DEFAULT_TIMEOUT_S
+    return v if v > 0 else DEFAULT_TIMEOUT_S
 
 
 class SlurmError(RuntimeError):
@@ -276,6 +290,17 @@ def render_sbatch(
 
 # --------------------------------------------------------------------------------------------
 # commands
+
+
+def check_controller(*, timeout: float = PING_TIMEOUT_S, env: Mapping[str, str] | None = None) -> None:
+    """Raise SlurmError (one line) unless ``scontrol ping`` says a controller is UP: a submit to a
+    cluster without one would only fail after sbatch's own retries."""
+    try:
+        out = run_slurm(["scontrol", "ping"], timeout=timeout, env=env)
+    except SlurmError as e:
+        raise SlurmError(f"no Slurm controller answers ({e})") from None
+    if " UP" not in out:
+        raise SlurmError(f"no Slurm controller answers (scontrol ping: {_one_line(out.splitlines()[0] if out.strip() else 'no answer')})")
 
 
 def submit(script_path: Path, *, timeout: float = DEFAULT_TIMEOUT_S, env: Mapping[str, str] | None = None) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from heyhi import records as R
-from heyhi.errors import HeyHiError
+from heyhi.errors import HeyHiError, NothingStarted
 
 from ..jobs import Job, JobStore
 from . import slurm as S
@@ -36,9 +36,11 @@ class SlurmTracker:
         self._final_waiters: dict[str, asyncio.Event] = {}
 
     # ---- submitting -----------------------------------------------------------------------------
-    async def submit(self, job: Job) -> None:
-        """Write slurm.sbatch into the run folder and submit it; a rejection is a one-line error
-        and the run is recorded as crashed(submit)."""
+    async def submit(self, job: Job, retry: bool = False) -> None:
+        """Write slurm.sbatch into the run folder and submit it (a controller is checked first with
+        ``scontrol ping``; sbatch is bounded by ``S.submit_timeout()``). A rejection is a one-line
+        ``NothingStarted``: nothing ran, and the launch sequence puts the folder back as it was. A
+        failed ``retry`` of a run that did run records it as crashed(submit) instead."""
         rd = R.RunDir(job.run_dir)
         info = rd.read_run()
         spec_d = {k: v for k, v in (info.get("slurm") or {}).items() if k in SPEC_FIELDS}
@@ -48,12 +50,16 @@ class SlurmTracker:
             script = S.render_sbatch(spec, Path(job.run_dir), info.get("python") or sys.executable,
                                      env={"HEYHI_RUN_DIR": job.run_dir})
             (Path(job.run_dir) / "slurm.sbatch").write_text(script)
-            slurm_id = await asyncio.to_thread(S.submit, Path(job.run_dir) / "slurm.sbatch")
-        except (ValueError, S.SlurmError) as e:
-            rd.set_state(R.CRASHED, reason=f"submit: {e}")
+            await asyncio.to_thread(S.check_controller)
+            slurm_id = await asyncio.to_thread(S.submit, Path(job.run_dir) / "slurm.sbatch", timeout=S.submit_timeout())
+        except (ValueError, S.SlurmError, OSError) as e:
+            why = f"{e.filename}: {e.strerror}" if isinstance(e, OSError) else str(e)
+            if not retry:
+                raise NothingStarted(f"nothing started: Slurm submission failed: {why}") from None
+            rd.set_state(R.CRASHED, reason=f"submit: {why}")
             job.refresh()
             self.on_change(job)
-            raise HeyHiError(f"Slurm submission failed: {e}") from None
+            raise HeyHiError(f"Slurm submission failed: {why}") from None
         rd.write_jobid(slurm_id)
         rd.set_state(R.SUBMITTED, slurm_id=slurm_id, jobid=slurm_id, launcher="slurm", attempt=job.attempts or 1)
         job.refresh()
@@ -142,7 +148,7 @@ class SlurmTracker:
             rd.set_state(R.QUEUED, attempt=job.attempts + 1, reason=f"retry after {ch.slurm_state}")
             job.refresh()
             try:
-                await self.submit(job)
+                await self.submit(job, retry=True)
             except HeyHiError as e:
                 log.warning("retry of %s failed: %s", job.job_id, e)
 

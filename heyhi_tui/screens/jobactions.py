@@ -19,8 +19,8 @@ def confirm_and_run(app: Any, action: str, job_id: str) -> None:
     state = job.state if job is not None else "?"
     if action == "restart":
         dialog = ConfirmDialog(f"Restart job {job_id}?",
-                               Text.assemble("It is ", (state, "bold"), ". Its folder is wiped and the run starts "
-                                             "over:\n", (where, "bold"))
+                               Text.assemble("It is ", (state, "bold"), ". Its folder goes to the trash and the "
+                                             "run starts over:\n", (where, "bold"))
                                , yes="Restart")
     elif action == "cancel":
         dialog = ConfirmDialog(f"Cancel job {job_id}?",
@@ -28,8 +28,9 @@ def confirm_and_run(app: Any, action: str, job_id: str) -> None:
                                              "\nis stopped (its folder stays)."), yes="Cancel job")
     elif action == "wipe":
         dialog = ConfirmDialog(f"Wipe job {job_id}?",
-                               Text.assemble("This deletes the folder\n", (where, "bold red"),
-                                             "\nand everything in it (logs, checkpoints, results).",
+                               Text.assemble("This moves the folder\n", (where, "bold red"),
+                                             "\nand everything in it (logs, checkpoints, results) to the trash "
+                                             "(heyhi ctl restore brings it back).",
                                              ("\nThe job is stopped first." if state in ("running", "queued") else "")),
                                yes="Wipe", danger=True)
     else:
@@ -37,16 +38,21 @@ def confirm_and_run(app: Any, action: str, job_id: str) -> None:
 
     def answered(yes: bool | None) -> None:
         if yes:
-            app.run_worker(_send(app, action, job_id), group=f"job-{action}", exit_on_error=False)
+            app.run_worker(_send(app, action, job_id, state), group=f"job-{action}", exit_on_error=False)
 
     app.push_screen(dialog, answered)
 
 
-async def _send(app: Any, action: str, job_id: str) -> None:
-    msg = {"restart": Restart, "cancel": Cancel}.get(action)
+async def _send(app: Any, action: str, job_id: str, state: str = "") -> None:
     try:
-        if msg is not None:
-            reply = await app.link.request(msg(job=job_id))
+        if action == "restart":  # a yes to the state that was shown, re-checked by the daemon
+            reply = await app.link.request(Restart(job=job_id, expect_state=state))
+            if isinstance(reply, Launched) and reply.decision == "confirm":
+                app.notify(f"not restarted: the run is now {reply.state}; ask again to decide",
+                           severity="warning", timeout=8)
+                return
+        elif action == "cancel":
+            reply = await app.link.request(Cancel(job=job_id))
         else:
             reply = await app.link.request(Wipe(job=job_id, confirm_job=job_id))
     except DaemonError as e:

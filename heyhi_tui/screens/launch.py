@@ -221,9 +221,31 @@ class LaunchScreen(Screen):
     @work(exclusive=True, group="launch")
     async def launch(self, overrides: list[str], mode: str) -> None:
         try:
-            launched = await self.app.link.request(Launch(
-                project_root=self.app.project_root, results_root=self.app.results_root, config=self.config,
-                overrides=overrides, mode=mode))
+            req = Launch(project_root=self.app.project_root, results_root=self.app.results_root, config=self.config,
+                         overrides=overrides, mode=mode)
+            launched = await self.app.link.request(req)
+            if isinstance(launched, Launched) and launched.decision == "confirm":
+                # The daemon decided, under the folder's lock, that this launch wipes a run: ask,
+                # naming the folder, then send a yes to exactly the state that was shown.
+                from dataclasses import replace
+
+                from rich.text import Text
+
+                from ..dialogs.confirm import ConfirmDialog
+
+                where = self.app.show_path(launched.run_dir)
+                yes = await self.app.push_screen_wait(ConfirmDialog(
+                    f"{mode}: wipe a {launched.state} run?",
+                    Text.assemble("Its folder\n", (where, "bold red"), "\ngoes to the trash (heyhi ctl restore "
+                                  "brings it back) and the run starts over."), yes="Wipe and run", danger=True))
+                if not yes:
+                    self.notify(f"not launched: {where} kept", severity="warning", timeout=6)
+                    return
+                launched = await self.app.link.request(replace(req, expect_state=launched.state))
+                if launched.decision == "confirm":
+                    self.notify(f"not launched: the run is now {launched.state}; launch again to decide",
+                                severity="warning", timeout=8)
+                    return
         except DaemonError as e:
             self.notify(f"launch failed: {e.message}", severity="error", timeout=8)
             return

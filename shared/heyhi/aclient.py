@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from typing import Any, AsyncIterator
 
 from . import paths
 from .client import DEFAULT_TIMEOUT, mismatch_message
 from .framing import FrameError, read_frame, write_frame
+from .wire.limits import CONNECT_RETRY_S
 from .protocol import (
     PROTOCOL,
     PROTOCOL_VERSION,
@@ -34,6 +36,30 @@ from .protocol import (
     from_wire,
     to_wire,
 )
+
+
+async def _open_unix_connection(path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """``asyncio.open_unix_connection(path)``, retried while the daemon's listen backlog is full
+    (EAGAIN; asyncio's own connect would take it for a connection) for at most ``CONNECT_RETRY_S``."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    deadline = loop.time() + CONNECT_RETRY_S
+    delay = 0.001
+    try:
+        while True:
+            try:
+                sock.connect(path)  # a unix socket connects at once, or fails
+                break
+            except BlockingIOError:
+                if loop.time() + delay > deadline:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.05)
+    except BaseException:
+        sock.close()
+        raise
+    return await asyncio.open_unix_connection(sock=sock)
 
 
 class AsyncClient:
@@ -53,8 +79,11 @@ class AsyncClient:
     ) -> AsyncClient:
         """Connect and do the handshake; raises as ``heyhi.client.Client`` does."""
         path = socket_path or paths.socket_path()
+        problem = paths.socket_problem(path)  # before sending anything
+        if problem:
+            raise DaemonError("unsafe", problem)
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), timeout)
+            reader, writer = await asyncio.wait_for(_open_unix_connection(path), timeout)
         except (FileNotFoundError, ConnectionRefusedError) as e:
             raise DaemonUnavailable(
                 "unavailable", f"no heyhi daemon at {path} ({e.strerror})"

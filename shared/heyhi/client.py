@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from typing import Any, Iterator
 
 from . import paths
 from .framing import recv_frame, send_frame
+from .wire.limits import CONNECT_RETRY_S
 from .protocol import (
     PROTOCOL,
     PROTOCOL_VERSION,
@@ -50,10 +52,15 @@ class Client:
     ):
         self.socket_path = socket_path or paths.socket_path()
         self.timeout = timeout
+        self._name = name
+        self._sock: socket.socket | None = None
+        problem = paths.socket_problem(self.socket_path)  # before sending anything
+        if problem:
+            raise DaemonError("unsafe", problem)
         self._sock: socket.socket | None = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.settimeout(timeout)
         try:
-            self._sock.connect(self.socket_path)
+            connect_retrying(self._sock, self.socket_path, timeout)
         except (FileNotFoundError, ConnectionRefusedError) as e:
             self.close()
             raise DaemonUnavailable(
@@ -65,6 +72,23 @@ class Client:
                 "unavailable", f"cannot connect to {self.socket_path}: {e.strerror or e}"
             ) from None
         self.welcome: Welcome = self._handshake(name)
+
+    def _cut_while_idle(self) -> bool:
+        """Did the daemon close this idle connection (its idle timeout) since the last answer?
+        Between requests nothing is due from the daemon: anything readable is that closing."""
+        import select
+
+        if self._sock is None:
+            return False
+        try:
+            readable, _, _ = select.select([self._sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
+    def _reconnect(self) -> None:
+        self.close()
+        self.__init__(self.socket_path, timeout=self.timeout, name=self._name)
 
     def _handshake(self, name: str) -> Welcome:
         self._send(Hello(protocol=PROTOCOL_VERSION, client=f"{name} (pid {os.getpid()})"))
@@ -88,6 +112,8 @@ class Client:
         """Send one request and return its answer; an ``Error`` answer raises ``DaemonError``."""
         if isinstance(msg, STREAMS):
             raise TypeError(f"{type(msg).__name__} is answered by a stream: use Client.stream()")
+        if self._cut_while_idle():  # e.g. after a y/N question that took a while: connect again
+            self._reconnect()
         self._send(msg)
         reply = self._recv()
         if isinstance(reply, Error):
@@ -176,6 +202,27 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def connect_retrying(sock: socket.socket, path: str, timeout: float | None) -> None:
+    """``sock.connect(path)``, retried while the daemon's listen backlog is full.
+
+    A full backlog answers EAGAIN (``BlockingIOError``) to a socket with a timeout; that is retried
+    with a short backoff for at most ``limits.CONNECT_RETRY_S`` (and ``timeout``), then raised.
+    ECONNREFUSED (a socket file nobody listens on) and the rest are raised at once.
+    """
+    bound = CONNECT_RETRY_S if timeout is None else min(timeout, CONNECT_RETRY_S)
+    deadline = time.monotonic() + bound
+    delay = 0.001
+    while True:
+        try:
+            sock.connect(path)
+            return
+        except BlockingIOError:
+            if time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
 
 def mismatch_message(socket_path: str, welcome: Welcome) -> str:

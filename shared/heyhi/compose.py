@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from .config.source import read_text
 from .errors import ConfigError
 from .overrides import Override, apply_scalar, effective, parse_overrides
 from .project import Project
@@ -29,6 +30,7 @@ from .values import Msg
 EXTS = (".prototxt", ".yaml", ".yml", ".json")
 INCLUDES_FIELD = "includes"
 TASK_ONEOF = "task"
+MAX_INCLUDE_DEPTH = 100  # files deep, counting the top-level config
 _ROOT_DIR_RE = re.compile(r"\{\{ *ROOT_DIR *\}\}")
 
 
@@ -87,10 +89,7 @@ class Composer:
         hit = self._files.get(key)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        try:
-            text = path.read_text()
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"cannot read: {e}", str(path)) from None
+        text = read_text(path)  # a regular file, bounded, never blocks (heyhi.config.source)
         if "{{" in text:
             text = _ROOT_DIR_RE.sub(str(self.project.root), text)
         node = _parse_text(text, path)
@@ -178,10 +177,25 @@ class Composer:
             msg += "; known includes: " + ", ".join(closest(name, known, 12))
         raise ConfigError(msg, where)
 
-    def _apply_include(self, msg: Msg, mount: str, inc_path: str, dirs: Sequence[Path], where: str, display_mount: str):
+    def _apply_include(self, msg: Msg, mount: str, inc_path: str, dirs: Sequence[Path], where: str, display_mount: str,
+                       chain: tuple = ()):
         sub = _sub_config(msg, mount, where, display_mount)
         resolved = self.resolve_include(inc_path, dirs, display_mount, where)
-        sub.merge_from(self.load_message(resolved, sub.type))
+        chain = self._chain(chain, resolved, where)
+        sub.merge_from(self.load_message(resolved, sub.type, chain=chain))
+
+    def _chain(self, chain: tuple, path: Path, where: str) -> tuple:
+        """``chain`` (the files being composed, outermost first, as (real path, path)) plus
+        ``path``; a file already in it is an include cycle, named in one line."""
+        real = os.path.realpath(path)
+        for i, (r, _) in enumerate(chain):
+            if r == real:
+                cycle = " -> ".join(_shown_path(p, self.project) for _, p in (*chain[i:], (real, path)))
+                raise ConfigError(f"include cycle: {cycle}", where)
+        if len(chain) >= MAX_INCLUDE_DEPTH:
+            shown = _shown_path(path, self.project)
+            raise ConfigError(f"includes nested more than {MAX_INCLUDE_DEPTH} files deep (at {shown})", where)
+        return (*chain, (real, path))
 
     # ---- composition -----------------------------------------------------------------------
     def load_message(
@@ -191,9 +205,14 @@ class Composer:
         overrides: Sequence[Override] = (),
         extra_include_dirs: Sequence[Path] = (),
         task: str | None = None,
+        chain: tuple = (),
     ) -> Msg:
-        """``config`` composed as ``mtype`` with ``overrides`` (see the module docstring)."""
+        """``config`` composed as ``mtype`` with ``overrides`` (see the module docstring).
+
+        ``chain`` is internal: the files whose includes led here (an include cycle is an error)."""
         config = Path(config)
+        if not chain:
+            chain = self._chain((), config, str(config))
         dirs = self.include_dirs(config, extra_include_dirs)
         own, includes = self.file_msg(config, mtype)
         prefix = f"{task}." if task else ""
@@ -203,14 +222,14 @@ class Composer:
 
         msg = Msg(mtype)
         for inc in includes:
-            self._apply_include(msg, mount_of(inc.mount), inc.path, dirs, inc.where, inc.mount)
+            self._apply_include(msg, mount_of(inc.mount), inc.path, dirs, inc.where, inc.mount, chain)
         msg.merge_from(own)
         if INCLUDES_FIELD in mtype.fields:
             msg.clear(INCLUDES_FIELD)
         eff = effective(overrides)
         for o in eff:
             if o.kind == "include":
-                self._apply_include(msg, mount_of(o.key), o.value, dirs, o.where, o.key)
+                self._apply_include(msg, mount_of(o.key), o.value, dirs, o.where, o.key, chain)
         for o in eff:
             if o.kind != "include":
                 apply_scalar(msg, mount_of(o.key), o, prefix)
@@ -269,6 +288,14 @@ def _parse_text(text: str, path: Path) -> Node:
     from .textformat import parse
 
     return parse(text, str(path))
+
+
+def _shown_path(path: Path, project: Project) -> str:
+    """``path`` as an include cycle names it: relative to the project's conf folder when inside."""
+    try:
+        return str(Path(path).absolute().relative_to(project.conf_dir.absolute()))
+    except ValueError:
+        return str(path)
 
 
 def _includes_of(value: Any) -> list[Include]:

@@ -26,3 +26,20 @@ class FolderTaken(HeyHiError):
     """The run folder is locked by another launch."""
 
     exit_code = 3
+
+
+class Busy(FolderTaken):
+    """A lock is held (by another launch, or another user in a group-shared results root): never awaited."""
+
+
+class NothingStarted(HeyHiError):
+    """A launch that started nothing (sbatch failed, no cluster, disk full before the job began):
+    the folder is left "not started" (or removed) and ``heyhi run`` exits 69 (EX_UNAVAILABLE)."""
+
+    exit_code = 69
+
+
+class Refused(HeyHiError):
+    """A write or wipe the safety rules refuse (the message names the folder and the rule)."""
+
+    exit_code = 2

@@ -15,9 +15,11 @@ override: an unknown key is an error naming ``file:line``, never ignored.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config.source import read_text
 from .errors import ConfigError
 
 SUFFIXES = (".yaml", ".yml", ".json", ".csv")
@@ -50,12 +52,9 @@ def load(path: str | Path) -> FlagFile:
     where = str(path)
     if p.suffix.lower() not in SUFFIXES:
         raise ConfigError(f"a flag file is .yaml, .yml, .json or .csv, not {p.suffix or 'without a suffix'!r}", where)
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise ConfigError("flag file not found", where) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read flag file: {e}", where) from None
+    if not os.path.lexists(p):
+        raise ConfigError("flag file not found", where)
+    text = read_text(p, "flag file")  # a regular file, bounded, never blocks; UTF-8 at file:line:col
     if p.suffix.lower() == ".csv":
         return _load_csv(p, text, where)
     if p.suffix.lower() == ".json":

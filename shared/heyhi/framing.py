@@ -2,7 +2,8 @@
 
 ``encode_frame`` / ``decode_header`` / ``decode_body`` are the whole format; ``send_frame`` /
 ``recv_frame`` (blocking sockets) and ``write_frame`` / ``read_frame`` (asyncio streams) only move
-bytes. A header announcing more than ``MAX_FRAME`` bytes is refused before any of the body is read.
+bytes. A header announcing more than ``MAX_FRAME`` bytes (or the reader's smaller ``limit``: the daemon
+reads requests up to ``MAX_REQUEST_FRAME``) is refused before any of the body is read.
 A clean end of stream between frames reads as ``None``; anything else wrong is a ``FrameError``.
 No asyncio import here: the blocking client must not pay for it.
 """
@@ -15,8 +16,10 @@ from typing import Any
 import msgpack
 
 from .errors import HeyHiError
+from .wire.limits import MAX_FRAME, MAX_REQUEST_FRAME
 
-MAX_FRAME = 16 * 1024 * 1024
+__all__ = ["MAX_FRAME", "MAX_REQUEST_FRAME", "FrameError", "encode_frame", "decode_header", "decode_body",
+           "send_frame", "recv_frame", "write_frame", "read_frame"]
 HEADER_SIZE = 4
 _HEADER = struct.Struct(">I")
 
@@ -36,13 +39,13 @@ def encode_frame(obj: Any) -> bytes:
     return _HEADER.pack(len(body)) + body
 
 
-def decode_header(header: bytes) -> int:
-    """The body length a 4-byte header announces; ``FrameError`` if it exceeds ``MAX_FRAME``."""
+def decode_header(header: bytes, limit: int = MAX_FRAME) -> int:
+    """The body length a 4-byte header announces; ``FrameError`` if it exceeds ``limit``."""
     if len(header) != HEADER_SIZE:
         raise FrameError(f"frame header of {len(header)} bytes, expected {HEADER_SIZE}")
     (length,) = _HEADER.unpack(header)
-    if length > MAX_FRAME:
-        raise FrameError(f"frame of {length} bytes exceeds the maximum of {MAX_FRAME}")
+    if length > limit:
+        raise FrameError(f"frame of {length} bytes exceeds the maximum of {limit}")
     return length
 
 
@@ -62,12 +65,12 @@ def send_frame(sock: Any, obj: Any) -> None:
     sock.sendall(encode_frame(obj))
 
 
-def recv_frame(sock: Any) -> Any:
+def recv_frame(sock: Any, limit: int = MAX_FRAME) -> Any:
     """The next object from ``sock``, or ``None`` if the peer closed the connection between frames."""
     header = _recv_exact(sock, HEADER_SIZE, eof_ok=True)
     if header is None:
         return None
-    return decode_body(_recv_exact(sock, decode_header(header)))
+    return decode_body(_recv_exact(sock, decode_header(header, limit)))
 
 
 def _recv_exact(sock: Any, n: int, eof_ok: bool = False) -> Any:
@@ -94,7 +97,7 @@ async def write_frame(writer: Any, obj: Any) -> None:
     await writer.drain()
 
 
-async def read_frame(reader: Any) -> Any:
+async def read_frame(reader: Any, limit: int = MAX_FRAME) -> Any:
     """Like ``recv_frame``, on an ``asyncio.StreamReader``."""
     try:
         header = await reader.readexactly(HEADER_SIZE)
@@ -102,7 +105,7 @@ async def read_frame(reader: Any) -> Any:
         if not e.partial:
             return None
         raise FrameError(f"connection closed inside a frame header ({len(e.partial)} bytes)") from None
-    length = decode_header(header)
+    length = decode_header(header, limit)
     try:
         body = await reader.readexactly(length)
     except EOFError as e:

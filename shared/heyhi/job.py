@@ -3,10 +3,16 @@
 Imports the task functions from the run's code snapshot, runs the task with the run folder as
 working folder, and itself records the outcome (``heyhi.status.json``, ``COMPLETED`` or
 ``CRASH.txt``, the exit code), so a job's final state is written even when nobody is its parent.
+
+It records its host and touches ``heyhi.heartbeat`` every 30 s (``heyhi.runs.liveness``) from a
+daemon thread that ends with it, so a host sharing the results folder can tell it is alive. A full
+disk (ENOSPC, EDQUOT) anywhere ends the job as crashed with the reason "disk full": a small reserve
+file, written at the start and freed first, leaves room for that last record.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -15,9 +21,15 @@ import traceback
 from pathlib import Path
 
 from . import records as R
+from .errors import HeyHiError
+from .runs import liveness as L
+from .runs import perms
 
 
 ALREADY_CLAIMED = 75  # the run was claimed by another job process: this one did nothing
+RESERVE = ".heyhi.reserve"  # freed on a full disk so the final record still fits
+RESERVE_BYTES = 64 << 10
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class _Cancelled(BaseException):
@@ -26,7 +38,7 @@ class _Cancelled(BaseException):
 
 def _redirect(run_dir: Path) -> None:
     for fd, name in ((1, R.STDOUT), (2, R.STDERR)):
-        f = os.open(run_dir / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        f = perms.open_file(run_dir / name, os.O_WRONLY | os.O_APPEND)  # 0600 (0660 shared), any umask
         os.dup2(f, fd)
         os.close(f)
     sys.stdout = open(1, "w", buffering=1, closefd=False)
@@ -60,6 +72,9 @@ def run(run_dir: Path) -> int:
     else:  # requeued by Slurm: the next attempt
         attempt = int(prev.get("attempt") or 1) + 1
 
+    heartbeat = L.Heartbeat(run_dir)
+    heartbeat.beat()  # before the claim: a "running" record of this host never lacks a fresh beat
+
     def claimable(cur: dict) -> bool:
         # Exactly once: a job runs only from a waiting state (or as the same Slurm job, requeued).
         st = cur.get("state")
@@ -67,16 +82,89 @@ def run(run_dir: Path) -> int:
             return True
         return bool(slurm_id) and st == R.RUNNING and cur.get("slurm_id") == slurm_id
 
-    claimed = rd.set_state(
-        R.RUNNING, only_if=claimable, pid=pid, pid_start=R.proc_start_time(pid), host=R.host(), jobid=jobid,
-        slurm_id=slurm_id, attempt=attempt, launcher="slurm" if slurm_id else "local",
-    )
+    def claim():
+        return rd.set_state(
+            R.RUNNING, only_if=claimable, pid=pid, pid_start=R.proc_start_time(pid), host=L.this_host(), jobid=jobid,
+            slurm_id=slurm_id, attempt=attempt, launcher="slurm" if slurm_id else "local",
+        )
+
+    reserve = _reserve(run_dir)
+    try:
+        try:
+            claimed = claim()
+        except OSError as e:
+            if e.errno not in DISK_FULL:
+                raise
+            _free(reserve)  # room for the claim; the job then runs without a reserve
+            reserve = None
+            claimed = claim()
+    except OSError as e:
+        _free(reserve)
+        if e.errno not in DISK_FULL:
+            raise
+        print(f"heyhi.job: {run_dir}: disk full: could not record the start ({os.strerror(e.errno)})", file=sys.stderr)
+        return 1
     if claimed is None:
+        _free(reserve)
         print(f"heyhi.job: {run_dir} is already {(rd.read_status() or {}).get('state')}: not running it twice",
               file=sys.stderr)
         return ALREADY_CLAIMED
-    if not slurm_id:
-        rd.write_jobid(jobid)
+    heartbeat.start()
+    try:
+        if not slurm_id:
+            rd.write_jobid(jobid)
+        return _run_claimed(rd, run_dir, info, slurm_id, attempt)
+    except OSError as e:
+        if e.errno not in DISK_FULL:
+            raise
+        return _disk_full(rd, reserve, e)
+    finally:
+        heartbeat.stop()
+        _free(reserve)
+
+
+def _reserve(run_dir: Path) -> Path | None:
+    """Write the reserve file; None when even that does not fit."""
+    path = run_dir / f"{RESERVE}.{os.getpid()}"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, bytes(RESERVE_BYTES))
+        finally:
+            os.close(fd)
+    except OSError:
+        _free(path)
+        return None
+    return path
+
+
+def _free(path: Path | None) -> None:
+    if path is not None:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def _disk_full(rd: R.RunDir, reserve: Path | None, e: OSError) -> int:
+    """The disk filled up: free the reserve and record the end as crashed, "disk full"."""
+    _free(reserve)
+    where = f" writing {e.filename}" if e.filename else ""
+    reason = f"disk full{where} ({os.strerror(e.errno)})"
+    try:
+        rd.set_state(R.CRASHED, exit_code=1, reason=reason)
+    except OSError:
+        pass  # nothing fits: whoever watches the job records its end
+    try:
+        perms.write_file(rd / R.CRASH, reason + "\n")
+        print(f"heyhi.job: {reason}", file=sys.stderr, flush=True)
+    except OSError:
+        pass
+    return 1
+
+
+def _run_claimed(rd: R.RunDir, run_dir: Path, info: dict, slurm_id: str | None, attempt: int) -> int:
+    """Run the claimed job to its end and record it."""
 
     def on_term(signum, frame):
         raise _Cancelled()
@@ -111,21 +199,28 @@ def run(run_dir: Path) -> int:
         fn = find_task(mod, task, info.get("known_tasks", [task]))
         result = fn(cfg)
     except _Cancelled:
-        rd.set_state(R.CANCELLED, exit_code=143, reason="SIGTERM")
+        from .runs import locks
+
+        locks.DEFAULT_DEADLINE_S = CANCEL_STATUS_WAIT_S  # being stopped: record it briefly or not at all
+        try:
+            rd.set_state(R.CANCELLED, exit_code=143, reason="SIGTERM")
+        except HeyHiError:
+            pass  # the status lock is held: whoever stops us records the end
+
         print("heyhi.job: cancelled (SIGTERM)", file=sys.stderr, flush=True)
         return 143
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         if code == 0:
             return _completed(rd, None)
-        (run_dir / R.CRASH).write_text(f"SystemExit: exit code {code}\n")
+        perms.write_file(run_dir / R.CRASH, f"SystemExit: exit code {code}\n")
         rd.set_state(R.CRASHED, exit_code=code, reason=f"exit code {code}")
         return code
     except BaseException as e:
         tb = traceback.format_exc()
         sys.stderr.write(tb)
         sys.stderr.flush()
-        (run_dir / R.CRASH).write_text(tb)
+        perms.write_file(run_dir / R.CRASH, tb)
         reason = f"{type(e).__name__}: {e}".splitlines()[0][:300] if str(e) else type(e).__name__
         rd.set_state(R.CRASHED, exit_code=1, reason=reason)
         return 1
@@ -140,7 +235,7 @@ def _completed(rd: R.RunDir, result) -> int:
             import pickle
 
             R.write_atomic(rd / R.RESULT_PKL, pickle.dumps(result))
-    (rd / R.COMPLETED).write_text("")
+    perms.write_file(rd / R.COMPLETED, "")
     rd.set_state(R.COMPLETED_S, exit_code=0)
     sys.stdout.flush()
     return 0
@@ -164,14 +259,24 @@ def _load(info: dict, run_dir: Path):
     return meta.v[task].to_frozen(), task
 
 
+JOB_STATUS_WAIT_S = 600.0  # a job's own state changes wait out a busy status lock this long
+CANCEL_STATUS_WAIT_S = 2.0  # ...but not once it is being stopped (its stopper waits for it to exit)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         print("usage: python -m heyhi.job RUN_DIR", file=sys.stderr)
         return 2
+    from .runs import locks
+
+    locks.DEFAULT_DEADLINE_S = JOB_STATUS_WAIT_S  # a result is never lost to a moment of contention
     code = run(Path(argv[0]))
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:
+            pass
     return code
 
 

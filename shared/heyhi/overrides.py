@@ -47,6 +47,12 @@ def strip_dashes(token: str) -> str:
 
 def parse_override(token: str, index: int = 0) -> Override:
     """Parse one token (``--a.b=1``, ``Ilauncher=slurm``, ``x=NULL``) into an ``Override``."""
+    if any("\ud800" <= c <= "\udfff" for c in token):  # bytes that were not UTF-8 (surrogateescape)
+        try:
+            shown = token.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            shown = ascii(token)[1:-1]
+        raise ConfigError("not UTF-8 text", f"override '{shown}'")
     raw = strip_dashes(token)
     if "=" not in raw:
         raise ConfigError("expected key=value", f"override {token!r}")
@@ -98,7 +104,7 @@ def cast_string(f: FieldSpec, kind: str, value: str, where: str, key: str) -> An
         if value in enum.values:
             return enum.values[value]
         try:
-            n = int(value)
+            n = int(value) if value.isascii() and "_" not in value else None
         except ValueError:
             n = None
         if n is not None and n in enum.by_number:
@@ -108,7 +114,7 @@ def cast_string(f: FieldSpec, kind: str, value: str, where: str, key: str) -> An
         )
     if kind in INT_KINDS:
         try:
-            n = int(value)
+            n = int(_number_text(value, key, kind, where))  # the original's int(): "010" is 10
         except ValueError:
             from .textformat import parse_int
 
@@ -122,17 +128,39 @@ def cast_string(f: FieldSpec, kind: str, value: str, where: str, key: str) -> An
         return n
     if kind in FLOAT_KINDS:
         try:
-            x = float(value.rstrip("fF") if value[-1:] in "fF" and not value.lower().endswith("inf") else value)
+            x = float(_number_text(value.rstrip("fF") if value[-1:] in "fF" and not value.lower().endswith("inf")
+                                   else value, key, kind, where))
         except (ValueError, IndexError):
             raise ConfigError(f"{key!r} expects {kind} (a number), got {value!r}", where) from None
         if kind == "float":
             from .typed import to_float32
 
-            x = to_float32(x)
+            x32 = to_float32(x)
+            if x32 != x and x32 in (float("inf"), float("-inf")):  # as the original: inf, but said
+                import sys
+
+                print(f"heyhi: warning: {where}: {key!r} is a float (float32): {value} is beyond its "
+                      f"range and becomes {x32}", file=sys.stderr)
+            x = x32
         return x
     if kind == "bytes":
         return value.encode()
     raise ConfigError(f"{key!r}: cannot set a value of type {kind} from the command line", where)
+
+
+def _number_text(value: str, key: str, kind: str, where: str) -> str:
+    """``value``, for Python's ``int()``/``float()`` to read as the original HeyHi did; but ``_``
+    separators and non-ASCII digits, which those accept, are refused (a documented difference):
+    a ``ConfigError`` saying so when Python would have read it, else ``ValueError`` (not a number)."""
+    if "_" in value or not value.isascii():
+        try:
+            float(value)
+        except ValueError:
+            raise ValueError(value) from None
+        raise ConfigError(
+            f"{key!r} expects {kind}, got {value!r}: numbers are ASCII digits without '_' separators", where
+        )
+    return value
 
 
 def cast_python_value(f: FieldSpec, value: Any, where: str) -> Any:
@@ -181,10 +209,9 @@ def apply_scalar(root: Msg, path: str, o: Override, display_prefix: str = "") ->
         return k[len(display_prefix):] if display_prefix and k.startswith(display_prefix) else k
 
     def unknown(at: int) -> ConfigError:
-        from .suggest import did_you_mean
+        from .suggest import did_you_mean_key
 
-        cands = [k[len(display_prefix):] for k in all_keys(root.type) if k.startswith(display_prefix)]
-        return ConfigError(f"unknown key {key!r}{did_you_mean(key, cands)}", where)
+        return ConfigError(f"unknown key {key!r}{did_you_mean_key(key, root.type, display_prefix)}", where)
 
     while True:
         seg = parts[i]

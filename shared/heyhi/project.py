@@ -69,7 +69,12 @@ class Project:
         """``$HH_EXP_DIR``, else ``[tool.heyhi] results_root``, else ``~/heyhi_experiments/<project>``."""
         env = os.environ.get("HH_EXP_DIR")
         if env:
-            return Path(env).expanduser().absolute()
+            p = Path(env).expanduser()
+            if not p.is_absolute():
+                raise ConfigError(f"HH_EXP_DIR={env!r}: expected an absolute path (the results root)")
+            if p.resolve() in (Path("/"), Path.home().resolve()):
+                raise ConfigError(f"HH_EXP_DIR={env!r}: the results root cannot be / or your home folder itself")
+            return p.absolute()
         configured = self.settings.get("results_root")
         if configured:
             p = Path(configured).expanduser()

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from .errors import HeyHiError
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: Launch.expect_state, Launched.state, Restart.force, Wipe.purge/expect_state
 
 # Error.code values (docs/protocol.md lists when each is sent).
 PROTOCOL = "protocol"  # no Hello first, or a protocol version the daemon does not speak
@@ -32,10 +32,19 @@ CONFLICT = "conflict"  # the request clashes with the current state (folder take
 INVALID = "invalid"  # a config or override the core rejected (message names where and what)
 SHUTTING_DOWN = "shutting_down"  # the daemon is stopping; a running stream ends with this
 INTERNAL = "internal"  # a bug in the daemon; its log has the traceback
+REFUSED = "refused"  # a write or wipe the safety rules refuse (the message names the folder and rule)
+TAKEN = "taken"  # the run folder is locked by another launch, or busy (exit 3)
+NOTHING_STARTED = "nothing_started"  # the launch started nothing (sbatch failed, no cluster): exit 69
+FAILED = "failed"  # the request was valid but could not be carried out (the message says why)
+AMBIGUOUS = "ambiguous"  # a job id prefix matching several jobs
+NOT_RUNNING = "not_running"  # cancel of a job that is not queued or running
+CONFIRM = "confirm"  # a wipe that needs the job named twice
+IDLE_TIMEOUT = "idle_timeout"  # a connection with no request in flight and no stream, closed (wire/limits.py)
 
 ERROR_CODES = (
     PROTOCOL, BAD_FRAME, BAD_REQUEST, HELLO_TIMEOUT, FORBIDDEN, NOT_IMPLEMENTED, NOT_FOUND,
-    CONFLICT, INVALID, SHUTTING_DOWN, INTERNAL,
+    CONFLICT, INVALID, SHUTTING_DOWN, INTERNAL, REFUSED, TAKEN, NOTHING_STARTED, FAILED, AMBIGUOUS,
+    NOT_RUNNING, CONFIRM, IDLE_TIMEOUT,
 )
 
 
@@ -241,17 +250,21 @@ class Launch(_Value):
     force: bool = False
     out: str | None = None
     checkpoint: str | None = None
+    expect_state: str = ""  # a yes to wiping the folder if (and only if) it is still in this state
     kind: Literal["launch"] = _kind("launch")
 
 
 @_message
 class Launched(_Value):
-    """What a launch decided ("run", "skip", "wipe+run") and why; ``job_id`` is "" when skipped."""
+    """What a launch decided ("run", "skip", "wipe and run", "stop, wipe and run") and why; ``job_id``
+    is "" when skipped. ``decision == "confirm"``: nothing was done, the launch would wipe ``run_dir``
+    whose run is ``state``; send it again with ``expect_state=state`` (or ``force``) after a yes."""
 
     job_id: str
     run_dir: str
     decision: str
     reason: str = ""
+    state: str = ""
     kind: Literal["launched"] = _kind("launched")
 
 
@@ -296,9 +309,12 @@ class JobDetail(_Value):
 
 @_message
 class Restart(_Value):
-    """Run the job again in its folder (answered with ``Launched``)."""
+    """Run the job again in its folder (answered with ``Launched``). Without ``force`` (or an
+    ``expect_state`` equal to the run's state), a run that would be wiped answers decision "confirm"."""
 
     job: str
+    force: bool = False
+    expect_state: str = ""
     kind: Literal["restart"] = _kind("restart")
 
 
@@ -312,10 +328,13 @@ class Cancel(_Value):
 
 @_message
 class Wipe(_Value):
-    """Delete the job's run folder; ``confirm_job`` must repeat ``job``."""
+    """Wipe the job's run folder (to the trash; ``purge`` deletes at once); ``confirm_job`` must
+    repeat ``job``."""
 
     job: str
     confirm_job: str
+    purge: bool = False
+    expect_state: str = ""  # wipe only if the run is (still) in this state, judged under the folder lock
     kind: Literal["wipe"] = _kind("wipe")
 
     def __post_init__(self) -> None:

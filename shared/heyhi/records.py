@@ -52,18 +52,32 @@ LIVE_STATES = frozenset({QUEUED, SUBMITTED, RUNNING, REQUEUED})
 FINAL_STATES = frozenset({COMPLETED_S, CRASHED, CANCELLED, LOST})
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write via a temp file and ``os.replace`` so readers never see half a file."""
+def write_atomic(path: Path, data: str | bytes, *, shared: bool | None = None) -> None:
+    """Write via a temp file and ``os.replace`` so readers never see half a file.
+
+    The file gets HeyHi's file mode (0600, or 0660 in a shared group: ``heyhi.runs.perms``; ``shared=False``
+    keeps it private), and a folder of the user's that grants more than HeyHi's folder mode (a run folder
+    made under a loose umask) is tightened to it."""
     import threading
 
+    from .runs import perms
+
     path = Path(path)
+    perms.secure_dir(path.parent, shared=shared)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    mode = "wb" if isinstance(data, bytes) else "w"
-    with open(tmp, mode) as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    fd = perms.open_file(tmp, os.O_WRONLY | os.O_TRUNC, shared=shared)
+    try:
+        with open(fd, "wb") as fh:
+            fh.write(data if isinstance(data, bytes) else data.encode())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:  # a failed write (a full disk) leaves no temp file behind
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def proc_start_time(pid: int) -> int | None:
@@ -111,14 +125,12 @@ class RunDir:
 
     @contextmanager
     def status_lock(self) -> Iterator[None]:
-        import fcntl
+        """The status record's lock (``heyhi.runs.locks.status_lock``): waited for a few seconds at
+        most, never on an event loop, and never when another uid holds it (``Busy``)."""
+        from .runs.locks import status_lock
 
-        fd = os.open(self.path / STATUS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with status_lock(self.path):
             yield
-        finally:
-            os.close(fd)
 
     def set_state(self, state: str, *, only_if: Any = None, **data: Any) -> dict | None:
         """Record a state change (atomically, with history). With ``only_if`` (a set of states,
@@ -170,8 +182,10 @@ class RunDir:
 
     # ---- the state, judged now ---------------------------------------------------------------
     def state(self, slurm_live: "set[str] | None" = None) -> tuple[str, dict]:
-        """(state, status record) with liveness checked: a local job whose process is gone, or a
-        Slurm job Slurm no longer runs, without a final record, is ``lost``.
+        """(state, status record) with liveness checked by the host the run recorded
+        (``heyhi.runs.liveness``): a job of this host whose process is gone, a job of another host
+        whose heartbeat is stale, or a Slurm job Slurm no longer runs (and, on another host, with a
+        stale heartbeat), without a final record, is ``lost``.
 
         ``slurm_live`` is the set of the user's live Slurm job ids (one squeue call for many
         folders); None means ask squeue now if needed.
@@ -186,10 +200,18 @@ class RunDir:
         state = st.get("state", LOST)
         if state not in LIVE_STATES:
             return state, st
+        from .runs import liveness as L
+
         jobid = st.get("jobid") or self.read_jobid() or ""
+        other_host = state == RUNNING and L.is_other_host(st)
         if jobid.startswith("local:") or st.get("launcher", "local") == "local":
+            if other_host:  # its pid means nothing here: the heartbeat tells
+                alive, why = L.other_host_alive(self.path, st)
+                return self._judged(state, st, alive, why)
             if state == QUEUED and not st.get("pid"):
                 owner = st.get("owner_pid")
+                if st.get("owner_host") not in (None, L.this_host()):
+                    return state, st  # queued by a launcher of another host: not ours to judge
                 if owner and not pid_alive(owner, st.get("owner_start")):
                     return LOST, {**st, "reason": "queued by a launcher that is gone"}
                 return state, st
@@ -199,6 +221,8 @@ class RunDir:
             st2 = self.read_status() or st
             if st2.get("state") not in LIVE_STATES:
                 return st2["state"], st2
+            if (self.path / COMPLETED).exists():  # it finished; only its last status write failed
+                return COMPLETED_S, {**st2, "state": COMPLETED_S, "reason": "COMPLETED written; status not updated"}
             return LOST, {**st2, "reason": "process gone without a final record"}
         if slurm_live is None:
             slurm_live = slurm_live_jobs()
@@ -206,10 +230,24 @@ class RunDir:
             return state, st
         if jobid.split("_")[0] in slurm_live or jobid in slurm_live:
             return state, st
+        if other_host:  # Slurm does not list it; a fresh heartbeat still proves it runs
+            alive, why = L.other_host_alive(self.path, st)
+            if alive:
+                return state, st
         st2 = self.read_status() or st
         if st2.get("state") not in LIVE_STATES:
             return st2["state"], st2
+        if (self.path / COMPLETED).exists():
+            return COMPLETED_S, {**st2, "state": COMPLETED_S, "reason": "COMPLETED written; status not updated"}
         return LOST, {**st2, "reason": "Slurm no longer knows the job and it left no final record"}
+
+    def _judged(self, state: str, st: dict, alive: bool, why: str) -> tuple[str, dict]:
+        if alive:
+            return state, st
+        st2 = self.read_status() or st  # it may have written its final state in between
+        if st2.get("state") not in LIVE_STATES:
+            return st2["state"], st2
+        return LOST, {**st2, "reason": f"lost: {why}"}
 
 
 def slurm_live_jobs() -> set[str] | None:

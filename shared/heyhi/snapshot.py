@@ -1,5 +1,8 @@
 """Code snapshots: a copy of the project's code, stored once per content hash, that runs use,
-so editing the code after a launch does not change a queued or running job."""
+so editing the code after a launch does not change a queued or running job.
+
+Snapshots are private to the user (0700 folders, files with only the owner's bits), or shared with
+the group of ``$HEYHI_SHARED_GROUP`` (``heyhi.runs.perms``), whatever the umask."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+
+from .runs import perms
 
 MAX_FILE = 20 * 1024 * 1024
 SKIP_DIRS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", "node_modules", ".mypy_cache", ".heyhi_cache"}
@@ -61,6 +66,19 @@ def git_info(root: Path) -> dict:
         return {"git_commit": None, "git_dirty": None}
 
 
+def _remove_stale_tmp(store: Path) -> None:
+    """Remove half-copied snapshots (``.<hash>.<pid>.tmp``) whose copying process is gone (killed)."""
+    try:
+        entries = list(os.scandir(store))
+    except OSError:
+        return
+    for e in entries:
+        parts = e.name.split(".")
+        if len(parts) == 4 and parts[0] == "" and parts[3] == "tmp" and parts[2].isdigit() \
+                and e.is_dir(follow_symlinks=False) and not os.path.exists(f"/proc/{parts[2]}"):
+            shutil.rmtree(e.path, ignore_errors=True)
+
+
 def take_snapshot(root: Path, store: Path, exclude: list[Path]) -> tuple[Path, str]:
     """Copy the project's code into ``store/<hash>`` (once per content hash); returns (dir, hash)."""
     root = Path(root)
@@ -75,16 +93,23 @@ def take_snapshot(root: Path, store: Path, exclude: list[Path]) -> tuple[Path, s
     dest = Path(store) / digest
     if (dest / ".heyhi_snapshot_complete").exists():
         return dest, digest
+    perms.make_dir(store)
+    _remove_stale_tmp(Path(store))
     tmp = Path(store) / f".{digest}.{os.getpid()}.tmp"
     if tmp.exists():
         shutil.rmtree(tmp)
+    # Private like the runs that use it (0700 folders; files keep only the owner's bits of the
+    # original, so scripts stay executable), or group-shared with $HEYHI_SHARED_GROUP.
+    keep = perms.dir_mode() & 0o777
+    perms.make_dir(tmp)
     for f, data, mode in contents:
         p = tmp / f
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(data)
-        os.chmod(p, mode & 0o777)
-    tmp.mkdir(parents=True, exist_ok=True)
-    (tmp / ".heyhi_snapshot_complete").write_text(digest + "\n")
+        perms.make_dir(p.parent)
+        fd = perms.open_file(p, os.O_WRONLY | os.O_TRUNC)
+        with open(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(p, mode & keep | perms.file_mode())
+    perms.write_file(tmp / ".heyhi_snapshot_complete", digest + "\n")
     try:
         os.rename(tmp, dest)
     except OSError:

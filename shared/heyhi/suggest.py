@@ -1,4 +1,6 @@
-"""Close-match suggestions for unknown keys ("did you mean ...")."""
+"""Close-match suggestions for unknown keys ("did you mean ..."): nearest by edit distance, ties
+alphabetical. Dotted keys of a schema are searched through its key index (``config.keyindex``),
+built once per message type, never by one full edit distance per key."""
 
 from __future__ import annotations
 
@@ -24,4 +26,14 @@ def closest(name: str, candidates: list[str], n: int = 5) -> list[str]:
 def did_you_mean(name: str, candidates: list[str], n: int = 5) -> str:
     """``"; did you mean: a, b"`` or an empty string."""
     best = closest(name, candidates, n)
+    return f"; did you mean: {', '.join(best)}" if best else ""
+
+
+def did_you_mean_key(key: str, mtype, prefix: str = "", n: int = 5) -> str:
+    """``"; did you mean: a.b, c.d"`` for an unknown dotted ``key`` under ``mtype``'s key
+    ``prefix`` (candidates relative to it), from the type's key index, or an empty string."""
+    from .config.keyindex import key_index_under
+
+    idx, within = key_index_under(mtype, prefix)
+    best = idx.closest(key, n, within)
     return f"; did you mean: {', '.join(best)}" if best else ""

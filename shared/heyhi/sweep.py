@@ -358,10 +358,9 @@ def load_sweep_file(path: Path, extra_tokens: Sequence[str] = (), project_root: 
 
     path = Path(path)
     where = str(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise SweepError(f"{where}: cannot read the sweep file: {e.strerror or e}") from None
+    from .config.source import read_text
+
+    text = read_text(path, "sweep file")  # a regular file, bounded, never blocks (a FIFO is refused)
     root = _compose(text, where, "YAML")
     if not isinstance(root, yaml.MappingNode):
         raise SweepError(f"{where}: a sweep file is a mapping (config, overrides, space, search, metric, ...)")

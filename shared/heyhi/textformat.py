@@ -343,8 +343,9 @@ def parse_int(text: str) -> int:
 
 
 def parse_float(text: str) -> float:
-    """A float as text format writes it: ``1``, ``1.5``, ``.5``, ``1e-3``, ``1.0f``, ``0x10``,
-    ``inf``/``-inf``/``infinity``/``nan`` (any case). ``017``-style octal-looking values are refused."""
+    """A float as the text-format grammar allows: ``1``, ``1.5``, ``.5``, ``1e-3``, ``1.0f``,
+    ``inf``/``-inf``/``infinity``/``nan`` (any case). Hex (``0x10``) and octal-looking (``017``)
+    values are refused, as protobuf's own parser refuses them for float fields ("Expect a decimal number")."""
     if _FLOAT.match(text):
         if _FLOAT_OCTAL_PREFIX.match(text):
             raise ValueError(f"invalid float {text!r} (a leading 0 reads as octal)")
@@ -356,10 +357,8 @@ def parse_float(text: str) -> float:
         if m.group(2) is None:
             return float("nan")
         return float("-inf") if m.group(1) == "-" else float("inf")
-    m = _FLOAT_HEX.match(text)
-    if m is not None:
-        value = float(int(m.group(2), 16))
-        return -value if m.group(1) == "-" else value
+    if _FLOAT_HEX.match(text):
+        raise ValueError(f"invalid float {text!r} (hex is for integer fields)")
     raise ValueError(f"invalid float {text!r}")
 
 

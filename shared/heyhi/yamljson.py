@@ -34,27 +34,21 @@ _MAP, _SEQ, _MERGE, _TIMESTAMP, _VALUE = (
 _EXP_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+\Z")
 _JSON_INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
 _JSON_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _MAX_VALUES = 1_000_000  # alias expansion guard ("billion laughs")
 _MAX_DEPTH = 100
 
 
 def parse_file(path: str | Path) -> Node:
-    """Read and parse a config file, choosing the format by its suffix (unknown: text format)."""
+    """Read and parse a config file, choosing the format by its suffix (unknown: text format).
+
+    The file is read by ``heyhi.config.source``: a regular file of at most 4 MiB of UTF-8 text."""
+    from heyhi.config.source import read_text
+
     path = Path(path)
+    text = read_text(path)  # regular files only, bounded, never blocks; UTF-8 errors at file:line:col
     where = str(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ConfigError(f"cannot read config file: {e.strerror or e}", where=where) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise ConfigError(
-            f"file is not UTF-8 text (byte 0x{data[e.start]:02x})", where=f"{where}:{line}:{col}"
-        ) from None
     suffix = path.suffix.lower()
     if suffix in _YAML_SUFFIXES:
         return parse_yaml(text, where)
@@ -310,6 +304,8 @@ class _Converter:
                     key,
                 )
             name = key.value
+            if _SURROGATE.search(name):
+                name = self.surrogates(name, key)
             first = seen.get(name)
             if first is not None:
                 raise self.error(
@@ -337,6 +333,14 @@ class _Converter:
                     out.append(e)
         return out
 
+    def surrogates(self, text: str, node) -> str:
+        """``text`` with its surrogate pairs made characters; a lone surrogate is an error."""
+        try:
+            return text.encode("utf-16", "surrogatepass").decode("utf-16")
+        except UnicodeDecodeError:
+            c = _SURROGATE.search(text).group()
+            raise self.error(f"string holds a lone surrogate \\u{ord(c):04x}: not Unicode text", node) from None
+
     def explicit_tag(self, node) -> bool:
         index = node.start_mark.index
         return isinstance(index, int) and self.text[index : index + 1] == "!"
@@ -346,11 +350,8 @@ class _Converter:
         tag, text = node.tag, node.value
         if self.json_mode:
             if node.style:  # quoted: a string
-                if any("\ud800" <= c <= "\udfff" for c in text):
-                    try:
-                        text = text.encode("utf-16", "surrogatepass").decode("utf-16")
-                    except UnicodeDecodeError:
-                        pass  # a lone surrogate: keep it as JSON gave it
+                if _SURROGATE.search(text):  # pairs become characters; a lone one is refused
+                    text = self.surrogates(text, node)
                 return Scalar("string", text, loc)
             if text == "true" or text == "false":
                 return Scalar("bool", text == "true", loc)
@@ -364,6 +365,8 @@ class _Converter:
             if tag == _STR:
                 if not node.style and _EXP_FLOAT.match(text) and not self.explicit_tag(node):
                     return Scalar("float", float(text), loc)
+                if _SURROGATE.search(text):  # "\ud800" in a double-quoted YAML string
+                    text = self.surrogates(text, node)
                 return Scalar("string", text, loc)
             if tag == _INT:
                 return Scalar("int", c.construct_yaml_int(node), loc)

@@ -14,8 +14,11 @@ USAGE = """usage: heyhi ctl [--remote HOST] [--json] COMMAND
   status                      the daemon and a table of jobs
   list [--state S] [--config C] [TEXT]
   show JOB                    state, Slurm id, node, attempts, times and history
-  restart JOB | cancel JOB
-  wipe JOB [--yes]            delete the job's run folder (asks first)
+  restart JOB [--yes]         run it again in its folder (asks first when that wipes a run)
+  cancel JOB
+  wipe JOB [--yes] [--purge]  move the job's run folder to the trash (asks first); --purge deletes it
+  trash                       list wiped run folders (kept 7 days: HEYHI_TRASH_DAYS)
+  restore ENTRY|FOLDER        bring a wiped run folder back where it was
   logs JOB [-f] [--stderr] [-n N]
   clean [--sweep SWEEP] [--yes]  list lost runs; wipe them (asks first) so they run again
   stop                        stop the daemon
@@ -58,6 +61,11 @@ def main(argv: list[str]) -> int:
         print(USAGE, file=sys.stderr)
         return 2
     cmd, args = rest[0], rest[1:]
+    if cmd in ("trash", "restore") and not opts["remote"]:  # the trash is files: no daemon needed
+        try:
+            return _trash_main(cmd, args, opts["json"])
+        except HeyHiError as e:
+            return _fail(str(e), e.exit_code)
     if cmd == "clean" and not opts["remote"]:  # works without a daemon: lost runs are found in the folders
         try:
             from ..client import connect_or_none
@@ -78,9 +86,54 @@ def main(argv: list[str]) -> int:
         with client:
             return _dispatch(client, cmd, args, opts["json"])
     except HeyHiError as e:
+        from ..protocol import TAKEN, DaemonError
+
+        if isinstance(e, DaemonError) and e.code == TAKEN:
+            return _fail(str(e), 3)  # busy / taken is exit 3 on every path
         return _fail(str(e), e.exit_code if e.exit_code != 2 or cmd else 1)
     except KeyboardInterrupt:
         return 130
+
+
+def _trash_main(cmd: str, args: list[str], as_json: bool) -> int:
+    """``heyhi ctl trash`` lists wiped folders; ``heyhi ctl restore ENTRY|FOLDER`` brings one back."""
+
+    from ..errors import Refused, UsageError
+    from ..runs import ownership, trash
+
+    roots = ownership.known_roots(_project_root_or_none())
+    found = [e for t in trash.trashes(roots, ownership.created_outs()) for e in trash.entries(t)]
+    if cmd == "trash":
+        if as_json:
+            print(json.dumps({"trash": [{"entry": str(e.path), "origin": str(e.origin), "at": e.at} for e in found]}))
+            return 0
+        if not found:
+            print("heyhi: the trash is empty")
+        for e in found:
+            print(f"{_ts(e.at)}  {e.origin}\n    {e.path}")
+        return 0
+    if len(args) != 1:
+        raise UsageError("usage: heyhi ctl restore ENTRY|FOLDER (heyhi ctl trash lists them)")
+    ref = ownership.canonical(args[0])
+    entry = trash.read_entry(ref) if any(ref == e.path for e in found) else None
+    if entry is None:
+        entry = next((e for e in found if e.origin == ref), None)  # newest first
+    if entry is None:
+        raise Refused(f"nothing in the trash for {args[0]} (heyhi ctl trash lists what is there)")
+    target = trash.restore(entry)
+    print(f"heyhi: restored {target}")
+    return 0
+
+
+def _project_root_or_none():
+    """The results root of the project around the working folder, if any (configured by the user)."""
+    from ..errors import HeyHiError
+    from ..project import Project
+
+    try:
+        return Project.find(None).results_root
+    except HeyHiError:
+        return None
 
 
 def _connect(remote: str | None):
@@ -113,6 +166,13 @@ def _dispatch(client, cmd: str, args: list[str], as_json: bool) -> int:
                 continue
             text = args[j]
             j += 1
+        from .. import records as R
+
+        states = sorted(R.LIVE_STATES | R.FINAL_STATES)
+        if state is not None and state not in states:
+            return _fail(f"--state {state}: expected one of {', '.join(states)}", 2)
+        if "--state" in args[-1:] or "--config" in args[-1:]:
+            return _fail(f"{args[-1]} needs a value", 2)
         jobs = client.request(P.ListJobs(state=state, config=config, text=text)).jobs
         if as_json:
             out = {"jobs": [P.to_wire(x) for x in jobs]}
@@ -155,27 +215,47 @@ def _dispatch(client, cmd: str, args: list[str], as_json: bool) -> int:
             extra = " ".join(f"{k}={v}" for k, v in h.items() if k not in ("state", "at") and v not in (None, ""))
             print(f"      {_ts(h.get('at'))}  {h.get('state')}  {extra}")
         return 0
-    if cmd in ("restart", "cancel"):
+    if cmd == "restart":
+        job = next((a for a in args if not a.startswith("-")), None)
+        if not job:
+            return _fail("usage: heyhi ctl restart JOB [--yes]", 2)
+        yes = "--yes" in args or "--force" in args
+        r = client.request(P.Restart(job=job, force=yes))
+        if r.decision == "confirm":
+            from .ask import ask_yes
+
+            if not sys.stdin.isatty():
+                return _fail(f"refusing to restart {r.run_dir} (its run is {r.state}) without a terminal to "
+                             "confirm: pass --yes", 2)
+            if not ask_yes(f"Restart {r.run_dir}? Its {r.state} run goes to the trash."):
+                return _fail("not restarted", 1)
+            r = client.request(P.Restart(job=job, expect_state=r.state))
+            if r.decision == "confirm":
+                return _fail(f"not restarted: {r.run_dir} is now {r.state}; run the command again to decide", 1)
+        print(f"heyhi: restarted: {r.run_dir} [job {r.job_id}]")
+        return 0
+    if cmd == "cancel":
         if not one_job():
             return _fail(f"usage: heyhi ctl {cmd} JOB", 2)
-        msg = P.Restart(job=one_job()) if cmd == "restart" else P.Cancel(job=one_job())
-        r = client.request(msg)
-        if cmd == "restart":
-            print(f"heyhi: restarted: {r.run_dir} [job {r.job_id}]")
-        else:
-            print(f"heyhi: {r.detail}")
+        r = client.request(P.Cancel(job=one_job()))
+        print(f"heyhi: {r.detail}")
         return 0
     if cmd == "wipe":
-        if not one_job():
-            return _fail("usage: heyhi ctl wipe JOB [--yes]", 2)
-        job = one_job()
+        job = next((a for a in args if not a.startswith("-")), None)
+        if not job:
+            return _fail("usage: heyhi ctl wipe JOB [--yes] [--purge]", 2)
+        purge = "--purge" in args
         if "--yes" not in args and "--force" not in args:
             d = client.request(P.ShowJob(job=job))
             if not sys.stdin.isatty():
                 return _fail(f"refusing to wipe {d.job.run_dir} without a terminal to confirm: pass --yes", 2)
-            if input(f"Wipe {d.job.run_dir}? [y/N] ").strip().lower() not in ("y", "yes"):
+            from .ask import ask_yes
+
+            what = "Delete" if purge else "Wipe"
+            if not ask_yes(f"{what} {d.job.run_dir} (its run is {d.job.state})?"
+                           + ("" if purge else " It goes to the trash.")):
                 return _fail("not wiped", 1)
-        r = client.request(P.Wipe(job=job, confirm_job=job))
+        r = client.request(P.Wipe(job=job, confirm_job=job, purge=purge))
         print(f"heyhi: {r.detail}")
         return 0
     if cmd == "logs":
@@ -191,6 +271,8 @@ def _dispatch(client, cmd: str, args: list[str], as_json: bool) -> int:
             elif a == "--stderr":
                 stream = "stderr"
             elif a == "-n" and j + 1 < len(args):
+                if not args[j + 1].isdigit() or len(args[j + 1]) > 9:
+                    return _fail(f"-n {args[j + 1]}: expected a number of lines (at most 999999999)", 2)
                 last = int(args[j + 1])
                 j += 1
             else:

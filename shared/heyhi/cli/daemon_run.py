@@ -6,37 +6,40 @@ from __future__ import annotations
 import sys
 import threading
 
-from ..protocol import Launch, Logs, ShowJob, Validate
+from ..protocol import DaemonError, Launch, Logs, ShowJob
 
 
-def ask_wipe(client, project, composed, args) -> bool:
-    """Decide like the daemon will; where that wipes a folder, confirm on a terminal (or need --force)."""
-    from ..errors import HeyHiError
-    from ..modes import decide
+def confirm_launch(client, req, res):
+    """A launch the daemon answered "confirm" (it would wipe ``res.run_dir``, whose run is
+    ``res.state``): ask on the terminal, then send it again as a yes to exactly that state."""
+    from dataclasses import replace
 
-    v = client.request(Validate(project_root=str(project.root), results_root=str(project.results_root),
-                                config=str(composed.config.absolute()), overrides=[o.source for o in composed.overrides],
-                                mode=args.effective_mode, adhoc=args.adhoc))
-    if args.out:
-        return args.force
-    d = decide(args.effective_mode, v.out_dir_state or "not_started")
-    if not d.wipe or args.force:
-        return True
+    from ..errors import Refused
+    from .ask import ask_yes
+
     if not sys.stdin.isatty():
-        raise HeyHiError(f"refusing to wipe {v.out_dir} without a terminal to confirm: pass --force")
-    answer = input(f"Wipe {v.out_dir}? [y/N] ").strip().lower()
-    if answer not in ("y", "yes"):
-        raise HeyHiError(f"not wiping {v.out_dir}: not confirmed")
-    return True
+        raise Refused(f"refusing to wipe {res.run_dir} (its run is {res.state}) without a terminal to confirm: "
+                      "pass --force")
+    if not ask_yes(f"Wipe {res.run_dir} (its run is {res.state})? It goes to the trash."):
+        raise Refused(f"not wiping {res.run_dir}: not confirmed")
+    again = client.request(replace(req, expect_state=res.state))
+    if again.decision == "confirm":
+        raise Refused(f"not wiping {again.run_dir}: its run is now {again.state}; run the command again to decide")
+    return again
 
 
 def run_via_daemon(client, project, composed, args) -> int:
-    force = ask_wipe(client, project, composed, args)
-    res = client.request(Launch(
+    req = Launch(
         project_root=str(project.root), results_root=str(project.results_root), config=str(composed.config.absolute()),
-        overrides=[o.source for o in composed.overrides], mode=args.effective_mode, adhoc=args.adhoc, force=force,
-        out=args.out, checkpoint=args.checkpoint,
-    ))
+        overrides=[o.source for o in composed.overrides], mode=args.effective_mode, adhoc=args.adhoc,
+        force=bool(args.force), out=args.out, checkpoint=args.checkpoint,
+    )
+    try:
+        res = client.request(req)
+        if res.decision == "confirm":
+            res = confirm_launch(client, req, res)
+    except DaemonError as e:
+        raise error_of(e) from None
     print(f"heyhi: {args.effective_mode}: {res.decision}: {res.reason} ({res.run_dir}) [job {res.job_id}]", file=sys.stderr)
     if res.decision == "skip":
         return 0
@@ -48,6 +51,19 @@ def run_via_daemon(client, project, composed, args) -> int:
     except KeyboardInterrupt:
         print(f"\nheyhi: detached; job {res.job_id} keeps running (heyhi ctl logs -f {res.job_id})", file=sys.stderr)
         return 130
+
+
+def error_of(e: DaemonError) -> Exception:
+    """The daemon's ``Error`` answer as the error ``heyhi run`` exits with: ``nothing_started``
+    exits 69 (``NothingStarted``), ``taken`` 3 (``FolderTaken``), anything else as it came."""
+    from ..errors import FolderTaken, NothingStarted
+    from ..protocol import NOTHING_STARTED, TAKEN
+
+    if e.code == NOTHING_STARTED:
+        return NothingStarted(e.message)
+    if e.code == TAKEN:
+        return FolderTaken(e.message)
+    return e
 
 
 def follow_to_end(client, job_id: str) -> int:

@@ -93,9 +93,19 @@ async def _run(args: Any, state: _State) -> int:
                 print(v.out_dir)
             return 0
         launch = Launch(project_root=root, results_root=None, config=cfg, overrides=list(args.overrides),
-                        mode=args.effective_mode, adhoc=args.adhoc, force=_confirm_wipe(v, args),
+                        mode=args.effective_mode, adhoc=args.adhoc, force=bool(args.force),
                         out=args.out, checkpoint=args.checkpoint)
         res = await _launch(client, launch)
+        if res.decision == "confirm":  # the daemon decided, under the folder lock, that this wipes
+            _confirm_wipe(res, args)
+            from dataclasses import replace
+
+            res = await _launch(client, replace(launch, expect_state=res.state))
+            if res.decision == "confirm":
+                from ..errors import Refused
+
+                raise Refused(f"not wiping {args.remote}:{res.run_dir}: its run is now {res.state}; "
+                              "run the command again to decide")
         print(f"heyhi: {args.effective_mode}: {res.decision}: {res.reason} ({args.remote}:{res.run_dir}) "
               f"[job {res.job_id}]", file=sys.stderr)
         if res.decision == "skip":
@@ -107,21 +117,16 @@ async def _run(args: Any, state: _State) -> int:
         return await follow_to_end(client, res.job_id)
 
 
-def _confirm_wipe(v: Any, args: Any) -> bool:
-    """Decide as the daemon will; where that wipes a folder, confirm on a terminal (or --force)."""
-    from ..errors import HeyHiError
-    from ..modes import decide
+def _confirm_wipe(res: Any, args: Any) -> None:
+    """The daemon answered "confirm" (the launch would wipe ``res.run_dir``): ask on a terminal."""
+    from ..errors import Refused
+    from .ask import ask_yes
 
-    if args.out:
-        return args.force
-    d = decide(args.effective_mode, v.out_dir_state or "not_started")
-    if not d.wipe or args.force:
-        return True
+    where = f"{args.remote}:{res.run_dir}"
     if not sys.stdin.isatty():
-        raise HeyHiError(f"refusing to wipe {args.remote}:{v.out_dir} without a terminal to confirm: pass --force")
-    if input(f"Wipe {args.remote}:{v.out_dir}? [y/N] ").strip().lower() not in ("y", "yes"):
-        raise HeyHiError(f"not wiping {args.remote}:{v.out_dir}: not confirmed")
-    return True
+        raise Refused(f"refusing to wipe {where} (its run is {res.state}) without a terminal to confirm: pass --force")
+    if not ask_yes(f"Wipe {where} (its run is {res.state})? It goes to the trash."):
+        raise Refused(f"not wiping {where}: not confirmed")
 
 
 async def _find_project(client: Any, cfg: str) -> str:

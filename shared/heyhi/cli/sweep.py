@@ -200,12 +200,20 @@ def wait_sweep(client, sid: str, interval: float = 0.5) -> int:
 def run_embedded(sw, idx: list[int], states: list[str], opts: Options) -> int:
     """No daemon: run the points here, one after another in the foreground (logs shown), or up
     to --max-parallel at once as subprocesses (one line per point)."""
-    from contextlib import ExitStack
-
     from .. import records as R
-    from ..errors import FolderTaken
-    from ..launch import check_task, folder_lock, follow_until_exit, launcher_of, prepare_run, start_local, stop_run
-    from ..modes import wipe
+    from ..errors import FolderTaken, NothingStarted, Refused
+    from ..launch import check_task, follow_until_exit, launcher_of, start_local, stop_run
+    from ..runs.sequence import Host, Plan
+    from ..runs.sequence import launch as sequence_launch
+
+    class _SweepHost(Host):
+        def before_write(self, folder, previous):
+            from ..runs.ownership import record_launch
+
+            record_launch(folder)  # write-ahead: a daemon lists this run even if we are killed now
+
+        def start(self, folder, info):
+            return start_local(folder)
 
     project, comp = sw.project, sw.composer
     root = project.results_root
@@ -228,25 +236,22 @@ def run_embedded(sw, idx: list[int], states: list[str], opts: Options) -> int:
         if launcher_of(composed)[0] == "slurm":
             raise HeyHiError("Slurm launches go through the daemon: drop --no-daemon")
         d = Path(p.dir)
-        lock = ExitStack()
+        mode = "start_restart" if opts.retry_failed else "gentle_start"
+        plan = Plan(project, composed, d, root, mode, trusted_roots=[root], yes=bool(opts.retry_failed),
+                    checkpoint=opts.checkpoint, owner_pid=os.getpid())
         try:
-            lock.enter_context(folder_lock(root, d))
+            out = sequence_launch(plan, _SweepHost(), keep_lock=True)  # held until the point ends
         except FolderTaken:
             _say(f"[{n}/{total}] skip: the folder is taken by another launch: {d}")
-            lock.close()
             return
-        state, _ = R.RunDir(d).state()
-        if state != R.NOT_STARTED:
-            from ..sweep import plan_state
-
-            if opts.retry_failed and plan_state(state) in ("crashed", "lost"):
-                wipe(d, root, force=True)
-            else:
-                _say(f"[{n}/{total}] skip: {state}: {d}")
-                lock.close()
-                return
-        prepare_run(project, composed, d, checkpoint=opts.checkpoint, owner_pid=os.getpid())
-        proc = start_local(d)
+        except (Refused, NothingStarted) as e:  # this point only: the others go on
+            failed += 1
+            _say(f"[{n}/{total}] not run: {e}")
+            return
+        if not out.decision.run:
+            _say(f"[{n}/{total}] skip: {out.state}: {d}")
+            return
+        proc, lock = out.started, out.lock
         _say(f"[{n}/{total}] run {p.describe()} ({d})")
         running[proc.pid] = (n, p, proc, lock, time.monotonic())
 
@@ -575,7 +580,6 @@ def cancel_cmd(argv: list[str]) -> int:
 def clean_main(argv: list[str], client=None, as_json: bool = False) -> int:
     """``heyhi ctl clean [--sweep SWEEP] [--yes]`` / ``heyhi sweep clean [SWEEP] [--yes]``: list the
     lost runs (stopped without a final record) and, confirmed, wipe them so they run again."""
-    from ..modes import wipe
     from ..project import Project
     from ..sweep import find_sweep, lost_runs
 
@@ -608,12 +612,30 @@ def clean_main(argv: list[str], client=None, as_json: bool = False) -> int:
         if input(f"Wipe {len(lost)} lost runs? [y/N] ").strip().lower() not in ("y", "yes"):
             _say("not wiped")
             return 1
+    from .. import records as R
+    from ..runs.sequence import roots_for, run_lock
+    from ..runs.sequence import wipe as wipe_run
+
+    wiped = 0
     for d in lost:
         if client is not None:
-            from ..protocol import Wipe
+            from ..protocol import DaemonError, Wipe
 
-            client.request(Wipe(job=str(d), confirm_job=str(d)))
-        else:
-            wipe(d, root, force=True)
-    _say(f"wiped {len(lost)} lost runs: the next launch runs them again")
-    return 0
+            try:
+                client.request(Wipe(job=str(d), confirm_job=str(d), expect_state=R.LOST))
+                wiped += 1
+            except DaemonError as e:
+                _say(f"not wiped: {e.message}")
+            continue
+        try:
+            with run_lock(d, root, roots_for([root])):  # re-checked under the lock: only a run still lost is wiped
+                state, _ = R.RunDir(d).state()
+                if state != R.LOST:
+                    _say(f"not wiped: {d} is {state} now")
+                    continue
+                wipe_run(d, [root])
+                wiped += 1
+        except HeyHiError as e:
+            _say(f"not wiped: {e}")
+    _say(f"wiped {wiped} lost runs to the trash: the next launch runs them again (heyhi ctl trash)")
+    return 0 if wiped == len(lost) else 1

@@ -1086,14 +1086,18 @@ class _Linker:
 
 
 def _read_file(path: Path, where: str | None) -> str:
+    """The UTF-8 text of a .proto file, read by ``heyhi.config.source`` (a regular file, bounded,
+    never blocking); errors name the file, at ``where`` (the import that named it) when given."""
+    from ..config.source import decode, read_bytes
+
     try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"cannot read proto file {path}: no such file", where) from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"cannot read proto file {path}: not valid UTF-8 ({e.reason})", where) from None
-    except OSError as e:
-        raise ConfigError(f"cannot read proto file {path}: {e.strerror or e}", where) from None
+        data = read_bytes(path, "proto file")
+    except ConfigError as e:
+        detail = e.message.removeprefix("cannot read proto file: ")
+        if detail == "No such file or directory":
+            detail = "no such file"
+        raise ConfigError(f"cannot read proto file {path}: {detail}", where) from None
+    return decode(data, str(path))  # an undecodable byte: an error at path:line:col
 
 
 def read_protos(paths: Sequence[Path], root: str = "MetaCfg", import_roots: Sequence[Path] = ()) -> Schema:

@@ -1,0 +1,84 @@
+"""Writing a run folder's records: the composed config, overrides, version, how to run it, status,
+and the code snapshot. Called only by the launch sequence (``heyhi.runs.sequence``), which decides
+whether and where; on failure nothing half-written is left behind."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .. import records as R
+from .liveness import this_host
+from .perms import make_dir
+
+
+def launcher_of(composed) -> tuple[str, dict | None]:
+    """("local", None) or ("slurm", the slurm fields as a dict), from the task's ``launcher``."""
+    task = composed.task_msg
+    if "launcher" not in task.type.fields:
+        return "local", None
+    lmsg = task.v.get("launcher")
+    if lmsg is None:
+        return "local", None
+    which = lmsg.which("launcher") if "launcher" in lmsg.type.oneofs else None
+    if which == "slurm":
+        from ..values import to_dict
+
+        return "slurm", to_dict(lmsg.v["slurm"], with_defaults=True)
+    return "local", None
+
+
+
+def prepare_run(project, composed, run_dir: Path, *, adhoc: bool = False, checkpoint: str | None = None,
+                state: str = R.QUEUED, owner_pid: int | None = None, results_root: Path | None = None) -> dict:
+    """Write the run folder's records (config, overrides, version, run info, status) and take
+    the code snapshot. On failure nothing half-written is left behind."""
+    from .. import __version__
+    from ..printing import to_text
+    from ..snapshot import git_info, take_snapshot
+
+    run_dir = Path(run_dir)
+    created = not run_dir.exists()
+    results_root = Path(results_root) if results_root else project.results_root
+    try:
+        snap_hash = None
+        code_dir = project.root
+        if checkpoint != "" and not (adhoc and checkpoint is None):
+            store = Path(checkpoint).expanduser() if checkpoint else results_root / ".heyhi" / "code"
+            code_dir, snap_hash = take_snapshot(project.root, store, exclude=[results_root])
+        make_dir(run_dir)
+        launcher, slurm = launcher_of(composed)
+        R.write_atomic(run_dir / R.CONFIG, to_text(composed.task_msg))
+        R.write_atomic(run_dir / R.CONFIG_META, to_text(composed.meta))
+        R.write_atomic(run_dir / R.OVERRIDES, "".join(o.source + "\n" for o in composed.overrides))
+        version = {"heyhi_version": __version__, **git_info(project.root), "snapshot": snap_hash,
+                   "python": sys.version.split()[0]}
+        R.write_atomic(run_dir / R.VERSION, json.dumps(version, indent=1))
+        info = {
+            "project_root": str(project.root),
+            "results_root": str(results_root),
+            "code_dir": str(code_dir),
+            "config": str(Path(composed.config).absolute()),
+            "overrides": [o.source for o in composed.overrides],
+            "task": composed.task,
+            "tasks_module": project.run_module,
+            "known_tasks": list(project.schema.root.oneofs.get("task", [])),
+            "launcher": launcher,
+            "slurm": slurm,
+            "python": sys.executable,
+            "adhoc": adhoc,
+        }
+        R.write_atomic(run_dir / R.RUN, json.dumps(info, indent=1))
+        prev = R.RunDir(run_dir).read_status()
+        attempt = int(prev.get("attempt") or 1) + 1 if prev else 1  # start_continue: a new attempt
+        R.RunDir(run_dir).set_state(state, launcher=launcher, attempt=attempt, owner_pid=owner_pid,
+                                    owner_host=this_host() if owner_pid else None,
+                                    owner_start=R.proc_start_time(owner_pid) if owner_pid else None)
+        return info
+    except BaseException:
+        if created and run_dir.exists():
+            import shutil
+
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise

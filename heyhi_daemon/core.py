@@ -8,6 +8,7 @@ It walks the same path as the embedded CLI (``heyhi.compose`` -> ``heyhi.outdir`
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import re
 import stat
@@ -17,6 +18,8 @@ from typing import AsyncIterator
 from heyhi import protocol as P
 from heyhi import records as R
 from heyhi.errors import ConfigError, HeyHiError
+from heyhi.runs.formats import NewerFormat
+from heyhi.states import JobState, RunState
 from heyhi.protocol import (
     Cancel, DirEntry, DirListing, Error, FileData, JobDetail, JobEvent, JobList, Launch, Launched, ListDir,
     ListJobs, Logs, Ok, OverrideError, ReadFile, Restart, ShowJob, Subscribe, Validate, ValidateResult, Wipe,
@@ -41,6 +44,38 @@ def _error_of(e: HeyHiError) -> Error:
     if e.exit_code == 2:
         return Error(P.BAD_REQUEST, str(e))
     return Error(P.FAILED, str(e))
+
+
+def _schema_signature(project_root: str) -> tuple:
+    """What the project's schema is read from (``conf/*.proto``, ``conf/*.py``, pyproject.toml), by
+    name, size and mtime: the daemon's cached composer is rebuilt when any of it changes."""
+    root = Path(project_root)
+    files = [root / "pyproject.toml", *sorted((root / "conf").glob("*.proto")), *sorted((root / "conf").glob("*.py"))]
+    sig = []
+    for f in files[:1000]:
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        sig.append((f.name, st.st_size, st.st_mtime_ns))
+    return tuple(sig)
+
+
+def _typed(cls: type, records: list) -> list:
+    """Protocol values (``HistoryEntry``, ``PreviousRun``) from a record's dicts: the keys the class
+    has, the ones not recorded (absent or null) left at their defaults; a row whose state is not a
+    ``RunState`` (a hand-edited record) is left out rather than sent."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    out = []
+    for d in records:
+        if not isinstance(d, dict) or d.get("state") not in _RUN_STATES:
+            continue
+        kw = {k: v for k, v in d.items() if k in names and v is not None}
+        out.append(cls(**{**kw, "state": RunState(kw["state"])}))
+    return out
+
+
+_RUN_STATES = frozenset(RunState)
 
 
 _PREVIOUS_KEYS = ("state", "exit_code", "reason", "jobid", "slurm_id", "pid", "started", "ended", "attempt")
@@ -113,7 +148,7 @@ class _DaemonHost(Host):
                 store.queue.remove(job.job_id)
             if not self.existed:
                 store.jobs.pop(job.job_id, None)
-                job.state = "wiped"
+                job.state = JobState.WIPED
             else:
                 job.refresh()
             self.core._changed(job)
@@ -158,7 +193,11 @@ class DaemonCore:
         and hand Slurm jobs to the poller."""
         queued = []
         for job in list(self.store.jobs.values()):
-            st = R.RunDir(job.run_dir).read_status()
+            try:
+                st = R.RunDir(job.run_dir).read_status()
+            except NewerFormat as e:  # a newer HeyHi's run: left alone (not adopted, never marked lost)
+                job.reason = str(e)
+                continue
             if st is None:
                 # A launch the daemon died in before the folder was written: nothing to run.
                 if job.state in R.LIVE_STATES:
@@ -217,10 +256,11 @@ class DaemonCore:
         from heyhi.compose import Composer
         from heyhi.project import Project
 
-        c = self._composers.get(project_root)
-        if c is None:
-            c = self._composers[project_root] = Composer(Project(project_root))
-        return c
+        sig = _schema_signature(project_root)
+        cached = self._composers.get(project_root)
+        if cached is None or cached[0] != sig:  # a schema file changed: compose against today's
+            cached = self._composers[project_root] = (sig, Composer(Project(project_root)))
+        return cached[1]
 
     async def validate(self, req: Validate) -> ValidateResult | Error:
         return await asyncio.to_thread(self._validate, req)
@@ -346,19 +386,23 @@ class DaemonCore:
         except HeyHiError as e:
             return _error_of(e)
 
-    async def _launch(self, req: Launch, *, own_folder: str | None = None) -> Launched:
+    async def _launch(self, req: Launch, *, own_folder: str | None = None, composed=None,
+                      said: str = "") -> Launched:
         """One launch through ``heyhi.runs.sequence`` (run in a worker thread: the folder lock,
         stops and the snapshot never block the loop; the index and the launchers are touched on
-        the loop). ``own_folder``: a job's own folder (restart), used as the explicit folder."""
+        the loop). ``own_folder``: a job's own folder (restart), used as the explicit folder;
+        ``composed``: what to launch (a restart's recorded config) instead of composing ``req``;
+        ``said``: added to the reason of a launch that runs."""
         from heyhi.launch import check_task
         from heyhi.outdir import run_folder
         from heyhi.runs import ownership
         from heyhi.runs.sequence import NeedsConfirm, Plan
         from heyhi.runs.sequence import launch as run_sequence
 
-        comp = self._composer(req.project_root)
-        project = comp.project
-        composed = await asyncio.to_thread(comp.compose, Path(req.config), list(req.overrides))
+        if composed is None:
+            comp = self._composer(req.project_root)
+            composed = await asyncio.to_thread(comp.compose, Path(req.config), list(req.overrides))
+        project = composed.project
         computed_root = project.results_root  # from the daemon's environment and pyproject.toml
         await asyncio.to_thread(ownership.register_root, computed_root)
         results_root = Path(req.results_root) if req.results_root else computed_root
@@ -385,14 +429,14 @@ class DaemonCore:
                 job.refresh()
             return Launched(job_id=job_id, run_dir=str(res.run_dir), decision="skip", reason=res.decision.reason,
                             state=res.state)
-        return Launched(job_id=job_id, run_dir=str(res.run_dir), decision=res.what, reason=res.decision.reason,
-                        state=res.state)
+        return Launched(job_id=job_id, run_dir=str(res.run_dir), decision=res.what,
+                        reason=f"{res.decision.reason}; {said}" if said else res.decision.reason, state=res.state)
 
     # ---- jobs -----------------------------------------------------------------------------------
     def _resolve(self, ref: str) -> Job | Error:
         j = self.store.resolve(ref)
         if isinstance(j, str):
-            return Error("ambiguous", j)
+            return Error(P.AMBIGUOUS, j)
         if j is None:
             p = Path(ref).expanduser().absolute()
             if (p / R.STATUS).exists():
@@ -401,7 +445,7 @@ class DaemonCore:
                                    results_root=info.get("results_root", ""), launcher=info.get("launcher", "local"))
                 j.refresh()
                 return j
-            return Error("not_found", f"no job {ref!r} (an id, a unique id prefix or a run folder)")
+            return Error(P.NOT_FOUND, f"no job {ref!r} (an id, a unique id prefix or a run folder)")
         return j
 
     def _matches(self, job: Job, req: ListJobs) -> bool:
@@ -428,8 +472,11 @@ class DaemonCore:
                     continue
                 remove_stale_aside(Path(p))  # what a killed launch left half-written beside it
                 if (Path(p) / R.STATUS).is_file():
-                    state, st = R.RunDir(p).state()  # judged: a killed launcher's run is lost
-                    found.append((p, R.RunDir(p).read_run(), {**st, "state": state}))
+                    try:
+                        state, st = R.RunDir(p).state()  # judged: a killed launcher's run is lost
+                        found.append((p, R.RunDir(p).read_run(), {**st, "state": state}))
+                    except NewerFormat:  # a newer HeyHi's run: left alone
+                        continue
             return found, offset
 
         found, self._launch_offset = await asyncio.to_thread(read)
@@ -445,7 +492,11 @@ class DaemonCore:
         for job in self.store.jobs.values():
             if job.state in R.LIVE_STATES and job.launcher == "local" and job.job_id not in self.local.running \
                     and job.job_id not in self.store.queue:
-                state, st = R.RunDir(job.run_dir).state(slurm_live=set())  # judged: not ours, maybe gone
+                try:
+                    state, st = R.RunDir(job.run_dir).state(slurm_live=set())  # judged: not ours, maybe gone
+                except NewerFormat:
+                    job.refresh()  # keeps the view, with the one line as its reason
+                    continue
                 job.refresh({**st, "state": state} if st else None)
         jobs = sorted((j for j in self.store.jobs.values() if self._matches(j, req)), key=lambda j: j.created)
         return JobList(jobs=[j.info() for j in jobs])
@@ -454,14 +505,15 @@ class DaemonCore:
         job = self._resolve(req.job)
         if isinstance(job, Error):
             return job
-        st = R.RunDir(job.run_dir).read_status() or {}
+        try:
+            st = R.RunDir(job.run_dir).read_status() or {}
+        except NewerFormat as e:
+            return Error(P.BAD_REQUEST, str(e))
         job.refresh(st)
-        history = [{**p, "state": "previous_run", "run": i + 1, "ended_as": p.get("state")}
-                   for i, p in enumerate(job.previous)]
-        history += list(st.get("history", []))
-        extra = {"slurm_ids": [h for h in job.history_ids if not str(h).startswith("local:")],
-                 "slurm_state": job.slurm_state}
-        return JobDetail(job=job.info(), history=history + [{"state": "_summary", **extra}])
+        return JobDetail(job=job.info(), history=_typed(P.HistoryEntry, st.get("history", [])),
+                         previous_runs=_typed(P.PreviousRun, job.previous),
+                         slurm_ids=[str(h) for h in job.history_ids if not str(h).startswith("local:")],
+                         slurm_state=job.slurm_state)
 
     async def _stop(self, job: Job) -> None:
         if job.launcher == "slurm":
@@ -474,7 +526,7 @@ class DaemonCore:
         if isinstance(job, Error):
             return job
         if job.state not in R.LIVE_STATES:
-            return Error("not_running", f"job {job.job_id} is {job.state}: nothing to cancel")
+            return Error(P.NOT_RUNNING, f"job {job.job_id} is {job.state}: nothing to cancel")
         from heyhi.errors import Busy
 
         try:
@@ -496,17 +548,38 @@ class DaemonCore:
         job = self._resolve(req.job)
         if isinstance(job, Error):
             return job
-        info = R.RunDir(job.run_dir).read_run()
+        try:
+            info = R.RunDir(job.run_dir).read_run()
+        except HeyHiError as e:  # e.g. a record of a newer HeyHi: one line, nothing touched
+            return _error_of(e)
         if not info:
             return Error(P.NOT_FOUND, f"job {job.job_id} has no heyhi.run.json: cannot restart it")
+        try:  # the config recorded in the folder, not today's conf files (heyhi.runs.recorded)
+            composed = await asyncio.to_thread(self._recorded, job.run_dir, info)
+        except HeyHiError as e:
+            return Error(P.INVALID, f"cannot restart job {job.job_id}: {e}")
         # Restart in the job's own folder (even when it was launched with --out or --adhoc).
         launch = Launch(project_root=info["project_root"], results_root=info.get("results_root"), config=info["config"],
                         overrides=list(info.get("overrides", [])), mode="restart", adhoc=False, force=req.force,
                         expect_state=req.expect_state, checkpoint=None if not info.get("adhoc") else "")
         try:
-            return await self._launch(launch, own_folder=job.run_dir)
+            return await self._launch(launch, own_folder=job.run_dir, composed=composed, said=self._reran(info))
         except HeyHiError as e:
             return _error_of(e)
+
+    @staticmethod
+    def _recorded(run_dir: str, info: dict):
+        """The run's recorded config, typed against today's schema (``heyhi.runs.recorded``)."""
+        from heyhi.runs.recorded import load_recorded
+
+        return load_recorded(run_dir, info)
+
+    @staticmethod
+    def _reran(info: dict) -> str:
+        """What a restart's ``Launched.reason`` adds: it reran the record (with a fresh snapshot)."""
+        from heyhi.runs.recorded import RERAN
+
+        return RERAN if info.get("adhoc") else f"{RERAN}, with a fresh code snapshot"
 
     async def wipe(self, req: Wipe) -> Ok | Error:
         """Wipe a job's folder (to the trash, or ``purge``): stopped first if live, re-checked under
@@ -541,7 +614,7 @@ class DaemonCore:
         except HeyHiError as e:
             return _error_of(e)
         self.store.jobs.pop(job.job_id, None)
-        job.state = "wiped"
+        job.state = JobState.WIPED
         self._changed(job)
         if entry is None:
             return Ok(detail=f"deleted {job.run_dir}")
@@ -594,7 +667,7 @@ class DaemonCore:
             try:
                 task, fields, includes = task_fields(self._composer(req.project_root), req.config)
             except HeyHiError as e:
-                return Error("bad_request", str(e))
+                return Error(P.BAD_REQUEST, str(e))
             return FieldList(task=task, fields=[FieldDoc(**f) for f in fields], includes=includes)
 
         return await asyncio.to_thread(run)
@@ -610,17 +683,17 @@ class DaemonCore:
             try:
                 fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
             except OSError as e:
-                return Error("not_found", f"{p}: {e.strerror}")
+                return Error(P.NOT_FOUND, f"{p}: {e.strerror}")
             with os.fdopen(fd, "rb", buffering=0) as fh:
                 st = os.fstat(fd)
                 if not stat.S_ISREG(st.st_mode):
-                    return Error("bad_request", f"{p}: not a regular file ({_file_kind(st.st_mode)}): "
+                    return Error(P.BAD_REQUEST, f"{p}: not a regular file ({_file_kind(st.st_mode)}): "
                                                 f"ReadFile reads regular files only")
                 try:
                     fh.seek(req.offset)
                     data = fh.read(min(req.length, MAX_READ_LENGTH))
                 except OSError as e:
-                    return Error("not_found", f"{p}: {e.strerror}")
+                    return Error(P.NOT_FOUND, f"{p}: {e.strerror}")
                 return FileData(path=str(p), offset=req.offset, data=data, size=st.st_size)
 
         return await asyncio.to_thread(read)
@@ -647,7 +720,7 @@ class DaemonCore:
                 entries.sort(key=lambda d: d.name)
                 return DirListing(path=str(p), entries=entries)
             except OSError as e:
-                return Error("not_found", f"{p}: {e.strerror}")
+                return Error(P.NOT_FOUND, f"{p}: {e.strerror}")
 
         return await asyncio.to_thread(ls)
 

@@ -3,6 +3,11 @@
 The run folders' records are the truth; the store is an index over them (saved atomically to
 the state folder, rebuilt by scanning the results roots when missing) plus what only the
 daemon knows: its FIFO queue of local jobs. Only the event loop mutates it.
+
+The index carries ``format`` (``heyhi.runs.formats.INDEX``; none is format 0). An index written by a
+newer HeyHi is kept as it is: the daemon logs one line naming it, starts with an empty view (run
+folders launched from now on are indexed in memory) and never overwrites that file. A run folder
+whose records a newer HeyHi wrote is left alone: not indexed by a rebuild, its view never refreshed.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from heyhi import records as R
+from heyhi.runs import formats as F
 from heyhi.runs.ownership import canonical
 from heyhi.protocol import JobInfo
 
@@ -70,7 +76,12 @@ class Job:
     def refresh(self, st: dict | None = None) -> bool:
         """Update from the folder's status record; True when anything shown changed."""
         if st is None:
-            st = R.RunDir(self.run_dir).read_status()
+            try:
+                st = R.RunDir(self.run_dir).read_status()
+            except F.NewerFormat as e:  # a newer HeyHi's record: the view stays, with the reason
+                changed = self.reason != str(e)
+                self.reason = str(e)
+                return changed
         if not st:
             return False
         if self.unrecorded_over is not None:
@@ -121,6 +132,7 @@ class JobStore:
         self._dirty = False
         self._save_failed = False
         self._save_lock = threading.Lock()  # saves come from the loop and from worker threads
+        self.index_newer: str | None = None  # the one line when the index is a newer HeyHi's
 
     # ---- persistence ---------------------------------------------------------------------------
     def load(self) -> bool:
@@ -129,6 +141,12 @@ class JobStore:
             data = json.loads((self.state_dir / INDEX).read_text())
         except (OSError, ValueError):
             return False
+        try:
+            F.check(self.state_dir / INDEX, data, F.INDEX)
+        except F.NewerFormat as e:  # kept as it is (never saved over) and never rebuilt over
+            self.index_newer = str(e)
+            log.error("%s; the daemon runs with an empty view and leaves that file as it is", e)
+            return True
         self.jobs = {j["job_id"]: Job.from_json(j) for j in data.get("jobs", [])}
         self.queue = [q for q in data.get("queue", []) if q in self.jobs]
         self.roots = list(data.get("roots", []))
@@ -138,11 +156,14 @@ class JobStore:
         """Write the index aside and rename it into place. A failure (a full disk) keeps the old
         index intact, removes the partial copy, logs one line and leaves the store dirty, so a
         later save retries; returns whether it was saved."""
+        if self.index_newer is not None:  # a newer HeyHi's index stays as it is
+            self._dirty = False
+            return False
         with self._save_lock:
             from heyhi.runs.perms import make_dir
 
             self._dirty = False
-            data = {"jobs": [j.to_json() for j in list(self.jobs.values())], "queue": list(self.queue),
+            data = {F.KEY: F.INDEX, "jobs": [j.to_json() for j in list(self.jobs.values())], "queue": list(self.queue),
                     "roots": list(self.roots), "saved": time.time()}
             try:
                 make_dir(self.state_dir, shared=False)  # the index is the user's alone: 0700, file 0600
@@ -171,7 +192,12 @@ class JobStore:
                 dirnames[:] = [d for d in dirnames if not d.startswith(".")]
                 if R.STATUS in filenames:
                     dirnames[:] = []
-                    info = R.RunDir(dirpath).read_run()
+                    try:
+                        info = R.RunDir(dirpath).read_run()
+                        R.RunDir(dirpath).read_status()
+                    except F.NewerFormat as e:  # a newer HeyHi's run: left alone
+                        log.warning("not indexed: %s", e)
+                        continue
                     job = self.add(Path(dirpath), config=info.get("config", ""), tag=Path(dirpath).name,
                                    project_root=info.get("project_root", ""), results_root=root,
                                    launcher=info.get("launcher", "local"))

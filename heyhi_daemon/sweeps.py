@@ -38,6 +38,9 @@ from typing import Any
 
 from heyhi import records as R
 from heyhi.errors import HeyHiError
+from heyhi import protocol as P
+from heyhi.runs import formats as F
+from heyhi.states import JobState
 from heyhi.protocol import (
     CancelSweep, Error, Launch, LaunchSweep, Ok, SweepInfo, SweepLaunched, SweepList, SweepStatus,
 )
@@ -131,7 +134,7 @@ class SweepManager:
         try:
             rec = await asyncio.to_thread(Record, sdir)
         except SweepError as e:
-            return Error("not_found", str(e))
+            return Error(P.NOT_FOUND, str(e))
         points = rec.points()
         states = await asyncio.to_thread(self._states, [p.dir for p in points])
         counts = count_states(states)
@@ -179,8 +182,8 @@ class SweepManager:
 
             return _Sweep(sweep_id(p), p)
         if hits:
-            return Error("ambiguous", f"sweep {ref!r} is ambiguous: {', '.join(h.id for h in hits[:5])}")
-        return Error("not_found", f"no sweep {ref!r} (an id, a unique id prefix or a sweep folder)")
+            return Error(P.AMBIGUOUS, f"sweep {ref!r} is ambiguous: {', '.join(h.id for h in hits[:5])}")
+        return Error(P.NOT_FOUND, f"no sweep {ref!r} (an id, a unique id prefix or a sweep folder)")
 
     async def status(self, req: SweepStatus) -> SweepList | Error:
         if req.sweep:
@@ -196,7 +199,7 @@ class SweepManager:
                 infos.append(await asyncio.to_thread(self._info, sw, req.rows))
             except HeyHiError as e:
                 if req.sweep:
-                    return Error("not_found", str(e))
+                    return Error(P.NOT_FOUND, str(e))
         return SweepList(sweeps=infos)
 
     async def cancel(self, req: CancelSweep) -> Ok | Error:
@@ -265,6 +268,9 @@ class SweepManager:
                 await self._run_points(sw)
         except asyncio.CancelledError:
             raise
+        except F.NewerFormat as e:  # a newer HeyHi's sweep record or run: left alone, one line
+            log.error("sweep %s: %s", sw.id, e)
+            sw.error(str(e))
         except Exception as e:  # noqa: BLE001 - a runner must not die silently
             log.exception("sweep %s failed", sw.id)
             sw.error(f"the sweep runner failed: {type(e).__name__}: {e}")
@@ -403,7 +409,7 @@ class SweepManager:
                     await asyncio.to_thread(unstart, Path(p.dir), res.created, res.saved_status)
                     if res.created:
                         self.core.store.jobs.pop(job.job_id, None)
-                        job.state = "wiped"
+                        job.state = JobState.WIPED
                     else:
                         job.refresh()
                     self.core._changed(job)
@@ -448,6 +454,8 @@ class SweepManager:
 
     # ---- adaptive search ----------------------------------------------------------------------------
     async def _run_adaptive(self, sw: _Sweep) -> None:
+        from heyhi.sweep import point_line
+
         rec = sw.record
         spec, lay = rec.spec, rec.layout
         budget = spec.trials or 0
@@ -470,7 +478,7 @@ class SweepManager:
             new = [p for p in pts if (p.dir, p.trial) not in known]
             if new:
                 with open(Path(sw.dir) / "points.jsonl", "a") as fh:
-                    fh.write("".join(json.dumps(p.to_json()) + "\n" for p in new))
+                    fh.write("".join(point_line(p) for p in new))
                     fh.flush()
                     os.fsync(fh.fileno())
                 known.update((p.dir, p.trial) for p in new)
@@ -588,9 +596,10 @@ def _lines(path: Path) -> list[dict]:
         with open(path) as fh:
             for line in fh:
                 try:
-                    out.append(json.loads(line))
+                    d = json.loads(line)
                 except ValueError:
                     continue
+                out.append(F.check(path, d, F.POINTS))  # never appended to: a newer HeyHi's points
     except OSError:
         pass
     return out

@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.reactive import reactive
 
 from heyhi import paths
+from heyhi.states import JobState
 
 from .format import config_label, short_path
 from .link import Connector, Link, LinkState, local_connector
@@ -137,7 +138,7 @@ class HeyHiApp(App[None]):
         if reset is not None:
             self.jobs = {j.job_id: j for j in reset}
         for jid, job in changes.items():
-            if job.state == "wiped":
+            if job.state == JobState.WIPED:
                 self.jobs.pop(jid, None)
             else:
                 self.jobs[jid] = job

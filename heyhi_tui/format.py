@@ -9,6 +9,8 @@ import os
 
 from rich.text import Text
 
+from heyhi.states import JobState
+
 if TYPE_CHECKING:
     from heyhi.protocol import JobInfo
 
@@ -25,7 +27,7 @@ STATE_STYLE = {
     "crashed": "bold red",
     "cancelled": "magenta",
     "lost": "red",
-    "wiped": "strike bright_black",
+    JobState.WIPED: "strike bright_black",
 }
 OUT_DIR_STYLE = {"not_started": "green", "completed": "yellow", "running": "bold yellow"}
 

@@ -152,10 +152,9 @@ def test_restart_of_a_running_job(daemon, proj, tmp_path):
         assert len(trashed) == 1  # the old run is in the trash, not deleted
         release.touch()
         wait_state(c, r.job_id, "completed")
-        hist = c.request(P.ShowJob(job=r.job_id)).history
-        prev = [h for h in hist if h["state"] == "previous_run"]
-        assert len(prev) == 1 and prev[0]["pid"] == old.pid, hist
-        assert [h["state"] for h in hist if h["state"] not in ("previous_run", "_summary")] == ["queued", "running", "completed"]
+        d = c.request(P.ShowJob(job=r.job_id))
+        assert len(d.previous_runs) == 1 and d.previous_runs[0].pid == old.pid, d
+        assert [h.state for h in d.history] == ["queued", "running", "completed"]
 
 
 def test_cancel_a_running_and_a_queued_job(sock, tmp_path, proj, monkeypatch):

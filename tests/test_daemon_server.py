@@ -115,7 +115,7 @@ def test_version_mismatch_gets_a_protocol_error_and_is_closed(sock, pinger):
 
 def test_a_hello_of_another_shape_still_gets_the_version_error(sock, pinger):
     with raw_connect(sock, hello=False) as s:
-        send_frame(s, {"kind": "hello", "protocol": 2, "features": ["x"]})
+        send_frame(s, {"kind": "hello", "protocol": PROTOCOL_VERSION + 1, "features": ["x"]})
         [reply] = recv_all(s)
     assert reply.code == PROTOCOL
 

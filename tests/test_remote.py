@@ -203,7 +203,7 @@ def test_ctl_and_run_through_ssh(remote, demo_project):
     assert follow.returncode == 0 and "step 40/40" in follow.stdout, follow.stderr
     detail = json.loads(remote.ctl("--json", "show", job).stdout)
     assert detail["job"]["state"] == "completed"
-    assert [h["ended_as"] for h in detail["history"] if h["state"] == "previous_run"] == ["completed"]
+    assert [p["state"] for p in detail["previous_runs"]] == ["completed"]
     listed = json.loads(remote.ctl("--json", "list").stdout)
     assert [j["job_id"] for j in listed["jobs"]] == [job] and listed.get("daemon") is None
 

@@ -103,13 +103,13 @@ def test_exit_3_is_failed_with_code_3_and_cancel_is_cancelled(daemon, proj, tmp_
         long = launch(c, proj, [f"release={release}", "tag=long"])
         j = wait_state(c, bad.job_id, ("crashed", "completed"))
         assert (j.state, j.exit_code) == ("crashed", 3)
-        wait_for(lambda: show(c, bad.job_id).history[-1].get("slurm_state") == "FAILED", 60, "sacct's FAILED")
+        wait_for(lambda: show(c, bad.job_id).slurm_state == "FAILED", 60, "sacct's FAILED")
         wait_state(c, long.job_id, "running")
         c.request(P.Cancel(job=long.job_id))
         jl = show(c, long.job_id)
         assert jl.job.state == "cancelled"
         assert jl.job.slurm_id not in squeue_ids()
-        wait_for(lambda: show(c, long.job_id).history[-1].get("slurm_state") == "CANCELLED", 60, "CANCELLED")
+        wait_for(lambda: show(c, long.job_id).slurm_state == "CANCELLED", 60, "CANCELLED")
 
 
 def test_rejected_submission_is_a_clear_error(daemon, proj):
@@ -152,9 +152,8 @@ def test_restart_of_a_running_slurm_job(daemon, proj, tmp_path):
         assert j2.slurm_id != old
         ids = squeue_ids()
         assert old not in ids and j2.slurm_id in ids
-        hist = show(c, r.job_id).history
-        summary = next(h for h in hist if h["state"] == "_summary")
-        assert old in summary["slurm_ids"] and j2.slurm_id in summary["slurm_ids"]
+        slurm_ids = show(c, r.job_id).slurm_ids
+        assert old in slurm_ids and j2.slurm_id in slurm_ids
         release.touch()
         wait_state(c, r.job_id, "completed")
 
@@ -165,9 +164,8 @@ def test_max_attempts_retries_then_stays_failed(daemon, proj):
         wait_for(lambda: (d := show(c, r.job_id)).job.attempts == 3 and d.job.state == "crashed", 240,
                  "three failed attempts")
         d = show(c, r.job_id)
-        summary = next(h for h in d.history if h["state"] == "_summary")
-        assert len(summary["slurm_ids"]) == 3
-        states = [h["state"] for h in d.history if h["state"] != "_summary"]
+        assert len(d.slurm_ids) == 3
+        states = [h.state for h in d.history]
         assert states.count("crashed") >= 3 and d.job.exit_code == 2
 
 
@@ -185,5 +183,5 @@ def test_time_limit_requeues_from_checkpoint_and_completes(daemon, demo_project)
         assert j.attempts >= 2
     out = (Path(j.run_dir) / "stdout.log").read_text()
     assert "resuming from step" in out and "step 500/500" in out
-    hist = [h["state"] for h in show(Client(str(daemon.socket)), job_id).history]
+    hist = [h.state for h in show(Client(str(daemon.socket)), job_id).history]
     assert "requeued" in hist

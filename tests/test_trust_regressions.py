@@ -173,3 +173,25 @@ def test_daemon_start_refuses_bad_settings_at_once(sock, args, env, says):
                        env={**os.environ, **env}, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert r.returncode == 2 and says in one_line(r), r.stderr
     assert not sock.exists()
+
+
+def test_the_daemon_composes_against_an_edited_schema_without_a_restart(proj, sock, tmp_path):
+    """A researcher adds a field to conf.proto while the daemon runs: the next Validate knows it."""
+    from heyhi import protocol as P
+    from heyhi.client import Client
+
+    d = DaemonProcess.start(sock, stderr_dir=tmp_path)
+    try:
+        req = P.Validate(project_root=str(proj), results_root=None, config=str(proj / PROBE),
+                         overrides=["brand_new=3"])
+        with Client(str(sock)) as c:
+            before = c.request(req)
+            assert not before.ok and "unknown key 'brand_new'" in before.errors[0].message
+            proto = proj / "conf" / "conf.proto"
+            text = proto.read_text()
+            proto.write_text(text.replace("message ProbeTask {", "message ProbeTask {\n  optional int32 brand_new = 99;", 1))
+            after = c.request(req)
+            assert after.ok, after.errors
+            assert ("brand_new", "3") in {(k, v) for k, v, _ in after.flat}
+    finally:
+        d.stop()

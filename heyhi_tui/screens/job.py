@@ -40,7 +40,7 @@ class JobScreen(JobActionsMixin, Screen):
     def __init__(self, job_id: str) -> None:
         super().__init__()
         self.job_id = job_id
-        self.history: list[dict] = []
+        self.history: list[str] = []  # the run's states, oldest first; earlier runs as "previous_run(<state>)"
         self._history_state = ""
 
     def compose(self) -> ComposeResult:
@@ -74,7 +74,7 @@ class JobScreen(JobActionsMixin, Screen):
         except DaemonError:
             return
         assert isinstance(detail, JobDetail)
-        self.history = [h for h in detail.history if h.get("state") != "_summary"]
+        self.history = [f"previous_run({p.state})" for p in detail.previous_runs] + [h.state for h in detail.history]
         self._show()
 
     def _show(self) -> None:
@@ -104,9 +104,7 @@ class JobScreen(JobActionsMixin, Screen):
             grid.add_row("time", Text(f"started {_when(job.started)}  ran {runtime(job, time.time())}"
                                       if job.started else f"created {_when(job.created)}"))
             if self.history:
-                steps = [f"{h.get('state')}" + (f"({h.get('ended_as')})" if h.get("ended_as") else "")
-                         for h in self.history[-8:]]
-                grid.add_row("history", Text(" → ".join(steps)))
+                grid.add_row("history", Text(" → ".join(self.history[-8:])))
         self.query_one("#job-info", Static).update(grid)
 
     def on_screen_suspend(self) -> None:

@@ -271,7 +271,13 @@ def main(argv: list[str] | None = None) -> int:
     from .runs import locks
 
     locks.DEFAULT_DEADLINE_S = JOB_STATUS_WAIT_S  # a result is never lost to a moment of contention
-    code = run(Path(argv[0]))
+    from .runs.formats import NewerFormat
+
+    try:
+        code = run(Path(argv[0]))
+    except NewerFormat as e:  # a newer HeyHi's record: neither run nor written over
+        print(f"heyhi.job: {e}", file=sys.stderr)
+        code = 2
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

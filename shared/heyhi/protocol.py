@@ -14,38 +14,65 @@ to a message bumps ``PROTOCOL_VERSION``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from typing import Any, Literal
 
 from .errors import HeyHiError
+from .states import JobState, RunState
 
-PROTOCOL_VERSION = 2  # 2: Launch.expect_state, Launched.state, Restart.force, Wipe.purge/expect_state
+# 2: Launch.expect_state, Launched.state, Restart.force, Wipe.purge/expect_state
+# 3: JobDetail.history as HistoryEntry, and previous_runs, slurm_ids, slurm_state (no "_summary" row)
+PROTOCOL_VERSION = 3
 
-# Error.code values (docs/protocol.md lists when each is sent).
-PROTOCOL = "protocol"  # no Hello first, or a protocol version the daemon does not speak
-BAD_FRAME = "bad_frame"  # not a frame: oversized, truncated or not msgpack (the connection closes)
-BAD_REQUEST = "bad_request"  # a frame that is not a valid request (the connection stays open)
-HELLO_TIMEOUT = "hello_timeout"  # no Hello within the bound after connecting
-FORBIDDEN = "forbidden"  # the peer runs as another user
-NOT_IMPLEMENTED = "not_implemented"  # the daemon's core does not serve this request (yet)
-NOT_FOUND = "not_found"  # no such job, file or folder
-CONFLICT = "conflict"  # the request clashes with the current state (folder taken, job running)
-INVALID = "invalid"  # a config or override the core rejected (message names where and what)
-SHUTTING_DOWN = "shutting_down"  # the daemon is stopping; a running stream ends with this
-INTERNAL = "internal"  # a bug in the daemon; its log has the traceback
-REFUSED = "refused"  # a write or wipe the safety rules refuse (the message names the folder and rule)
-TAKEN = "taken"  # the run folder is locked by another launch, or busy (exit 3)
-NOTHING_STARTED = "nothing_started"  # the launch started nothing (sbatch failed, no cluster): exit 69
-FAILED = "failed"  # the request was valid but could not be carried out (the message says why)
-AMBIGUOUS = "ambiguous"  # a job id prefix matching several jobs
-NOT_RUNNING = "not_running"  # cancel of a job that is not queued or running
-CONFIRM = "confirm"  # a wipe that needs the job named twice
-IDLE_TIMEOUT = "idle_timeout"  # a connection with no request in flight and no stream, closed (wire/limits.py)
 
-ERROR_CODES = (
-    PROTOCOL, BAD_FRAME, BAD_REQUEST, HELLO_TIMEOUT, FORBIDDEN, NOT_IMPLEMENTED, NOT_FOUND,
-    CONFLICT, INVALID, SHUTTING_DOWN, INTERNAL, REFUSED, TAKEN, NOTHING_STARTED, FAILED, AMBIGUOUS,
-    NOT_RUNNING, CONFIRM, IDLE_TIMEOUT,
-)
+class ErrorCode(StrEnum):
+    """``Error.code`` values (docs/protocol.md lists when each is sent). Each member is its string, so
+    the wire carries the same bytes; a client decodes ``Error.code`` as a plain ``str``, so a code it
+    does not know (from another version) still reads."""
+
+    PROTOCOL = "protocol"  # no Hello first, or a protocol version the daemon does not speak
+    BAD_FRAME = "bad_frame"  # not a frame: oversized, truncated or not msgpack (the connection closes)
+    BAD_REQUEST = "bad_request"  # a frame that is not a valid request (the connection stays open)
+    HELLO_TIMEOUT = "hello_timeout"  # no Hello within the bound after connecting
+    FORBIDDEN = "forbidden"  # the peer runs as another user
+    NOT_IMPLEMENTED = "not_implemented"  # the daemon's core does not serve this request (yet)
+    NOT_FOUND = "not_found"  # no such job, file or folder
+    CONFLICT = "conflict"  # the request clashes with the current state (folder taken, job running)
+    INVALID = "invalid"  # a config or override the core rejected (message names where and what)
+    SHUTTING_DOWN = "shutting_down"  # the daemon is stopping; a running stream ends with this
+    INTERNAL = "internal"  # a bug in the daemon; its log has the traceback
+    REFUSED = "refused"  # a write or wipe the safety rules refuse (the message names the folder and rule)
+    TAKEN = "taken"  # the run folder is locked by another launch, or busy (exit 3)
+    NOTHING_STARTED = "nothing_started"  # the launch started nothing (sbatch failed, no cluster): exit 69
+    FAILED = "failed"  # the request was valid but could not be carried out (the message says why)
+    AMBIGUOUS = "ambiguous"  # a job id prefix matching several jobs
+    NOT_RUNNING = "not_running"  # cancel of a job that is not queued or running
+    CONFIRM = "confirm"  # a wipe that needs the job named twice
+    IDLE_TIMEOUT = "idle_timeout"  # a connection with no request in flight and no stream, closed (wire/limits.py)
+
+
+# The codes as module names too (``P.NOT_FOUND``), as every reader spells them.
+PROTOCOL = ErrorCode.PROTOCOL
+BAD_FRAME = ErrorCode.BAD_FRAME
+BAD_REQUEST = ErrorCode.BAD_REQUEST
+HELLO_TIMEOUT = ErrorCode.HELLO_TIMEOUT
+FORBIDDEN = ErrorCode.FORBIDDEN
+NOT_IMPLEMENTED = ErrorCode.NOT_IMPLEMENTED
+NOT_FOUND = ErrorCode.NOT_FOUND
+CONFLICT = ErrorCode.CONFLICT
+INVALID = ErrorCode.INVALID
+SHUTTING_DOWN = ErrorCode.SHUTTING_DOWN
+INTERNAL = ErrorCode.INTERNAL
+REFUSED = ErrorCode.REFUSED
+TAKEN = ErrorCode.TAKEN
+NOTHING_STARTED = ErrorCode.NOTHING_STARTED
+FAILED = ErrorCode.FAILED
+AMBIGUOUS = ErrorCode.AMBIGUOUS
+NOT_RUNNING = ErrorCode.NOT_RUNNING
+CONFIRM = ErrorCode.CONFIRM
+IDLE_TIMEOUT = ErrorCode.IDLE_TIMEOUT
+
+ERROR_CODES: tuple[ErrorCode, ...] = tuple(ErrorCode)
 
 
 class ProtocolError(HeyHiError):
@@ -114,12 +141,13 @@ class OverrideError(_Value):
 
 @_message
 class JobInfo(_Value):
-    """One run as the daemon tracks it (state names as in the run folder's heyhi.status.json)."""
+    """One run as the daemon tracks it: ``state`` as in the run folder's heyhi.status.json, or
+    ``wiped`` (``JobState``)."""
 
     job_id: str
     run_dir: str
     config: str
-    state: str
+    state: JobState
     tag: str = ""
     reason: str = ""
     exit_code: int | None = None
@@ -131,6 +159,39 @@ class JobInfo(_Value):
     started: float | None = None
     ended: float | None = None
     attempts: int = 0
+
+
+@_message
+class HistoryEntry(_Value):
+    """One state change of a run, as its heyhi.status.json history records it: the state, when
+    (unix seconds), and what its writer said (None or "": not recorded)."""
+
+    state: RunState
+    at: float
+    reason: str = ""
+    exit_code: int | None = None
+    attempt: int | None = None
+    launcher: str = ""
+    slurm_id: str | None = None
+    slurm_state: str = ""
+    jobid: str | None = None
+    pid: int | None = None
+    host: str = ""
+
+
+@_message
+class PreviousRun(_Value):
+    """An earlier run of a job, wiped by a restart of the same folder: how it ended."""
+
+    state: RunState
+    exit_code: int | None = None
+    reason: str = ""
+    slurm_id: str | None = None
+    jobid: str | None = None
+    pid: int | None = None
+    started: float | None = None
+    ended: float | None = None
+    attempt: int | None = None
 
 
 @_message
@@ -300,10 +361,15 @@ class ShowJob(_Value):
 
 @_message
 class JobDetail(_Value):
-    """One job and its history (the run folder's state changes, oldest first)."""
+    """One job: its ``history`` (the run folder's state changes, oldest first), the earlier runs
+    of its folder that restarts wiped (oldest first), every Slurm id it has had, and what Slurm
+    last said of it."""
 
     job: JobInfo
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+    previous_runs: list[PreviousRun] = field(default_factory=list)
+    slurm_ids: list[str] = field(default_factory=list)
+    slurm_state: str | None = None
     kind: Literal["job_detail"] = _kind("job_detail")
 
 
@@ -569,7 +635,8 @@ REQUESTS: tuple[type, ...] = Request.__args__
 RESPONSES: tuple[type, ...] = Response.__args__
 STREAMS: tuple[type, ...] = (Logs, Subscribe)  # answered by a stream that ends with Ok or Error
 
-_VALUES = (OverrideError, JobInfo, DirEntry, FieldDoc, SweepInfo)
+_VALUES = (OverrideError, JobInfo, HistoryEntry, PreviousRun, DirEntry, FieldDoc, SweepInfo)
+_ENUMS = (JobState, RunState)  # fields typed with these are rebuilt as members on the way in
 _BY_KIND: dict[str, type] = {c.__dataclass_fields__["kind"].default: c for c in REQUESTS + RESPONSES}
 _FIELDS: dict[type, tuple[str, ...]] = {
     c: tuple(f.name for f in fields(c)) for c in REQUESTS + RESPONSES + _VALUES
@@ -579,7 +646,7 @@ _FIELDS: dict[type, tuple[str, ...]] = {
 _NESTED: dict[type, tuple[str, ...]] = {
     c: tuple(
         f.name for f in fields(c)
-        if "tuple[" in f.type or any(v.__name__ in f.type for v in _VALUES)
+        if "tuple[" in f.type or any(v.__name__ in f.type for v in _VALUES + _ENUMS)
     )
     for c in REQUESTS + RESPONSES + _VALUES
 }
@@ -659,4 +726,16 @@ def _parse_annotation(ann: str) -> Any:
     for value_cls in _VALUES:
         if ann == value_cls.__name__:
             return lambda v, c=value_cls: _build(c, v)
+    for enum_cls in _ENUMS:
+        if ann == enum_cls.__name__:
+            return lambda v, c=enum_cls: _member(c, v)
     return lambda v: v
+
+
+def _member(cls: type, value: Any) -> Any:
+    """The enum member for ``value``; a value this side does not know stays as it came (a reader
+    shows a state it has no name for rather than failing on it)."""
+    try:
+        return cls(value)
+    except ValueError:
+        return value

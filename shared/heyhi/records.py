@@ -13,6 +13,9 @@
 | result.json / result.pkl | the task's return value |
 | metrics.jsonl | one line per ``heyhi.log_metrics`` |
 
+The three ``heyhi.*.json`` records carry ``format`` (``heyhi.runs.formats``); one written by a newer
+HeyHi makes its reader raise ``NewerFormat`` (one line), so no mode and no clean judges it lost.
+
 Stdlib only: the CLI's ``ctl`` path and the daemon read these.
 """
 
@@ -25,6 +28,10 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
+
+from .runs import formats as F
+from .runs.formats import NewerFormat  # noqa: F401 - raised by the readers below
+from .states import FINAL_STATES, LIVE_STATES, RunState  # noqa: F401 - LIVE_STATES: for readers
 
 CONFIG = "config.prototxt"
 CONFIG_META = "config_meta.prototxt"
@@ -44,12 +51,10 @@ METRICS = "metrics.jsonl"
 
 RECORD_FILES = (STATUS, JOBID, RUN, CONFIG_META)
 
-# States, as in heyhi.status.json.
-QUEUED, SUBMITTED, RUNNING, REQUEUED = "queued", "submitted", "running", "requeued"
-COMPLETED_S, CRASHED, CANCELLED, LOST = "completed", "crashed", "cancelled", "lost"
-NOT_STARTED = "not_started"
-LIVE_STATES = frozenset({QUEUED, SUBMITTED, RUNNING, REQUEUED})
-FINAL_STATES = frozenset({COMPLETED_S, CRASHED, CANCELLED, LOST})
+# States, as in heyhi.status.json (``heyhi.states.RunState``; each member is its string).
+QUEUED, SUBMITTED, RUNNING, REQUEUED = RunState.QUEUED, RunState.SUBMITTED, RunState.RUNNING, RunState.REQUEUED
+COMPLETED_S, CRASHED, CANCELLED, LOST = RunState.COMPLETED, RunState.CRASHED, RunState.CANCELLED, RunState.LOST
+NOT_STARTED = RunState.NOT_STARTED
 
 
 def write_atomic(path: Path, data: str | bytes, *, shared: bool | None = None) -> None:
@@ -115,13 +120,15 @@ class RunDir:
 
     # ---- status ------------------------------------------------------------------------------
     def read_status(self) -> dict | None:
+        """The status record; None when there is none; ``NewerFormat`` when a newer HeyHi wrote it."""
         try:
             with open(self.path / STATUS) as fh:
-                return json.load(fh)
+                data = json.load(fh)
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
             return {"state": LOST, "reason": "unreadable heyhi.status.json", "history": []}
+        return F.check(self.path / STATUS, data, F.STATUS)
 
     @contextmanager
     def status_lock(self) -> Iterator[None]:
@@ -155,6 +162,7 @@ class RunDir:
             if state in FINAL_STATES:
                 new["ended"] = now
             new["history"] = list(cur.get("history", [])) + [entry]
+            new[F.KEY] = F.STATUS  # a newer record never gets here: read_status refused it
             write_atomic(self.path / STATUS, json.dumps(new, indent=1, sort_keys=True))
             return new
 
@@ -168,10 +176,20 @@ class RunDir:
         write_atomic(self.path / JOBID, jobid + "\n")
 
     def read_run(self) -> dict:
+        """How to run it ({} when missing or unreadable); ``NewerFormat`` when a newer HeyHi wrote it."""
         try:
-            return json.loads((self.path / RUN).read_text())
+            data = json.loads((self.path / RUN).read_text())
         except (OSError, ValueError):
             return {}
+        return F.check(self.path / RUN, data, F.RUN)
+
+    def read_version(self) -> dict:
+        """HeyHi's and the code's version ({} when missing or unreadable); ``NewerFormat`` as above."""
+        try:
+            data = json.loads((self.path / VERSION).read_text())
+        except (OSError, ValueError):
+            return {}
+        return F.check(self.path / VERSION, data, F.VERSION)
 
     def has_record(self) -> bool:
         """Does the folder hold HeyHi's run record (so it may be wiped)?"""

@@ -42,7 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .errors import ConfigError, HeyHiError
+from .config.split import SweepError, split_items  # the grammar's item splitting lives below both
+from .errors import ConfigError
+from .runs import formats as F
 
 FUNCS = ("range", "choice", "uniform", "loguniform", "randint")
 DISTRIBUTIONS = ("uniform", "loguniform", "randint")
@@ -58,72 +60,7 @@ _FUNC_RE = re.compile(r"([A-Za-z_]\w*)\((.*)\)\Z", re.S)
 _MIN_WORDS = ("loss", "err", "perplexity", "ppl", "mse", "mae", "rmse", "nll", "cost", "regret", "time", "latency")
 
 
-class SweepError(HeyHiError):
-    """A bad sweep: one line naming the token or point and what is wrong (exit code 2)."""
-
-
 # ---- the grammar ------------------------------------------------------------------------------
-
-
-def split_items(text: str, where: str) -> list[str]:
-    """``a, [b,c], "d,e"`` -> ["a", "[b,c]", "d,e"]: commas at depth 0, quotes respected and removed."""
-    items: list[str] = []
-    cur: list[str] = []
-    depth = 0
-    quote = None
-    quoted = False
-    i = 0
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if quote:
-            if ch == "\\" and i + 1 < n and depth == 0:
-                cur.append(text[i + 1])
-                i += 2
-                continue
-            if ch == quote:
-                quote = None
-                if depth:
-                    cur.append(ch)
-            else:
-                cur.append(ch)
-            i += 1
-            continue
-        if ch in "\"'":
-            quote = ch
-            if depth:
-                cur.append(ch)
-            else:
-                quoted = True
-        elif ch in "[(":
-            depth += 1
-            cur.append(ch)
-        elif ch in "])":
-            depth -= 1
-            if depth < 0:
-                raise SweepError(f"{where}: unbalanced {ch!r}")
-            cur.append(ch)
-        elif ch == "," and depth == 0:
-            items.append(_item("".join(cur), quoted, where))
-            cur, quoted = [], False
-        else:
-            cur.append(ch)
-        i += 1
-    if quote or depth:
-        raise SweepError(f"{where}: unbalanced {'quote' if quote else 'brackets'}")
-    last = "".join(cur)
-    if items or last.strip() or quoted:
-        items.append(_item(last, quoted, where))
-    return items
-
-
-def _item(s: str, quoted: bool, where: str) -> str:
-    if quoted:
-        return s
-    s = s.strip()
-    if not s:
-        raise SweepError(f"{where}: an empty element in a list")
-    return s
 
 
 @dataclass
@@ -970,12 +907,13 @@ class Sweep:
         d = self.sweep_dir
         d.mkdir(parents=True, exist_ok=True)
         rec = self.record()
-        old = read_json(d / SPEC_FILE)
+        old = F.check(d / SPEC_FILE, read_json(d / SPEC_FILE), F.SWEEP)  # never over a newer HeyHi's record
         if old and old.get("created"):
             rec["created"] = old["created"]
-        write_atomic(d / SPEC_FILE, json.dumps(rec, indent=1))
+        write_atomic(d / SPEC_FILE, json.dumps(F.stamp(rec, F.SWEEP), indent=1))
         if self.spec.kind != "adaptive":
-            write_atomic(d / POINTS_FILE, "".join(json.dumps(p.to_json()) + "\n" for p in self.points))
+            _check_points(d / POINTS_FILE)
+            write_atomic(d / POINTS_FILE, "".join(point_line(p) for p in self.points))
             write_atomic(d / FOLDERS_FILE, "".join(p.dir + "\n" for p in self.points))
         return d
 
@@ -1021,6 +959,24 @@ def sweep_id(sweep_dir: Path | str) -> str:
     return hashlib.md5(str(Path(sweep_dir).absolute()).encode()).hexdigest()[:10]
 
 
+def point_line(p: "Point") -> str:
+    """One line of ``points.jsonl``: the point, with its record format."""
+    return json.dumps(F.stamp(p.to_json(), F.POINTS)) + "\n"
+
+
+def _check_points(path: Path) -> None:
+    """``NewerFormat`` when a line of ``points.jsonl`` is a newer HeyHi's (before it is written over)."""
+    try:
+        with open(path) as fh:
+            for line in fh:
+                try:
+                    F.check(path, json.loads(line), F.POINTS)
+                except ValueError:
+                    continue
+    except FileNotFoundError:
+        pass
+
+
 def read_json(path: Path) -> dict | None:
     try:
         return json.loads(Path(path).read_text())
@@ -1036,7 +992,7 @@ class Record:
         data = read_json(self.dir / SPEC_FILE)
         if not data:
             raise SweepError(f"{self.dir}: not a sweep record (no readable {SPEC_FILE})")
-        self.data = data
+        self.data = F.check(self.dir / SPEC_FILE, data, F.SWEEP)
         self.spec = SweepSpec.from_json(data["spec"])
         self.layout = Layout.from_json(data["layout"])
         self.id = data.get("id") or sweep_id(self.dir)
@@ -1056,9 +1012,14 @@ class Record:
                 for line in fh:
                     if line.strip():
                         try:
-                            out.append(Point.from_json(json.loads(line)))
-                        except (ValueError, KeyError):
+                            d = json.loads(line)
+                        except ValueError:
                             continue  # a torn last line (adaptive appends)
+                        F.check(self.dir / POINTS_FILE, d, F.POINTS)  # each line is a record
+                        try:
+                            out.append(Point.from_json(d))
+                        except (ValueError, KeyError):
+                            continue
         except FileNotFoundError:
             pass
         if self.spec.kind == "adaptive":
@@ -1220,6 +1181,9 @@ def lost_runs(results_root: Path, sweep_dir: Path | None = None) -> list[Path]:
                 dirs.append(Path(dirpath))
     out = []
     for d in dirs:
-        if d.is_dir() and R.RunDir(d).state(slurm_live=live)[0] == R.LOST:
-            out.append(d)
+        try:
+            if d.is_dir() and R.RunDir(d).state(slurm_live=live)[0] == R.LOST:
+                out.append(d)
+        except F.NewerFormat:
+            continue  # a newer HeyHi's run is never lost to this one: left alone
     return out

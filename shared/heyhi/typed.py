@@ -5,11 +5,10 @@ Errors name file:line:col, the field and what was expected, on one line.
 
 from __future__ import annotations
 
-import math
-import struct
 from typing import Any
 
 from . import textformat as tf
+from .config.cast import to_float32  # noqa: F401 (re-exported: it lived here)
 from .errors import ConfigError
 from .schema.model import FLOAT_KINDS, INT_KINDS, INT_RANGES, FieldSpec, MessageType
 from .suggest import did_you_mean
@@ -169,19 +168,3 @@ def _typed_scalar(kind: str, enum, sc: Scalar, name: str) -> Any:
         label = f"enum {enum.name}" if kind == "enum" else kind
         raise ConfigError(f"field {name!r} expects {label}, got {shown}", where) from None
     raise ConfigError(f"field {name!r}: unsupported type {kind}", where)
-
-
-def to_float32(x: float) -> float:
-    """Round to the nearest float32 and back, keeping the shortest decimal that round-trips."""
-    if math.isinf(x) or math.isnan(x):
-        return x
-    try:
-        y = struct.unpack("f", struct.pack("f", x))[0]
-    except OverflowError:
-        return math.copysign(math.inf, x)
-    # Shortest decimal representation that maps to the same float32.
-    for digits in range(1, 10):
-        s = f"{y:.{digits}g}"
-        if struct.unpack("f", struct.pack("f", float(s)))[0] == y:
-            return float(s)
-    return y

@@ -4,6 +4,9 @@ A ``Msg`` holds only the fields that are set (``v``: name -> value). Scalars are
 (enums by number), messages are ``Msg``, repeated fields lists, maps dicts. Setting a member of
 a oneof clears the other members. ``merge_from`` is protobuf's ``MergeFrom``: scalars replace,
 messages merge, repeated fields concatenate, maps update, a oneof switches.
+
+Imports only what sits below it (``heyhi.config``'s printer, casting and, lazily, freezing), so
+``printing``, ``overrides``, ``typed`` and ``frozen`` can all build on it without a cycle.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Iterator
 
+from .config.cast import cast_python_value
+from .config.printer import to_text
 from .errors import ConfigError
 from .schema.model import FieldSpec, MessageType
 
@@ -117,13 +122,9 @@ class Msg:
         raise TypeError("unhashable type: 'Msg'")
 
     def __repr__(self) -> str:
-        from .printing import to_text
-
         return f"<{self.type.name}>\n{to_text(self)}"
 
     def __str__(self) -> str:
-        from .printing import to_text
-
         return to_text(self)
 
     # ---- convenience: attribute access for editable configs ------------------------------
@@ -146,8 +147,6 @@ class Msg:
         return self.value_of(name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        from .overrides import cast_python_value
-
         f = self.type.fields.get(name)
         if f is None:
             raise AttributeError(f"{self.type.name} has no field {name!r}")
@@ -161,7 +160,7 @@ class Msg:
         return to_dict(self, with_defaults=with_defaults, with_all=with_all)
 
     def to_frozen(self):
-        from .frozen import freeze
+        from .config.frozen import freeze  # here, not at the top: keeps pydantic off the print path
 
         return freeze(self)
 

@@ -14,7 +14,7 @@ USAGE = """usage: heyhi ctl [--remote HOST] [--json] COMMAND
   status                      the daemon and a table of jobs
   list [--state S] [--config C] [TEXT]
   show JOB                    state, Slurm id, node, attempts, times and history
-  restart JOB [--yes]         run it again in its folder (asks first when that wipes a run)
+  restart JOB [--yes]         rerun its recorded config in its folder (asks first when that wipes a run)
   cancel JOB
   wipe JOB [--yes] [--purge]  move the job's run folder to the trash (asks first); --purge deletes it
   trash                       list wiped run folders (kept 7 days: HEYHI_TRASH_DAYS)
@@ -198,22 +198,20 @@ def _dispatch(client, cmd: str, args: list[str], as_json: bool) -> int:
             print(json.dumps(P.to_wire(d), default=str))
             return 0
         j = d.job
-        summary = next((h for h in d.history if h.get("state") == "_summary"), {})
         fields = [("job", j.job_id), ("state", j.state + (f" ({j.reason})" if j.reason else "")),
                   ("exit code", j.exit_code), ("run folder", j.run_dir), ("config", j.config), ("launcher", j.launcher),
-                  ("slurm id", j.slurm_id), ("slurm ids", ", ".join(summary.get("slurm_ids", [])) or None),
-                  ("slurm state", summary.get("slurm_state")), ("node", j.node), ("attempts", j.attempts),
+                  ("slurm id", j.slurm_id), ("slurm ids", ", ".join(d.slurm_ids) or None),
+                  ("slurm state", d.slurm_state), ("node", j.node), ("attempts", j.attempts),
                   ("created", _ts(j.created)), ("started", _ts(j.started)), ("ended", _ts(j.ended)),
                   ("runtime", _runtime(j))]
         for k, v in fields:
             if v not in (None, ""):
                 print(f"{k:>11}: {v}")
         print("    history:")
+        for i, p in enumerate(d.previous_runs):  # earlier runs of the folder, wiped by restarts
+            print(f"      {_ts(p.ended)}  previous run {i + 1}: {p.state}  {_extra(p, ('state', 'ended'))}")
         for h in d.history:
-            if h.get("state") == "_summary":
-                continue
-            extra = " ".join(f"{k}={v}" for k, v in h.items() if k not in ("state", "at") and v not in (None, ""))
-            print(f"      {_ts(h.get('at'))}  {h.get('state')}  {extra}")
+            print(f"      {_ts(h.at)}  {h.state}  {_extra(h, ('state', 'at'))}")
         return 0
     if cmd == "restart":
         job = next((a for a in args if not a.startswith("-")), None)
@@ -232,7 +230,7 @@ def _dispatch(client, cmd: str, args: list[str], as_json: bool) -> int:
             r = client.request(P.Restart(job=job, expect_state=r.state))
             if r.decision == "confirm":
                 return _fail(f"not restarted: {r.run_dir} is now {r.state}; run the command again to decide", 1)
-        print(f"heyhi: restarted: {r.run_dir} [job {r.job_id}]")
+        print(f"heyhi: restarted: {r.run_dir} [job {r.job_id}] ({r.reason})")  # the reason says it reran the record
         return 0
     if cmd == "cancel":
         if not one_job():
@@ -305,6 +303,12 @@ def _ts(t) -> str | None:
     if not t:
         return None
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
+def _extra(entry, skip: tuple[str, ...]) -> str:
+    """``key=value`` for each field of a history entry that was recorded, by name (as in the record)."""
+    names = sorted(n for n in entry.__dataclass_fields__ if n not in skip and n != "kind")
+    return " ".join(f"{n}={getattr(entry, n)}" for n in names if getattr(entry, n) not in (None, ""))
 
 
 def _dur(s: float) -> str:

@@ -185,7 +185,7 @@ async def _launched_since(client: Any, config: str, t0: float) -> Any:
         if (job.created or 0) >= t0 or (job.started or 0) >= t0:
             return job
         detail = await client.request(ShowJob(job=job.job_id), retry=True)
-        if any(h.get("at", 0) >= t0 for h in detail.history if h.get("state") in ("queued", "submitted", "running")):
+        if any(h.at >= t0 for h in detail.history if h.state in ("queued", "submitted", "running")):
             return job
     return None
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .. import records as R
+from . import formats as F
 from .liveness import this_host
 from .perms import make_dir
 
@@ -54,7 +55,7 @@ def prepare_run(project, composed, run_dir: Path, *, adhoc: bool = False, checkp
         R.write_atomic(run_dir / R.OVERRIDES, "".join(o.source + "\n" for o in composed.overrides))
         version = {"heyhi_version": __version__, **git_info(project.root), "snapshot": snap_hash,
                    "python": sys.version.split()[0]}
-        R.write_atomic(run_dir / R.VERSION, json.dumps(version, indent=1))
+        R.write_atomic(run_dir / R.VERSION, json.dumps(F.stamp(version, F.VERSION), indent=1))
         info = {
             "project_root": str(project.root),
             "results_root": str(results_root),
@@ -69,7 +70,7 @@ def prepare_run(project, composed, run_dir: Path, *, adhoc: bool = False, checkp
             "python": sys.executable,
             "adhoc": adhoc,
         }
-        R.write_atomic(run_dir / R.RUN, json.dumps(info, indent=1))
+        R.write_atomic(run_dir / R.RUN, json.dumps(F.stamp(info, F.RUN), indent=1))
         prev = R.RunDir(run_dir).read_status()
         attempt = int(prev.get("attempt") or 1) + 1 if prev else 1  # start_continue: a new attempt
         R.RunDir(run_dir).set_state(state, launcher=launcher, attempt=attempt, owner_pid=owner_pid,

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Refused
+from . import formats as F
 from .ownership import canonical
 from .perms import make_dir
 
@@ -85,7 +86,7 @@ def move_to_trash(folder: Path | str, roots: list[Path], *, days: float = DEFAUL
     try:
         fd = os.open(entry / ORIGIN, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
-            json.dump({"format": 1, "path": str(folder), "at": now}, fh)
+            json.dump(F.stamp({"path": str(folder), "at": now}, F.ORIGIN), fh)
         os.rename(folder, entry / RUN)
     except OSError as e:
         shutil.rmtree(entry, ignore_errors=True)
@@ -94,13 +95,15 @@ def move_to_trash(folder: Path | str, roots: list[Path], *, days: float = DEFAUL
 
 
 def read_entry(path: Path | str) -> Entry | None:
-    """The trash entry at ``path`` (None when it is not one HeyHi made)."""
+    """The trash entry at ``path`` (None when it is not one HeyHi made; ``NewerFormat`` when a newer
+    HeyHi made it)."""
     path = Path(path)
     if os.path.islink(path) or not (path / RUN).is_dir():
         return None
     try:
         with open(path / ORIGIN, "rb") as fh:
             data = json.loads(fh.read(64 << 10))
+        F.check(path / ORIGIN, data, F.ORIGIN)  # NewerFormat propagates: a newer HeyHi's entry
         return Entry(path, Path(data["path"]), float(data["at"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -114,7 +117,10 @@ def entries(trash: Path) -> list[Entry]:
             for i, e in enumerate(it):
                 if i >= MAX_ENTRIES:
                     break
-                ent = read_entry(e.path) if e.is_dir(follow_symlinks=False) else None
+                try:
+                    ent = read_entry(e.path) if e.is_dir(follow_symlinks=False) else None
+                except F.NewerFormat:  # a newer HeyHi's entry: left alone (never purged from here)
+                    ent = None
                 if ent is not None:
                     out.append(ent)
     except OSError:

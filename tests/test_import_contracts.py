@@ -1,0 +1,201 @@
+"""Import contracts, read from the source and checked in real processes.
+
+- no import cycle among the modules of ``heyhi`` (shared/heyhi), ``heyhi_daemon`` and ``heyhi_tui``,
+  counting imports inside functions (where cycles hide) and re-exports; only ``if TYPE_CHECKING:``
+  blocks are left out (they never run), as ``../shared/tools/import_cycles.py --all-imports`` does;
+- the core (shared/heyhi) imports neither Textual nor the daemon nor the TUI, not even inside a function;
+- ``heyhi ctl status`` loads no pydantic, asyncio or Textual (with and without a daemon to answer).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from daemon_util import DaemonProcess
+
+REPO = Path(__file__).resolve().parent.parent
+ROOTS = {"heyhi": REPO / "shared" / "heyhi", "heyhi_daemon": REPO / "heyhi_daemon", "heyhi_tui": REPO / "heyhi_tui"}
+CORE_MUST_NOT_IMPORT = ("textual", "heyhi_daemon", "heyhi_tui")
+CTL_MUST_NOT_LOAD = ("pydantic", "asyncio", "textual", "heyhi_daemon", "rich")
+
+
+# ---- reading imports with ast -------------------------------------------------------------------
+
+def module_files(roots: dict[str, Path]) -> dict[str, Path]:
+    """Dotted module name -> file, for every ``.py`` under each package root."""
+    mods: dict[str, Path] = {}
+    for name, base in roots.items():
+        for f in sorted(base.rglob("*.py")):
+            parts = [name, *f.relative_to(base).with_suffix("").parts]
+            if parts[-1] == "__init__":
+                parts.pop()
+            mods[".".join(parts)] = f
+    return mods
+
+
+def imported_names(mod: str, path: Path, *, type_checking: bool = False) -> set[str]:
+    """Every dotted name ``mod`` imports, at any depth (functions included), relative ones resolved;
+    ``from a import b`` gives both ``a`` and ``a.b``. ``if TYPE_CHECKING:`` blocks only on request."""
+    tree = ast.parse(path.read_text(), str(path))
+    package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+    out: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.dump(child.test) and not type_checking:
+                continue
+            if isinstance(child, ast.Import):
+                out.update(a.name for a in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    pkg = package
+                    for _ in range(child.level - 1):
+                        pkg = pkg.rpartition(".")[0]
+                    base = f"{pkg}.{base}" if base else pkg
+                out.add(base)
+                out.update(f"{base}.{a.name}" for a in child.names)
+            visit(child)
+
+    visit(tree)
+    return out
+
+
+def import_graph(roots: dict[str, Path]) -> dict[str, set[str]]:
+    """Module -> the project modules it imports (a name resolves to its longest known module prefix)."""
+    files = module_files(roots)
+
+    def resolve(name: str) -> str | None:
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for mod, path in files.items():
+        targets = {resolve(n) for n in imported_names(mod, path)}
+        graph[mod] = {t for t in targets if t and t != mod}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for start in graph:
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            v, it = work[-1]
+            w = next(it, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(graph.get(w, ())))))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                group = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    group.append(w)
+                    if w == v:
+                        break
+                if len(group) > 1:
+                    found.append(sorted(group))
+    return found
+
+
+def describe(graph: dict[str, set[str]], group: list[str]) -> str:
+    members = set(group)
+    edges = [f"  {a} -> {b}" for a in group for b in sorted(graph[a] & members)]
+    return f"cycle of {len(group)} modules:\n" + "\n".join(edges)
+
+
+# ---- the contracts ------------------------------------------------------------------------------
+
+def test_no_import_cycle_anywhere():
+    graph = import_graph(ROOTS)
+    assert "heyhi.values" in graph and "heyhi_daemon" in graph and "heyhi_tui" in graph  # the roots were read
+    found = cycles(graph)
+    assert not found, "\n".join(describe(graph, g) for g in found)
+
+
+def test_the_cycle_check_sees_a_cycle_hidden_in_a_function(tmp_path):
+    """The checker itself: a cycle closed only by an import inside a function, and by a re-export."""
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from .b import g\n\ndef f():\n    return g()\n")
+    (pkg / "b.py").write_text("def g():\n    from .sub import h  # a re-export of .sub.c's\n    return h()\n")
+    (pkg / "sub" / "__init__.py").write_text("from .c import h\n")
+    (pkg / "sub" / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..d import x\n"
+                                      "def h():\n    from .. import a\n    return 1\n")
+    (pkg / "d.py").write_text("from .sub import h\n")
+    graph = import_graph({"pkg": pkg})
+    assert graph["pkg.b"] == {"pkg.sub"} and graph["pkg.sub.c"] == {"pkg", "pkg.a"}  # TYPE_CHECKING: left out
+    assert cycles(graph) == [["pkg.a", "pkg.b", "pkg.sub", "pkg.sub.c"]]
+    (pkg / "b.py").write_text("def g():\n    return 1\n")
+    assert cycles(import_graph({"pkg": pkg})) == []
+
+
+def test_core_imports_no_textual_daemon_or_tui():
+    files = module_files({"heyhi": ROOTS["heyhi"]})
+    assert len(files) > 30
+    bad = sorted(
+        f"{mod} imports {name}"
+        for mod, path in files.items()
+        for name in imported_names(mod, path, type_checking=True)
+        if name.split(".")[0] in CORE_MUST_NOT_IMPORT
+    )
+    assert not bad, "\n".join(bad)
+
+
+def _ctl_status_modules(env: dict[str, str]) -> tuple[list[str], str, str]:
+    """Run ``heyhi ctl status`` in a fresh interpreter: the modules it loaded, what it printed, its exit code."""
+    code = (
+        "import sys\nimport heyhi.cli.main as m\n"
+        "try:\n    rc = m.main(['ctl', 'status'])\nexcept SystemExit as e:\n    rc = e.code\n"
+        "sys.stdout.flush()\nprint('\\nRC', rc)\nprint('MODULES', ' '.join(sorted(sys.modules)))\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stderr
+    said, rest = p.stdout.rsplit("\nRC ", 1)
+    rc, mods = rest.split("\nMODULES ", 1)
+    return mods.split(), said + p.stderr, rc
+
+
+def test_ctl_status_without_a_daemon_loads_no_pydantic_asyncio_or_textual():
+    mods, said, rc = _ctl_status_modules(dict(os.environ))  # HEYHI_SOCKET: this test's own, nobody on it
+    assert "heyhi.cli.ctl" in mods and "no heyhi daemon is running" in said and rc != "0"
+    assert [m for m in mods if m.split(".")[0] in CTL_MUST_NOT_LOAD] == []
+
+
+def test_ctl_status_with_a_daemon_loads_no_pydantic_asyncio_or_textual(sock):
+    daemon = DaemonProcess.start(sock)
+    try:
+        env = dict(os.environ, HEYHI_SOCKET=str(sock))
+        mods, said, rc = _ctl_status_modules(env)
+    finally:
+        daemon.stop()
+    assert "heyhi.cli.ctl" in mods and "heyhi.client" in mods
+    assert rc == "0" and "heyhi daemon" in said and "no heyhi daemon" not in said, said
+    assert [m for m in mods if m.split(".")[0] in CTL_MUST_NOT_LOAD] == []

@@ -113,7 +113,8 @@ def test_show_lists_the_previous_run_and_the_history(sock, proj, tmp_path):
                 return len(d.previous_runs) == 1 and d.job.state in ("completed", "crashed", "lost") and d
 
             d = wait_for(second_ended, 120, "the second run to end")
-            assert d.job.state == "completed", d.job
+            crash = Path(d.job.run_dir) / "CRASH.txt"
+            assert d.job.state == "completed", (d.job.state, d.job.reason, crash.read_text()[-2000:] if crash.exists() else "")
         assert [h.state for h in d.history] == ["queued", "running", "completed"]
         assert d.previous_runs[0].state == "completed" and d.previous_runs[0].exit_code == 0
         assert d.slurm_ids == [] and d.slurm_state is None

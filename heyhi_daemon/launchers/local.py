@@ -30,6 +30,9 @@ class LocalLauncher:
         self.running: dict[str, int] = {}  # job_id -> pid
         self.on_change = on_change or store.changed
         self._tasks: set[asyncio.Task] = set()
+        # pid -> the status record's "updated" when that process was spawned: a process that ends
+        # before claiming its run judges only that record, never a newer run of the same folder.
+        self._spawned_over: dict[int, float | None] = {}
 
     # ---- queue ----------------------------------------------------------------------------------
     def enqueue(self, job: Job) -> None:
@@ -50,6 +53,7 @@ class LocalLauncher:
                 self.on_change(job)
                 continue
             self._spawn(job)
+            self._spawned_over[job.pid] = st.get("updated")
         self.store.save_if_dirty()
 
     def _spawn(self, job: Job) -> None:
@@ -98,7 +102,8 @@ class LocalLauncher:
             code = await _wait_child(pid)
         else:
             await _wait_pid(pid, job.pid_start)
-        self.running.pop(job.job_id, None)
+        if self.running.get(job.job_id) == pid:  # a restart may already run a new process for it
+            self.running.pop(job.job_id, None)
         try:
             await self._finish(job, pid, code)
         finally:  # whatever happened recording the end, the next queued job starts
@@ -115,7 +120,10 @@ class LocalLauncher:
                 self.on_change(job)
                 return
             st = rd.read_status() or {}
-        if st.get("state") in R.LIVE_STATES and st.get("pid") in (pid, None):
+        spawned_over = self._spawned_over.pop(pid, None)
+        unclaimed = st.get("pid") is None and spawned_over is not None and st.get("updated") == spawned_over
+        ours = st.get("pid") == pid or unclaimed  # not a newer run of the folder (a restart's)
+        if st.get("state") in R.LIVE_STATES and ours:
             # The job died without writing its final state.
             if code is not None and code < 0:
                 end = dict(state=R.CRASHED, exit_code=128 - code, reason=f"killed by signal {-code}")
@@ -124,7 +132,8 @@ class LocalLauncher:
             else:
                 end = dict(state=R.LOST, reason="process gone without a final record")
             try:
-                await asyncio.to_thread(rd.set_state, **end)  # off the loop: the status lock may be busy
+                seen = st.get("updated")  # only the record judged above, never one written since
+                await asyncio.to_thread(rd.set_state, only_if=lambda cur: cur.get("updated") == seen, **end)
             except (OSError, Busy) as e:  # a full disk, a lock held: the index tells the truth, with the reason
                 stale = st.get("updated")
                 why = getattr(e, "strerror", None) or str(e)

@@ -200,13 +200,16 @@ class AlreadyRunning(Exception):
 
 
 class _Conn:
-    __slots__ = ("task", "busy", "streaming", "peer_pid")
+    __slots__ = ("task", "busy", "streaming", "peer_pid", "reading", "idle_since", "idle_cut")
 
     def __init__(self, task: asyncio.Task | None):
         self.task = task
         self.busy = False  # a request is in flight
         self.streaming = False  # a stream (Logs, Subscribe) runs
         self.peer_pid: int | None = None
+        self.reading = False  # waiting for the next request (idle unless a stream runs)
+        self.idle_since = 0.0  # loop time when it started waiting
+        self.idle_cut = False  # the idle sweeper cancelled the wait
 
 
 class Server:
@@ -254,11 +257,14 @@ class Server:
                 loop.add_signal_handler(sig, self.state.stop.set)
             await self.state.core.start()  # clients that connect meanwhile wait in the backlog
             await self._server.start_serving()
+            sweeper = loop.create_task(self._sweep_idle()) if self.idle_timeout else None
             log.info("listening on %s (pid %d, protocol %d)", self.socket_path, self.state.pid,
                      PROTOCOL_VERSION)
             if ready is not None:
                 ready()
             await self.state.stop.wait()
+            if sweeper is not None:
+                sweeper.cancel()
             log.info("shutting down")
             await self._drain()
             try:
@@ -380,19 +386,33 @@ class Server:
         if not await self._handshake(reader, writer):
             return
         pending: asyncio.Future | None = None  # the read of the next frame, if one is started
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 conn.busy = False
                 if self.state.stop.is_set():
                     return
-                if pending is None:
-                    pending = asyncio.ensure_future(read_frame(reader, limits.MAX_REQUEST_FRAME))
-                if not await self._wait_while_idle(conn, pending):
+                if pending is None:  # the common case: a plain read, idle connections cut by a sweeper
+                    pending = loop.create_future()
+                    conn.idle_since, conn.reading = loop.time(), True
+                    try:
+                        pending.set_result(await read_frame(reader, limits.MAX_REQUEST_FRAME))
+                    except FrameError as e:
+                        pending.set_exception(e)
+                    except asyncio.CancelledError:
+                        if not conn.idle_cut:
+                            raise
+                        task = asyncio.current_task()
+                        if hasattr(task, "uncancel"):  # Python 3.11+: this cancel is handled here
+                            task.uncancel()
+                        await _refuse(reader, writer, Error(IDLE_TIMEOUT, self._idle_message()))
+                        return
+                    finally:
+                        conn.reading = False
+                elif not await self._wait_while_idle(conn, pending):
                     pending.cancel()
                     await asyncio.wait((pending,))
-                    await _refuse(reader, writer, Error(IDLE_TIMEOUT, (
-                        f"no request within {self.idle_timeout:g}s: the connection is closed "
-                        f"(reconnect to send more)")))
+                    await _refuse(reader, writer, Error(IDLE_TIMEOUT, self._idle_message()))
                     return
                 closed, pending = await self._one_frame(conn, pending, reader, writer)
                 if closed:
@@ -400,6 +420,23 @@ class Server:
         finally:
             if pending is not None and not pending.done():
                 pending.cancel()
+
+    def _idle_message(self) -> str:
+        return f"no request within {self.idle_timeout:g}s: the connection is closed (reconnect to send more)"
+
+    async def _sweep_idle(self) -> None:
+        """Close connections waiting for a request longer than ``idle_timeout`` whose peer process
+        runs no stream: one task for all connections, so a request costs no timer of its own."""
+        loop = asyncio.get_running_loop()
+        step = max(0.05, min(1.0, self.idle_timeout / 4))
+        while True:
+            await asyncio.sleep(step)
+            now = loop.time()
+            for c in list(self._conns):
+                if c.reading and not c.idle_cut and c.task is not None and now - c.idle_since >= self.idle_timeout \
+                        and not self._peer_streams(c):
+                    c.idle_cut = True
+                    c.task.cancel()
 
     async def _wait_while_idle(self, conn: _Conn, read: asyncio.Future) -> bool:
         """Wait for ``read`` (the next frame); False if the connection stayed idle past the

@@ -44,6 +44,16 @@ def sock(monkeypatch):
     shutil.rmtree(d, ignore_errors=True)
 
 
+@pytest.fixture
+def daemon(sock, tmp_path):
+    """A real daemon on this test's own socket, stopped after the test."""
+    from daemon_util import DaemonProcess
+
+    d = DaemonProcess.start(sock, hello_timeout=5, stderr_dir=tmp_path)
+    yield d
+    d.stop()
+
+
 def run_cli(args: list[str], cwd: Path | str = REPO, env: dict | None = None, timeout: float = 120, **kw):
     """Run `heyhi ...` in a subprocess; returns CompletedProcess (text)."""
     e = dict(os.environ)

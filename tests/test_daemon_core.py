@@ -24,13 +24,6 @@ from heyhi.errors import HeyHiError
 PROBE = "conf/probe/probe.prototxt"
 
 
-@pytest.fixture
-def daemon(sock, tmp_path):
-    d = DaemonProcess.start(sock, hello_timeout=5, stderr_dir=tmp_path)
-    yield d
-    d.stop()
-
-
 def launch(c: Client, proj: Path, overrides: list[str], **kw) -> P.Launched:
     return c.request(P.Launch(project_root=str(proj), results_root=os.environ["HH_EXP_DIR"],
                               config=str(proj / PROBE), overrides=overrides, **kw))

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from daemon_util import DaemonProcess
 from waiting import lines, wait_for
 
 from heyhi import protocol as P
@@ -19,13 +18,6 @@ from heyhi.client import Client
 from heyhi.protocol import DaemonError
 
 PROBE = "conf/probe/probe.prototxt"
-
-
-@pytest.fixture
-def daemon(sock, tmp_path):
-    d = DaemonProcess.start(sock, hello_timeout=5, stderr_dir=tmp_path)
-    yield d
-    d.stop()
 
 
 def wait_state(c: Client, job_id: str, state: str, timeout: float = 60) -> P.JobInfo:

@@ -33,6 +33,7 @@ class LocalLauncher:
         # pid -> the status record's "updated" when that process was spawned: a process that ends
         # before claiming its run judges only that record, never a newer run of the same folder.
         self._spawned_over: dict[int, float | None] = {}
+        self._stopping: set[int] = set()  # pids this launcher is stopping (cancel, restart)
 
     # ---- queue ----------------------------------------------------------------------------------
     def enqueue(self, job: Job) -> None:
@@ -123,9 +124,14 @@ class LocalLauncher:
         spawned_over = self._spawned_over.pop(pid, None)
         unclaimed = st.get("pid") is None and spawned_over is not None and st.get("updated") == spawned_over
         ours = st.get("pid") == pid or unclaimed  # not a newer run of the folder (a restart's)
+        stopped = pid in self._stopping
+        self._stopping.discard(pid)
         if st.get("state") in R.LIVE_STATES and ours:
             # The job died without writing its final state.
-            if code is not None and code < 0:
+            if stopped:  # we stopped it (before its own handler could record that): cancelled
+                end = dict(state=R.CANCELLED, exit_code=143 if code in (None, -15, 143) else (128 - code if code < 0 else code),
+                           reason="cancelled")
+            elif code is not None and code < 0:
                 end = dict(state=R.CRASHED, exit_code=128 - code, reason=f"killed by signal {-code}")
             elif code is not None:
                 end = dict(state=R.CRASHED, exit_code=code, reason=f"exit code {code} without a final record")
@@ -159,9 +165,11 @@ class LocalLauncher:
         pid = job.pid
         if not pid or not R.pid_alive(pid, job.pid_start):
             return
+        self._stopping.add(pid)
         try:
             os.killpg(pid, signal.SIGTERM)
         except ProcessLookupError:
+            self._stopping.discard(pid)
             return
         deadline = time.monotonic() + grace
         while R.pid_alive(pid, job.pid_start) and time.monotonic() < deadline:

@@ -508,9 +508,9 @@ def bench_inproc(hh_cfg, hy_conf, calls: int, profile: bool) -> None:
 def phases(hh_once, start: int, calls: int) -> None:
     """Where one ``load_config`` call spends its time, by HeyHi function, without a profiler:
     the functions are wrapped with a timer (outermost call only) for ``calls`` calls."""
-    from heyhi import compose as C
-    from heyhi import frozen as F
-    from heyhi import project as P
+    from heyhi.config import compose as C
+    from heyhi.config import frozen as F
+    from heyhi.config import project as P
 
     acc: dict[str, list[float]] = {}
     active: set[str] = set()

@@ -2,7 +2,7 @@
 
 1. 10,000 sequential pings on one connection: p50 / p99 round trip (target: p99 < 1 ms).
 2. 50 concurrent clients pinging: requests per second (target: >= 20,000 req/s).
-3. What ``heyhi ctl status`` costs as a whole process: ``python -c "import heyhi.client; one ping"``
+3. What ``heyhi ctl status`` costs as a whole process: ``python -c "import heyhi.wire.client; one ping"``
    against ``python -c pass``, interleaved, medians (target: < 2.5x).
 
     .venv/bin/python bench/daemon.py [--pings N] [--clients N] [--seconds S] [--runs N]
@@ -23,8 +23,8 @@ import tempfile
 import threading
 import time
 
-from heyhi.client import Client
-from heyhi.protocol import Ping, Pong, Validate
+from heyhi.wire.client import Client
+from heyhi.wire.protocol import Ping, Pong, Validate
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -131,7 +131,7 @@ def ctl_status_cost(sock: str, runs: int, pycache: str) -> tuple[list[float], li
 def process_cost(sock: str, runs: int, pycache: str) -> tuple[list[float], list[float]]:
     """Times of ``python -c pass`` and of a one-ping client process, with byte-code caching on
     (as an installed heyhi has it), the .pyc files kept in ``pycache``, out of the source tree."""
-    ping = (f"import heyhi.client as c, heyhi.protocol as p; "
+    ping = (f"import heyhi.wire.client as c, heyhi.wire.protocol as p; "
             f"x = c.Client({sock!r}); assert isinstance(x.request(p.Ping()), p.Pong)")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = pycache
@@ -185,7 +185,7 @@ def main() -> int:
     print(f"  {rps:,.0f} req/s   target >= 20,000 req/s: {'ok' if rps >= 20_000 else 'MISSED'}")
     print(f"whole process, {args.runs} runs each, interleaved (median; best)")
     print(f"  python -c pass {statistics.median(bare) * 1e3:.1f} ms; {min(bare) * 1e3:.1f} ms   "
-          f"import heyhi.client + one ping {statistics.median(client) * 1e3:.1f} ms; "
+          f"import heyhi.wire.client + one ping {statistics.median(client) * 1e3:.1f} ms; "
           f"{min(client) * 1e3:.1f} ms")
     print(f"  ratio {ratio:.2f}x; {best_ratio:.2f}x   target < 2.5x: "
           f"{'ok' if ratio < 2.5 else 'MISSED'}")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from heyhi_daemon import slurm_parse as sp  # noqa: E402
+from heyhi.slurm import query as sp  # noqa: E402
 from heyhi_daemon.launchers.slurm import SlurmPoller  # noqa: E402
 
 N = 10_000

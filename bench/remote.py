@@ -1,7 +1,7 @@
 """The daemon through SSH beside the daemon on its local socket: one daemon, reached both ways.
 
 1. Ping round trips, p50 / p99 over N sequential pings on one connection: the local blocking client
-   (``heyhi.client.Client``), the remote blocking client (``connect_remote_blocking``: an event loop
+   (``heyhi.wire.client.Client``), the remote blocking client (``connect_remote_blocking``: an event loop
    in a thread, a channel of one SSH connection forwarded to the daemon's unix socket) and the remote
    async client (``connect_remote``, no thread hop).
 2. Connecting: SSH handshake + forwarded channel + Hello, in-process (median of R).
@@ -34,9 +34,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from heyhi.client import Client  # noqa: E402
-from heyhi.protocol import Ping, Pong  # noqa: E402
-from heyhi.remote import connect_remote, connect_remote_blocking  # noqa: E402
+from heyhi.wire.client import Client  # noqa: E402
+from heyhi.wire.protocol import Ping, Pong  # noqa: E402
+from heyhi.wire.remote import connect_remote, connect_remote_blocking  # noqa: E402
 
 BIN = Path(sys.executable).parent
 

@@ -124,8 +124,8 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="heyhi-bench-sweep-"))
     os.environ["HH_EXP_DIR"] = str(tmp / "results")
     try:
-        from heyhi.compose import Composer
-        from heyhi.project import Project
+        from heyhi.config.compose import Composer
+        from heyhi.config.project import Project
         from heyhi.sweep import count_states, plan_states, summary_line
 
         project = Project(REPO)

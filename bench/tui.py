@@ -214,8 +214,8 @@ print(repr((t, time.time())))
 
 
 async def absorb(env: dict[str, str], tmp: Path, project: Path, lines: int) -> bool:
-    from heyhi import protocol as P
-    from heyhi.aclient import AsyncClient
+    from heyhi.wire import protocol as P
+    from heyhi.wire.aclient import AsyncClient
     from heyhi_tui.app import HeyHiApp
     from heyhi_tui.screens.logs import LogsScreen
 

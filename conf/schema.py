@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from heyhi.schema.pydantic_front import Float32, Int32, Oneof
+from heyhi.config.schema.pydantic_front import Float32, Int32, Oneof
 
 
 class _Base(BaseModel):

@@ -1,7 +1,7 @@
 """The daemon's core: composition, launches, job state, restarts, wipes, live logs.
 
-It walks the same path as the embedded CLI (``heyhi.compose`` -> ``heyhi.outdir`` ->
-``heyhi.modes`` -> ``heyhi.launch.prepare_run`` -> ``python -m heyhi.job``); blocking work
+It walks the same path as the embedded CLI (``heyhi.config.compose`` -> ``heyhi.runs.outdir`` ->
+``heyhi.runs.modes`` -> ``heyhi.runs.launch.prepare_run`` -> ``python -m heyhi.job``); blocking work
 (composition, snapshots, wipes) runs in threads so the event loop keeps answering.
 """
 
@@ -15,19 +15,19 @@ import stat
 from pathlib import Path
 from typing import AsyncIterator
 
-from heyhi import protocol as P
-from heyhi import records as R
+from heyhi.wire import protocol as P
+from heyhi.runs import records as R
 from heyhi.errors import ConfigError, HeyHiError
 from heyhi.runs.formats import NewerFormat
 from heyhi.states import JobState, RunState
-from heyhi.protocol import (
+from heyhi.wire.protocol import (
     Cancel, DirEntry, DirListing, Error, FileData, JobDetail, JobEvent, JobList, Launch, Launched, ListDir,
     ListJobs, Logs, Ok, OverrideError, ReadFile, Restart, ShowJob, Subscribe, Validate, ValidateResult, Wipe,
 )
 
-from .jobs import Job, JobStore, job_id_of
-from .launchers.local import LocalLauncher
-from .logs import follow, last_lines_offset
+from heyhi_daemon.job_store import Job, JobStore, job_id_of
+from heyhi_daemon.launchers.local import LocalLauncher
+from heyhi_daemon.logs import follow, last_lines_offset
 from heyhi.runs.sequence import Host
 
 
@@ -86,7 +86,7 @@ class _DaemonHost(Host):
     queue and the Slurm tracker are touched on the event loop."""
 
     def __init__(self, core: "DaemonCore", loop: asyncio.AbstractEventLoop, project, composed, results_root: Path):
-        from heyhi.launch import launcher_of
+        from heyhi.runs.launch import launcher_of
 
         self.core, self.loop = core, loop
         self.project, self.composed, self.results_root = project, composed, results_root
@@ -171,7 +171,7 @@ class DaemonCore:
         self._slurm_opts = slurm_poll or {}
         self._composers: dict[str, object] = {}
         self._save_task: asyncio.Task | None = None
-        from .sweeps import SweepManager  # sweeps (heyhi_daemon/sweeps.py)
+        from heyhi_daemon.sweeps import SweepManager  # sweeps (heyhi_daemon/sweeps.py)
 
         self.sweeps = SweepManager(self)
 
@@ -230,7 +230,7 @@ class DaemonCore:
 
     def _slurm(self):
         if self.slurm is None:
-            from .launchers.slurm_daemon import SlurmTracker
+            from heyhi_daemon.launchers.slurm_daemon import SlurmTracker
 
             self.slurm = SlurmTracker(self.store, self._changed, **self._slurm_opts)
         return self.slurm
@@ -253,8 +253,8 @@ class DaemonCore:
 
     # ---- composition ----------------------------------------------------------------------------
     def _composer(self, project_root: str):
-        from heyhi.compose import Composer
-        from heyhi.project import Project
+        from heyhi.config.compose import Composer
+        from heyhi.config.project import Project
 
         sig = _schema_signature(project_root)
         cached = self._composers.get(project_root)
@@ -269,8 +269,8 @@ class DaemonCore:
         """Each override is checked once (parsed, then applied in composition order to one message,
         a failing one skipped), then the config is composed once with the good ones: linear in the
         number of overrides."""
-        from heyhi.outdir import run_folder
-        from heyhi.printing import flat_items, flat_value_text
+        from heyhi.runs.outdir import run_folder
+        from heyhi.config.printing import flat_items, flat_value_text
 
         comp = self._composer(req.project_root)
         overrides = list(req.overrides)
@@ -325,7 +325,7 @@ class DaemonCore:
         effective overrides are applied to it in the same order (includes first), each once. A
         ``HeyHiError`` not naming an override (the config itself is bad) propagates.
         """
-        from heyhi.overrides import apply_scalar, effective, parse_override
+        from heyhi.config.overrides import apply_scalar, effective, parse_override
 
         parsed, by_source = [], {}
         for i, token in enumerate(overrides):
@@ -359,7 +359,7 @@ class DaemonCore:
 
     def _provenance(self, comp, composed) -> dict[str, str]:
         """Where each set value came from: the file, an include, an include override, an override."""
-        from heyhi.printing import flat_items
+        from heyhi.config.printing import flat_items
 
         own, includes = comp.file_msg(Path(composed.config), comp.schema.root)
         own_keys = {k.split(".", 1)[1] for k, _ in flat_items(own) if "." in k}
@@ -393,8 +393,8 @@ class DaemonCore:
         the loop). ``own_folder``: a job's own folder (restart), used as the explicit folder;
         ``composed``: what to launch (a restart's recorded config) instead of composing ``req``;
         ``said``: added to the reason of a launch that runs."""
-        from heyhi.launch import check_task
-        from heyhi.outdir import run_folder
+        from heyhi.runs.launch import check_task
+        from heyhi.runs.outdir import run_folder
         from heyhi.runs import ownership
         from heyhi.runs.sequence import NeedsConfirm, Plan
         from heyhi.runs.sequence import launch as run_sequence
@@ -660,8 +660,8 @@ class DaemonCore:
             self.subscribers.discard(q)
 
     async def fields(self, req) -> "FieldList | Error":
-        from heyhi.fieldhelp import task_fields
-        from heyhi.protocol import FieldDoc, FieldList
+        from heyhi.config.fieldhelp import task_fields
+        from heyhi.wire.protocol import FieldDoc, FieldList
 
         def run():
             try:

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
-from heyhi.protocol import LogChunk
+from heyhi.wire.protocol import LogChunk
 
 CHUNK = 256 * 1024
 

@@ -21,13 +21,13 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from heyhi import paths
+from heyhi.wire import paths
 from heyhi.errors import HeyHiError
-from heyhi.client import Client
-from heyhi.protocol import DaemonError, DaemonUnavailable, Ping, ProtocolMismatch, Shutdown
+from heyhi.wire.client import Client
+from heyhi.wire.protocol import DaemonError, DaemonUnavailable, Ping, ProtocolMismatch, Shutdown
 
 if TYPE_CHECKING:
-    from .server import Core
+    from heyhi_daemon.server import Core
 
 START_TIMEOUT_S = 20.0  # start: how long the daemon may take to answer
 STOP_TIMEOUT_S = 30.0  # stop: how long it may take to exit (grace for replies, then core.save)
@@ -44,7 +44,7 @@ def make_core() -> Core:
     """
     from pathlib import Path
 
-    from .core import DaemonCore
+    from heyhi_daemon.core import DaemonCore
 
     settings = env_settings()
     poll = {k: settings[v] for k, v in (("min_interval", "HEYHI_SLURM_MIN_POLL"),
@@ -140,7 +140,7 @@ def _serve(sock: str, timeouts: dict[str, float], core: Core | None, ready) -> i
 
     from heyhi.wire.limits import MAX_LOG_RECORD
 
-    from .server import AlreadyRunning, serve
+    from heyhi_daemon.server import AlreadyRunning, serve
 
     class BoundedFormatter(logging.Formatter):
         """One record, traceback included, cut to ``MAX_LOG_RECORD`` characters."""

@@ -40,10 +40,10 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Protocol
 
 import heyhi
-from heyhi import paths
-from heyhi.framing import FrameError, read_frame, write_frame
+from heyhi.wire import paths
+from heyhi.wire.framing import FrameError, read_frame, write_frame
 from heyhi.wire import limits
-from heyhi.protocol import (
+from heyhi.wire.protocol import (
     BAD_FRAME,
     BAD_REQUEST,
     FORBIDDEN,
@@ -81,8 +81,8 @@ from heyhi.protocol import (
     to_wire,
 )
 
-from . import handlers
-from .validate import BadRequest, parse_request
+from heyhi_daemon import handlers
+from heyhi_daemon.validate import BadRequest, parse_request
 
 log = logging.getLogger("heyhi_daemon")
 

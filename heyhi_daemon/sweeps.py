@@ -36,12 +36,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from heyhi import records as R
+from heyhi.runs import records as R
 from heyhi.errors import HeyHiError
-from heyhi import protocol as P
+from heyhi.wire import protocol as P
 from heyhi.runs import formats as F
 from heyhi.states import JobState
-from heyhi.protocol import (
+from heyhi.wire.protocol import (
     CancelSweep, Error, Launch, LaunchSweep, Ok, SweepInfo, SweepLaunched, SweepList, SweepStatus,
 )
 
@@ -203,7 +203,7 @@ class SweepManager:
         return SweepList(sweeps=infos)
 
     async def cancel(self, req: CancelSweep) -> Ok | Error:
-        from heyhi.protocol import Cancel
+        from heyhi.wire.protocol import Cancel
 
         sw = self._resolve(req.sweep)
         if isinstance(sw, Error):
@@ -305,7 +305,7 @@ class SweepManager:
 
     def _launchers(self, rec, points) -> dict[str, str]:
         """Each point's launcher (local/slurm), composing once per distinct launcher override set."""
-        from heyhi.launch import launcher_of
+        from heyhi.runs.launch import launcher_of
 
         comp = self.core._composer(rec.project_root)
         cache: dict[tuple, str] = {}
@@ -335,9 +335,9 @@ class SweepManager:
 
     # ---- Slurm arrays -----------------------------------------------------------------------------
     async def _submit_arrays(self, sw: _Sweep, points) -> None:
-        from heyhi.launch import launcher_of
+        from heyhi.runs.launch import launcher_of
 
-        from .launchers import slurm as S
+        from heyhi_daemon.launchers import slurm as S
 
         rec = sw.record
         comp = self.core._composer(rec.project_root)
@@ -438,7 +438,7 @@ class SweepManager:
 
     def _max_array_size(self) -> int:
         if self._max_array is None:
-            from .launchers import slurm as S
+            from heyhi_daemon.launchers import slurm as S
 
             size = 1001
             try:
@@ -540,7 +540,7 @@ class SweepManager:
             log.warning("tell trial %d: %s", t.number, e)
 
     def _metric(self, run_dir: str, name: str, mode: str) -> float | None:
-        from heyhi.results import metric_value
+        from heyhi.sweep.results import metric_value
 
         key = (run_dir, name, mode)
         if key not in self._metric_cache:
@@ -552,7 +552,7 @@ class SweepManager:
 
     # ---- status ------------------------------------------------------------------------------------
     def _info(self, sw: _Sweep, rows: bool) -> SweepInfo:
-        from heyhi.results import PointResult, best_point, group
+        from heyhi.sweep.results import PointResult, best_point, group
         from heyhi.sweep import Record, count_states
 
         rec = Record(sw.dir)
@@ -579,7 +579,7 @@ class SweepManager:
 
 
 def _job_id(run_dir: str) -> str:
-    from .jobs import job_id_of
+    from heyhi_daemon.job_store import job_id_of
 
     return job_id_of(run_dir)
 
@@ -668,7 +668,7 @@ def render_array(spec, list_file: Path, n: int, throttle: int | None, python: st
     """The batch script of one job array: task i runs the point on line i+1 of ``list_file``."""
     import shlex
 
-    from .launchers.slurm import _directive_value, _resources, common_directives
+    from heyhi_daemon.launchers.slurm import _directive_value, _resources, common_directives
 
     r = _resources(spec)
     name = re.sub(r"[\s\"]", "_", (spec.job_name or "heyhi-sweep")[:80])

@@ -3,7 +3,7 @@
 Three steps, cheapest first, each refusing with a one-line ``BadRequest`` (answered ``bad_request``):
 sizes and counts against ``heyhi.wire.limits`` (a list of a million junk items is refused on its
 length, before pydantic could build one error per item); then pydantic, which validates the stdlib
-dataclasses of ``heyhi.protocol`` directly (the ``kind`` field is the discriminator), so the message
+dataclasses of ``heyhi.wire.protocol`` directly (the ``kind`` field is the discriminator), so the message
 types stay defined once and the CLI never imports pydantic; then every length, offset and count
 against its range (``limits.INT_RANGES``). The work is bounded by ``MAX_REQUEST_FRAME``, so it is cheap
 enough for the event loop.
@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
-from heyhi.protocol import Request
+from heyhi.wire.protocol import Request
 from heyhi.wire import limits as L
 
 _REQUEST = TypeAdapter(

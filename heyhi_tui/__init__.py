@@ -1,2 +1,2 @@
-"""heyhi-tui: HeyHi's terminal UI (Textual). It reaches the daemon only through ``heyhi.aclient``
-(or ``heyhi.remote``); ``heyhi_tui.main:main`` is the console script."""
+"""heyhi-tui: HeyHi's terminal UI (Textual). It reaches the daemon only through ``heyhi.wire.aclient``
+(or ``heyhi.wire.remote``); ``heyhi_tui.main:main`` is the console script."""

@@ -19,7 +19,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 
-from heyhi import paths
+from heyhi.wire import paths
 from heyhi.states import JobState
 
 from .format import config_label, short_path
@@ -28,7 +28,7 @@ from .screens.configs import ConfigsScreen
 from .widgets.configs import ConfFile
 
 if TYPE_CHECKING:
-    from heyhi.protocol import JobInfo
+    from heyhi.wire.protocol import JobInfo
 
 
 # Only the first screen is imported up front; the others (and the palette's provider) when first

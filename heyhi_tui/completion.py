@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:
-    from heyhi.protocol import FieldDoc, FieldList
+    from heyhi.wire.protocol import FieldDoc, FieldList
 
 
 INCLUDE = "I"

@@ -12,10 +12,10 @@ from rich.text import Text
 from heyhi.states import JobState
 
 if TYPE_CHECKING:
-    from heyhi.protocol import JobInfo
+    from heyhi.wire.protocol import JobInfo
 
 
-# The run folder's state names (heyhi.records), in the order the footer counts them.
+# The run folder's state names (heyhi.runs.records), in the order the footer counts them.
 STATES = ("queued", "submitted", "running", "requeued", "completed", "crashed", "cancelled", "lost")
 LIVE = frozenset({"queued", "submitted", "running", "requeued"})
 STATE_STYLE = {

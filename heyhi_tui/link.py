@@ -12,8 +12,8 @@ Requests go on a second connection, one at a time (``request``; the protocol car
 or stream per connection), shielded from cancellation so that a cancelled caller never leaves an
 answer unread on the wire. Log streams open their own connection (``open``).
 
-The link speaks only through ``heyhi.aclient.AsyncClient`` (or an object like it from
-``heyhi.remote.connect_remote``): this package never imports the daemon.
+The link speaks only through ``heyhi.wire.aclient.AsyncClient`` (or an object like it from
+``heyhi.wire.remote.connect_remote``): this package never imports the daemon.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from textual.message import Message
 
 # The client and the protocol are imported when the link first connects (after the first frame):
-# heyhi.protocol alone costs ~20 ms of start-up.
+# heyhi.wire.protocol alone costs ~20 ms of start-up.
 if TYPE_CHECKING:
-    from heyhi.aclient import AsyncClient
-    from heyhi.protocol import JobInfo
+    from heyhi.wire.aclient import AsyncClient
+    from heyhi.wire.protocol import JobInfo
 
 Connector = Callable[[], Awaitable["AsyncClient"]]
 BACKOFF_S = (0.1, 0.25, 0.5, 1.0, 2.0)  # waits between reconnection attempts, then the last one
@@ -111,7 +111,7 @@ class Link:
         return await asyncio.shield(task)
 
     async def _request(self, msg: Any) -> Any:
-        from heyhi.protocol import DaemonError
+        from heyhi.wire.protocol import DaemonError
 
         assert self._req_lock is not None
         async with self._req_lock:
@@ -143,7 +143,7 @@ class Link:
     # ---- the worker -----------------------------------------------------------------------------
     async def run(self) -> None:
         """Connect, subscribe, forward events; on loss, back off and reconnect. Runs until cancelled."""
-        from heyhi.protocol import DaemonError, ProtocolMismatch
+        from heyhi.wire.protocol import DaemonError, ProtocolMismatch
 
         self._wake = asyncio.Event()
         attempt = 0
@@ -174,7 +174,7 @@ class Link:
             await self._drop_request_connection()
 
     async def _connect_stream(self, first: bool) -> AsyncClient:
-        from heyhi.protocol import DaemonUnavailable
+        from heyhi.wire.protocol import DaemonUnavailable
 
         try:
             return await self.connector()
@@ -187,7 +187,7 @@ class Link:
         return await self.connector()
 
     async def _serve(self, stream: AsyncClient) -> None:
-        from heyhi.protocol import DaemonError, JobEvent, JobList, ListJobs, Subscribe
+        from heyhi.wire.protocol import DaemonError, JobEvent, JobList, ListJobs, Subscribe
 
         w = stream.welcome
         who = f"heyhi {w.daemon_version}, pid {w.pid}" if w is not None else ""
@@ -229,7 +229,7 @@ class Link:
 
 def local_connector(socket_path: str) -> Connector:
     async def connect() -> AsyncClient:
-        from heyhi.aclient import AsyncClient
+        from heyhi.wire.aclient import AsyncClient
 
         return await AsyncClient.connect(socket_path, name="heyhi-tui")
 
@@ -237,7 +237,7 @@ def local_connector(socket_path: str) -> Connector:
 
 
 class RemoteConnector:
-    """Connections to the daemon on ``host`` through ``heyhi.remote.connect_remote``: one SSH
+    """Connections to the daemon on ``host`` through ``heyhi.wire.remote.connect_remote``: one SSH
     session (the first ``connect_remote``, kept for the app's life and never handed out, since
     closing it ends the session) and a channel of it per connection (``open_client``). A session
     that died is replaced on the next call. ``connect_remote`` may be sync or async; an object
@@ -259,7 +259,7 @@ class RemoteConnector:
         return client
 
     async def __call__(self) -> AsyncClient:
-        from heyhi.protocol import DaemonError, DaemonUnavailable
+        from heyhi.wire.protocol import DaemonError, DaemonUnavailable
 
         if self._lock is None:
             self._lock = asyncio.Lock()
@@ -303,7 +303,7 @@ class RemoteConnector:
 
 async def start_daemon(socket_path: str) -> None:
     """``heyhi-daemon start --socket SOCK`` as a subprocess (it returns once the daemon answers)."""
-    from heyhi.protocol import DaemonError
+    from heyhi.wire.protocol import DaemonError
 
     argv = [sys.executable, "-m", "heyhi_daemon.main", "start", "--socket", socket_path]
     try:

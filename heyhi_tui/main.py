@@ -51,10 +51,10 @@ def build_app(argv: list[str] | None = None):
         raise SystemExit(f"{PROG}: cannot read the keymap {kpath}: {e}")
     if args.remote:
         try:
-            from heyhi.remote import connect_remote
+            from heyhi.wire.remote import connect_remote
         except ImportError as e:
             raise SystemExit(f"{PROG}: --remote {args.remote}: this heyhi has no remote support yet "
-                             f"(heyhi.remote.connect_remote is missing: {e})")
+                             f"(heyhi.wire.remote.connect_remote is missing: {e})")
         from .link import RemoteConnector
 
         # The project is a path on HOST: resolved there once connected (default: the host's

@@ -14,7 +14,7 @@ import json
 from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:
-    from heyhi.protocol import FieldList
+    from heyhi.wire.protocol import FieldList
 
 
 _STRINGS = ("string", "bytes")

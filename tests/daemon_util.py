@@ -58,8 +58,8 @@ class DaemonProcess:
     def _wait_ready(self) -> None:
         line = read_line(self.proc, READY_TIMEOUT_S)
         assert "listening on" in line, f"daemon did not come up: {line!r}\n{self.stderr()}"
-        from heyhi.client import Client
-        from heyhi.protocol import Ping
+        from heyhi.wire.client import Client
+        from heyhi.wire.protocol import Ping
 
         with Client(str(self.socket), timeout=10) as c:
             c.request(Ping())
@@ -126,8 +126,8 @@ def alive(pid: int) -> bool:
 
 def raw_connect(sock: Path, *, hello: bool = True, timeout: float = 10.0) -> socket.socket:
     """A bare socket to the daemon (handshake done if ``hello``), for sending bad bytes."""
-    from heyhi.framing import recv_frame, send_frame
-    from heyhi.protocol import PROTOCOL_VERSION, Hello, Welcome, from_wire, to_wire
+    from heyhi.wire.framing import recv_frame, send_frame
+    from heyhi.wire.protocol import PROTOCOL_VERSION, Hello, Welcome, from_wire, to_wire
 
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
@@ -140,8 +140,8 @@ def raw_connect(sock: Path, *, hello: bool = True, timeout: float = 10.0) -> soc
 
 def recv_all(s: socket.socket) -> list[Any]:
     """Every message until the daemon closes the connection (bounded by the socket timeout)."""
-    from heyhi.framing import recv_frame
-    from heyhi.protocol import from_wire
+    from heyhi.wire.framing import recv_frame
+    from heyhi.wire.protocol import from_wire
 
     out = []
     while (frame := recv_frame(s)) is not None:
@@ -162,8 +162,8 @@ class Pinger(threading.Thread):
         self._halt = threading.Event()
 
     def run(self) -> None:
-        from heyhi.client import Client
-        from heyhi.protocol import Ping, Pong
+        from heyhi.wire.client import Client
+        from heyhi.wire.protocol import Ping, Pong
 
         try:
             with Client(str(self.sock), timeout=5) as c:
@@ -199,7 +199,7 @@ class Pinger(threading.Thread):
 
 
 def _stream_core() -> Any:
-    from heyhi.protocol import JobEvent, JobInfo, LogChunk
+    from heyhi.wire.protocol import JobEvent, JobInfo, LogChunk
     from heyhi_daemon.server import NotReadyCore
 
     class StreamCore(NotReadyCore):

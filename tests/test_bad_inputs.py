@@ -20,10 +20,10 @@ import pytest
 from conftest import heyhi_cmd, run_cli
 from daemon_util import DaemonProcess
 
-from heyhi import protocol as P
-from heyhi.client import Client, DaemonError
+from heyhi.wire import protocol as P
+from heyhi.wire.client import Client, DaemonError
 from heyhi.config.source import MAX_BYTES
-from heyhi.framing import encode_frame, recv_frame
+from heyhi.wire.framing import encode_frame, recv_frame
 
 PROBE = "conf/probe/probe.prototxt"
 TIMEOUT = 20  # a hang (a FIFO read, a minute-long parse) fails the test instead of stalling it
@@ -147,7 +147,7 @@ def test_bad_flag_file_cli(bad_proj, flag, words):
 def test_proto_schema_fifo_is_refused(tmp_path):
     """The .proto reader goes through the same reader: a FIFO as the schema is one line, no hang."""
     from heyhi.errors import ConfigError
-    from heyhi.schema.proto_reader import read_protos
+    from heyhi.config.schema.proto_reader import read_protos
 
     import threading
 

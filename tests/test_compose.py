@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 import heyhi
-from heyhi.compose import Composer
+from heyhi.config.compose import Composer
 from heyhi.errors import ConfigError
-from heyhi.outdir import overrides_tags
-from heyhi.printing import flat_lines
-from heyhi.project import Project
+from heyhi.runs.outdir import overrides_tags
+from heyhi.config.printing import flat_lines
+from heyhi.config.project import Project
 
 from conftest import REPO, run_cli
 
@@ -157,7 +157,7 @@ def test_corpus_typo_suggests(corpus, tmp_path):
 
 
 def test_corpus_heyhi_test_data_parses(corpus):
-    from heyhi.textformat import parse
+    from heyhi.config.textformat import parse
 
     for p in (corpus / "heyhi_tests_data").glob("*.prototxt"):
         parse(p.read_text(), str(p))
@@ -345,7 +345,7 @@ DEMO_OVERRIDE_SETS = [
 def test_proto_and_pydantic_schemas_compose_equal(cfg, overrides):
     if cfg.endswith("eval.prototxt") and overrides:
         overrides = [o for o in overrides if o.split("=")[0].split(".")[0] in ("launcher", "data", "Ilauncher")]
-    from heyhi.schema.pydantic_front import schema_from_spec
+    from heyhi.config.schema.pydantic_front import schema_from_spec
 
     proto = Composer(Project(REPO)).compose(REPO / cfg, overrides)
     pyd = Composer(Project(REPO), schema_from_spec("conf.schema:MetaCfg", REPO)).compose(REPO / cfg, overrides)
@@ -356,7 +356,7 @@ def test_proto_and_pydantic_schemas_compose_equal(cfg, overrides):
 
 
 def test_pydantic_schema_keeps_docs():
-    from heyhi.schema.pydantic_front import schema_from_spec
+    from heyhi.config.schema.pydantic_front import schema_from_spec
 
     s = schema_from_spec("conf.schema:MetaCfg", REPO)
     assert s.find_message("TrainTask").fields["lr"].doc == "Learning rate."

@@ -24,9 +24,9 @@ import pytest
 from daemon_util import Pinger, alive, daemon_env, raw_connect, read_line, recv_all
 from waiting import wait_for
 
-from heyhi.client import Client
-from heyhi.framing import MAX_FRAME, encode_frame, recv_frame, send_frame
-from heyhi.protocol import (
+from heyhi.wire.client import Client
+from heyhi.wire.framing import MAX_FRAME, encode_frame, recv_frame, send_frame
+from heyhi.wire.protocol import (
     BAD_FRAME,
     BAD_REQUEST,
     IDLE_TIMEOUT,
@@ -372,9 +372,9 @@ def test_request_lists_and_maps_hold_strings_only():
 
 _CLIENTS = r"""
 import json, socket, sys, threading, time
-from heyhi.client import Client
-from heyhi.framing import recv_frame, send_frame
-from heyhi.protocol import PROTOCOL_VERSION, Hello, Ping, Pong, Welcome, from_wire, to_wire
+from heyhi.wire.client import Client
+from heyhi.wire.framing import recv_frame, send_frame
+from heyhi.wire.protocol import PROTOCOL_VERSION, Hello, Ping, Pong, Welcome, from_wire, to_wire
 sock, n, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 threading.stack_size(256 * 1024)
 barrier = threading.Barrier(n)
@@ -463,7 +463,7 @@ def test_idle_clients_after_hello_are_closed(daemon):
 def test_a_client_cut_while_idle_connects_again_for_its_next_request(daemon):
     """A y/N question that takes longer than the idle timeout must not lose the request after it:
     the blocking client sees the daemon's closing and connects again before sending."""
-    from heyhi.client import Client
+    from heyhi.wire.client import Client
 
     with Client(str(daemon.socket)) as c:
         assert isinstance(c.request(Ping()), Pong)

@@ -24,10 +24,10 @@ import pytest
 from daemon_util import DaemonProcess, Pinger, alive, raw_connect, recv_all, run_cli
 
 import heyhi
-from heyhi.aclient import AsyncClient
-from heyhi.client import Client, connect_or_none
-from heyhi.framing import MAX_FRAME, encode_frame, recv_frame, send_frame
-from heyhi.protocol import (
+from heyhi.wire.aclient import AsyncClient
+from heyhi.wire.client import Client, connect_or_none
+from heyhi.wire.framing import MAX_FRAME, encode_frame, recv_frame, send_frame
+from heyhi.wire.protocol import (
     BAD_FRAME,
     BAD_REQUEST,
     FORBIDDEN,

@@ -28,9 +28,9 @@ from conftest import heyhi_cmd, run_cli
 from daemon_util import DaemonProcess, raw_connect
 from waiting import lines, status, wait_for
 
-from heyhi import protocol as P
-from heyhi import records as R
-from heyhi.client import Client
+from heyhi.wire import protocol as P
+from heyhi.runs import records as R
+from heyhi.wire.client import Client
 from heyhi.errors import HeyHiError
 from heyhi.runs.locks import lock_path
 
@@ -82,9 +82,9 @@ def assert_same(before: dict, after: dict) -> None:
 def make_run(proj: Path, overrides: list[str], *, state: str = R.COMPLETED_S, root: Path | None = None,
              out: str | None = None) -> Path:
     """A run folder written by HeyHi's own writer (code snapshot included), left in ``state``."""
-    from heyhi.compose import Composer
-    from heyhi.outdir import run_folder
-    from heyhi.project import Project
+    from heyhi.config.compose import Composer
+    from heyhi.runs.outdir import run_folder
+    from heyhi.config.project import Project
     from heyhi.runs.prepare import prepare_run
 
     project = Project(proj)
@@ -348,7 +348,7 @@ def test_ctl_restart_wipe_trash_restore_purge(daemon, root, proj, tmp_path):
     assert_same(before, tree(root))
 
     # Raw Wipe requests: the job named once, or a confirmation of a state it is not in: nothing moves.
-    from heyhi.framing import recv_frame, send_frame
+    from heyhi.wire.framing import recv_frame, send_frame
 
     s = raw_connect(daemon.socket)  # a frame the client library would not build: the job named once
     send_frame(s, {**P.to_wire(P.Wipe(job=str(one), confirm_job=str(one))), "confirm_job": ""})
@@ -501,7 +501,7 @@ def test_kill_at_each_step_leaves_no_folder_or_a_listed_one(root, sock, proj, tm
     at each step of a ``--mode restart --force`` over an earlier run (a running one for "stopped");
     afterwards each folder is gone (to the trash) or ``heyhi ctl list`` of a daemon started later
     shows it, and nothing half-written is left beside it."""
-    from heyhi.launch import start_local
+    from heyhi.runs.launch import start_local
     from heyhi.runs.ownership import record_launch
 
     release = tmp_path / "release"

@@ -20,9 +20,9 @@ from conftest import heyhi_cmd, run_cli
 from daemon_util import DaemonProcess
 from waiting import status, wait_for
 
-from heyhi import protocol as P
-from heyhi import records as R
-from heyhi.client import Client
+from heyhi.wire import protocol as P
+from heyhi.runs import records as R
+from heyhi.wire.client import Client
 
 PROBE = "conf/probe/probe.prototxt"
 

@@ -133,7 +133,7 @@ def describe(graph: dict[str, set[str]], group: list[str]) -> str:
 
 def test_no_import_cycle_anywhere():
     graph = import_graph(ROOTS)
-    assert "heyhi.values" in graph and "heyhi_daemon" in graph and "heyhi_tui" in graph  # the roots were read
+    assert "heyhi.config.values" in graph and "heyhi_daemon" in graph and "heyhi_tui" in graph  # the roots were read
     found = cycles(graph)
     assert not found, "\n".join(describe(graph, g) for g in found)
 
@@ -196,6 +196,6 @@ def test_ctl_status_with_a_daemon_loads_no_pydantic_asyncio_or_textual(sock):
         mods, said, rc = _ctl_status_modules(env)
     finally:
         daemon.stop()
-    assert "heyhi.cli.ctl" in mods and "heyhi.client" in mods
+    assert "heyhi.cli.ctl" in mods and "heyhi.wire.client" in mods
     assert rc == "0" and "heyhi daemon" in said and "no heyhi daemon" not in said, said
     assert [m for m in mods if m.split(".")[0] in CTL_MUST_NOT_LOAD] == []

@@ -19,7 +19,7 @@ import pytest
 from conftest import run_cli
 from waiting import lines, status, wait_for
 
-from heyhi import records as R
+from heyhi.runs import records as R
 from heyhi.runs import liveness as L
 
 PROBE = "conf/probe/probe.prototxt"

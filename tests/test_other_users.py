@@ -48,8 +48,8 @@ def mode(p: Path) -> int:
 # ---- modes, whatever the umask ------------------------------------------------------------------
 
 def test_private_modes_whatever_the_umask(tmp_path, monkeypatch):
-    from heyhi import records as R
-    from heyhi.snapshot import take_snapshot
+    from heyhi.runs import records as R
+    from heyhi.runs.snapshot import take_snapshot
 
     monkeypatch.delenv(perms.SHARED_GROUP_ENV, raising=False)
     root, run = tmp_path / "results", tmp_path / "results" / "p" / "run"
@@ -165,7 +165,7 @@ def owner_python(user: User, env: dict) -> tuple[str, dict]:
     version with the venv's packages and the checkout on PYTHONPATH (the venv may live under /root)."""
     site = next(p for p in sys.path if p.endswith("site-packages") and p.startswith(str(REPO)))
     ver = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    probe = f"import sys, heyhi.client, heyhi_daemon.main, pydantic, msgpack; assert sys.version_info[:2] == {sys.version_info[:2]}"
+    probe = f"import sys, heyhi.wire.client, heyhi_daemon.main, pydantic, msgpack; assert sys.version_info[:2] == {sys.version_info[:2]}"
     candidates = [(sys.executable, {}),
                   (shutil.which(ver, path="/usr/bin:/usr/local/bin:/bin") or "",
                    {"PYTHONPATH": os.pathsep.join([str(REPO / "shared"), str(REPO), site])})]
@@ -361,7 +361,7 @@ def test_shared_group_lock_held_by_another_uid_is_busy_at_once(tmp_path, monkeyp
             root, run = base / "results", base / "results" / "run"
             with locks.folder_lock(root, run):
                 run.mkdir()
-                from heyhi import records as R
+                from heyhi.runs import records as R
 
                 R.RunDir(run).set_state(R.QUEUED)
             lock = locks.lock_path(root, run)

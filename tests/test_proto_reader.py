@@ -1,4 +1,4 @@
-"""Tests of heyhi.schema.proto_reader: .proto files -> compiled Schema, without protoc."""
+"""Tests of heyhi.config.schema.proto_reader: .proto files -> compiled Schema, without protoc."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from heyhi.errors import ConfigError
-from heyhi.schema.proto_reader import read_project_schema, read_protos
+from heyhi.config.schema.proto_reader import read_project_schema, read_protos
 
 CORPUS_CONF = Path("/work/shared/corpus/heyhi_cicero/conf")
 

@@ -1,4 +1,4 @@
-"""heyhi.protocol, heyhi.framing, heyhi.paths and the daemon's receiving-side validation (no daemon)."""
+"""heyhi.wire.protocol, heyhi.wire.framing, heyhi.wire.paths and the daemon's receiving-side validation (no daemon)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import threading
 import msgpack
 import pytest
 
-from heyhi import protocol as P
+from heyhi.wire import protocol as P
 
-from heyhi import paths
-from heyhi.framing import (
+from heyhi.wire import paths
+from heyhi.wire.framing import (
     MAX_FRAME,
     FrameError,
     decode_body,
@@ -28,7 +28,7 @@ from heyhi.framing import (
     send_frame,
     write_frame,
 )
-from heyhi.protocol import (
+from heyhi.wire.protocol import (
     ERROR_CODES,
     REQUESTS,
     RESPONSES,
@@ -318,7 +318,7 @@ async def test_async_frames_over_a_socket():
 
 def test_blocking_client_stays_lean():
     code = (
-        "import sys, heyhi.client, heyhi.paths\n"
+        "import sys, heyhi.wire.client, heyhi.wire.paths\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('asyncio', 'pydantic', 'pydantic_core', 'textual', 'heyhi_daemon')]\n"
         "print(','.join(bad))"

@@ -18,14 +18,14 @@ from conftest import REPO, run_cli
 from daemon_util import DaemonProcess
 from waiting import wait_for
 
-from heyhi import protocol as P
-from heyhi import records as R
-from heyhi.client import Client
-from heyhi.protocol import DaemonError
+from heyhi.wire import protocol as P
+from heyhi.runs import records as R
+from heyhi.wire.client import Client
+from heyhi.wire.protocol import DaemonError
 from heyhi.runs import formats as F
 from heyhi.runs import trash
 from heyhi.sweep import Record, plan_states
-from heyhi_daemon.jobs import INDEX, JobStore
+from heyhi_daemon.job_store import INDEX, JobStore
 
 FIXTURES = REPO / "tests" / "fixtures" / "records_v0"
 GENERATED_AT = "/tmp/hh_fixture"  # where the fixtures were written (paths inside them are rewritten)

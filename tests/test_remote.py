@@ -25,10 +25,10 @@ from daemon_util import alive
 from ssh_util import SshServer, free_port, keygen, start_sshd
 from waiting import wait_for
 
-from heyhi import protocol as P
+from heyhi.wire import protocol as P
 from heyhi.cli.remote_run import _launched_since
-from heyhi.records import STDOUT
-from heyhi.remote import HostSpec, RemoteError, connect_remote, load_settings
+from heyhi.runs.records import STDOUT
+from heyhi.wire.remote import HostSpec, RemoteError, connect_remote, load_settings
 
 DEMO = "conf/c02_sup_train/sl.prototxt"
 PROBE = "conf/probe/probe.prototxt"
@@ -149,7 +149,7 @@ def test_host_spec_and_settings(tmp_path, monkeypatch):
 def test_plain_ctl_never_imports_asyncssh():
     code = ("import sys, heyhi.cli.main as m\n"
             "try:\n    m.main(['ctl', 'status'])\nexcept SystemExit:\n    pass\n"
-            "import heyhi.remote\nprint('asyncssh' in sys.modules)")
+            "import heyhi.wire.remote\nprint('asyncssh' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, timeout=60)
     assert out.stdout.strip().splitlines()[-1] == "False", out
 

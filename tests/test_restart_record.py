@@ -13,9 +13,9 @@ import pytest
 from conftest import run_cli
 from waiting import lines, wait_for
 
-from heyhi import protocol as P
-from heyhi.client import Client
-from heyhi.protocol import DaemonError
+from heyhi.wire import protocol as P
+from heyhi.wire.client import Client
+from heyhi.wire.protocol import DaemonError
 
 PROBE = "conf/probe/probe.prototxt"
 

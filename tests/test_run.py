@@ -37,10 +37,10 @@ def popen(proj: Path, args: list[str]) -> subprocess.Popen:
 
 def start_detached(proj: Path, overrides: list[str]) -> Path:
     """A running job nobody waits on (as the daemon starts them): prepare the folder, start the job."""
-    from heyhi.compose import Composer
-    from heyhi.launch import prepare_run, start_local
-    from heyhi.outdir import run_folder
-    from heyhi.project import Project
+    from heyhi.config.compose import Composer
+    from heyhi.runs.launch import prepare_run, start_local
+    from heyhi.runs.outdir import run_folder
+    from heyhi.config.project import Project
 
     project = Project(proj)
     composed = Composer(project).compose(proj / PROBE, overrides)

@@ -16,8 +16,8 @@ from daemon_util import DaemonProcess
 from slurm_util import slurm_cluster  # noqa: F401  (fixture)
 from waiting import lines, wait_for
 
-from heyhi import protocol as P
-from heyhi.client import Client
+from heyhi.wire import protocol as P
+from heyhi.wire.client import Client
 
 PROBE = "conf/probe/probe.prototxt"
 pytestmark = pytest.mark.usefixtures("slurm_cluster")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from heyhi_daemon import slurm_parse as sp
+from heyhi.slurm import query as sp
 from heyhi_daemon.launchers.slurm import SlurmPoller, SlurmSpec, render_sbatch
 
 # `squeue -h -t all -u root -o '%i|%T|%r|%N|%S|%M|%A'`, captured while an array 5 (-a 0-11%2)

@@ -21,9 +21,9 @@ from conftest import run_cli
 from daemon_util import DaemonProcess
 from slurm_util import slurm_cluster  # noqa: F401  (fixture: Slurm's commands are installed)
 
-from heyhi import protocol as P
-from heyhi import records as R
-from heyhi.client import Client
+from heyhi.wire import protocol as P
+from heyhi.runs import records as R
+from heyhi.wire.client import Client
 
 PROBE = "conf/probe/probe.prototxt"
 pytestmark = pytest.mark.usefixtures("slurm_cluster")

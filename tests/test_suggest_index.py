@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 import heyhi
-from heyhi.compose import composer_for
+from heyhi.config.compose import composer_for
 from heyhi.config.keyindex import MAX_DEPTH, key_index, key_index_under
 from heyhi.errors import ConfigError
-from heyhi.overrides import all_keys
-from heyhi.suggest import closest
+from heyhi.config.overrides import all_keys
+from heyhi.config.suggest import closest
 
 from conftest import run_cli
 

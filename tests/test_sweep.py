@@ -36,7 +36,7 @@ def results() -> Path:
 
 
 def sweep_of(project: Path, cfg: str, *argv: str) -> Sweep:
-    from heyhi.project import Project
+    from heyhi.config.project import Project
 
     args = parse_run_args(["-c", str(project / cfg), *argv])
     return build(SweepSpec.from_run_args(args), Project(project))
@@ -85,7 +85,7 @@ def test_zip_choice_and_seeded_random_search(demo_project):
 
 
 def test_a_list_on_a_repeated_field_is_its_value(demo_project):
-    from heyhi.project import Project
+    from heyhi.config.project import Project
 
     sw = Sweep(SweepSpec.from_run_args(parse_run_args(["-c", str(demo_project / SL), "tags=[a,b]", "lr=[0.1,0.2]"])),
                Project(demo_project))
@@ -115,7 +115,7 @@ def test_flag_files(demo_project, tmp_path):
     assert describe(sw)[0] == "lr=0.10 seed=0"  # the text as written: 0.10 stays 0.10
     assert sw.points[0].overrides == ["lr=0.10", "data.noise=0.2", "optimizer=MOMENTUM", "seed=0"]
     (tmp_path / "p.json").write_text('{"lr": 0.25, "batch_size": [8, 16], "tags": ["x", "y"]}')
-    from heyhi.project import Project
+    from heyhi.config.project import Project
 
     sw = Sweep(SweepSpec.from_run_args(parse_run_args(["-c", str(demo_project / SL), f"@{tmp_path / 'p.json'}"])),
                Project(demo_project))
@@ -222,10 +222,10 @@ def test_demo_grid_embedded_report_plots_relaunch_and_best(demo_project, results
 
 def make_lost(proj: Path, overrides: list[str]) -> Path:
     """A run queued by a launcher that died before starting it: lost."""
-    from heyhi.compose import Composer
-    from heyhi.launch import prepare_run
-    from heyhi.outdir import run_folder
-    from heyhi.project import Project
+    from heyhi.config.compose import Composer
+    from heyhi.runs.launch import prepare_run
+    from heyhi.runs.outdir import run_folder
+    from heyhi.config.project import Project
 
     project = Project(proj)
     composed = Composer(project).compose(proj / PROBE, overrides)

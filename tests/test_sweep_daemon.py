@@ -16,8 +16,8 @@ from conftest import REPO, run_cli
 from daemon_util import DaemonProcess
 from waiting import lines, wait_for
 
-from heyhi import protocol as P
-from heyhi.client import Client
+from heyhi.wire import protocol as P
+from heyhi.wire.client import Client
 
 PROBE = "conf/probe/probe.prototxt"
 

@@ -1,4 +1,4 @@
-"""heyhi.textformat: protobuf text format -> untyped tree, value converters, printing helpers."""
+"""heyhi.config.textformat: protobuf text format -> untyped tree, value converters, printing helpers."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from heyhi.errors import ConfigError
-from heyhi.textformat import format_float, parse, parse_bool, parse_float, parse_int, quote_string
-from heyhi.tree import Entry, ListValue, Loc, Node, Scalar
+from heyhi.config.textformat import format_float, parse, parse_bool, parse_float, parse_int, quote_string
+from heyhi.config.tree import Entry, ListValue, Loc, Node, Scalar
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared/corpus/heyhi_cicero"
 
@@ -347,7 +347,7 @@ def test_corpus_largest_file_is_fast():
 
 def test_import_stays_light():
     code = (
-        "import sys; before = set(sys.modules); import heyhi.textformat; "
+        "import sys; before = set(sys.modules); import heyhi.config.textformat; "
         "print(' '.join(sorted(set(sys.modules) - before)))"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout

@@ -21,7 +21,7 @@ from conftest import heyhi_cmd, run_cli
 from daemon_util import DaemonProcess
 from waiting import lines, status, wait_for
 
-from heyhi import records as R
+from heyhi.runs import records as R
 from heyhi.errors import NothingStarted
 
 PROBE = "conf/probe/probe.prototxt"
@@ -75,9 +75,9 @@ def test_one_out_folder_under_two_results_roots_runs_once(proj, tmp_path):
 
 
 def test_a_launch_that_wiped_a_run_and_started_nothing_puts_it_back(proj):
-    from heyhi.compose import Composer
-    from heyhi.outdir import run_folder
-    from heyhi.project import Project
+    from heyhi.config.compose import Composer
+    from heyhi.runs.outdir import run_folder
+    from heyhi.config.project import Project
     from heyhi.runs.sequence import Host, Plan, launch
 
     assert run_cli(["run", "-c", PROBE, "--no-daemon", "tag=keep"], cwd=proj).returncode == 0
@@ -177,8 +177,8 @@ def test_daemon_start_refuses_bad_settings_at_once(sock, args, env, says):
 
 def test_the_daemon_composes_against_an_edited_schema_without_a_restart(proj, sock, tmp_path):
     """A researcher adds a field to conf.proto while the daemon runs: the next Validate knows it."""
-    from heyhi import protocol as P
-    from heyhi.client import Client
+    from heyhi.wire import protocol as P
+    from heyhi.wire.client import Client
 
     d = DaemonProcess.start(sock, stderr_dir=tmp_path)
     try:

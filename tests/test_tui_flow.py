@@ -18,8 +18,8 @@ import pytest
 from daemon_util import DaemonProcess
 from tui_util import DEMO_CONFIG, PROBE_CONFIG, daemon, probe_project, screen_text, tui_env, until  # noqa: F401
 
-from heyhi import protocol as P
-from heyhi.client import Client
+from heyhi.wire import protocol as P
+from heyhi.wire.client import Client
 from heyhi_tui.dialogs.confirm import ConfirmDialog
 from heyhi_tui.link import Link
 from heyhi_tui.screens.configs import ConfigsScreen
@@ -275,7 +275,7 @@ async def test_help_keymap_and_command_palette(daemon, demo_project, tui_env):
 async def test_remote_mode_through_a_connector(daemon, demo_project, tui_env):
     """``--remote``: every byte through the connector (here: one that reaches the local daemon),
     no file watching; the configs come from ListDir/ReadFile."""
-    from heyhi.aclient import AsyncClient
+    from heyhi.wire.aclient import AsyncClient
     from heyhi_tui.link import RemoteConnector
 
     calls = []

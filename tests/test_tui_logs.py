@@ -13,8 +13,8 @@ import pytest
 
 from tui_util import PROBE_CONFIG, daemon, probe_project, tui_env, until  # noqa: F401
 
-from heyhi import protocol as P
-from heyhi.client import Client
+from heyhi.wire import protocol as P
+from heyhi.wire.client import Client
 from heyhi_tui.screens.logs import LogsScreen
 
 pytestmark = pytest.mark.timeout(120)

@@ -21,7 +21,7 @@ def remote(sshd, tmp_path, monkeypatch):  # noqa: F811
 
 
 async def test_tui_through_ssh(remote, demo_project):
-    from heyhi.remote import connect_remote
+    from heyhi.wire.remote import connect_remote
     from heyhi_tui.app import HeyHiApp
     from heyhi_tui.link import RemoteConnector
 

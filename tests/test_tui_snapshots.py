@@ -22,8 +22,8 @@ from daemon_util import DaemonProcess
 from tui_util import PROBE_CONFIG
 from waiting import wait_for
 
-from heyhi import protocol as P
-from heyhi.client import Client
+from heyhi.wire import protocol as P
+from heyhi.wire.client import Client
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from heyhi.protocol import FieldDoc, FieldList, JobInfo
+from heyhi.wire.protocol import FieldDoc, FieldList, JobInfo
 from heyhi_tui.completion import Schema, complete, describe, suggestion
 from heyhi_tui.format import duration, runtime, short_path
 from heyhi_tui.printview import print_text
@@ -244,9 +244,9 @@ def test_tui_never_imports_the_daemon():
 def test_remote_without_remote_support_is_a_clear_error(monkeypatch):
     from heyhi_tui.main import build_app
 
-    monkeypatch.setitem(sys.modules, "heyhi.remote", None)  # as if heyhi had no remote module
+    monkeypatch.setitem(sys.modules, "heyhi.wire.remote", None)  # as if heyhi had no remote module
 
     with pytest.raises(SystemExit) as e:
         build_app(["--remote", "gpu1", "--project", "/home/me/proj"])
-    assert "heyhi.remote.connect_remote is missing" in str(e.value)
+    assert "heyhi.wire.remote.connect_remote is missing" in str(e.value)
     assert "--remote gpu1" in str(e.value)

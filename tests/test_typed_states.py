@@ -16,10 +16,10 @@ from conftest import REPO, run_cli
 from daemon_util import DaemonProcess, raw_connect, recv_all
 from waiting import wait_for
 
-from heyhi import protocol as P
-from heyhi import records as R
-from heyhi.client import Client
-from heyhi.framing import encode_frame, send_frame
+from heyhi.wire import protocol as P
+from heyhi.runs import records as R
+from heyhi.wire.client import Client
+from heyhi.wire.framing import encode_frame, send_frame
 from heyhi.states import FINAL_STATES, LIVE_STATES, JobState, RunState
 
 RUN_STATES = ["not_started", "queued", "submitted", "running", "requeued", "completed", "crashed", "cancelled",

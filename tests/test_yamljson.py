@@ -1,4 +1,4 @@
-"""heyhi.yamljson: YAML / JSON config files -> untyped tree, and parse_file's dispatch on suffix."""
+"""heyhi.config.yamljson: YAML / JSON config files -> untyped tree, and parse_file's dispatch on suffix."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from heyhi.errors import ConfigError
-from heyhi.tree import ListValue, Loc, Node, Scalar
-from heyhi.yamljson import parse_file, parse_json, parse_yaml
+from heyhi.config.tree import ListValue, Loc, Node, Scalar
+from heyhi.config.yamljson import parse_file, parse_json, parse_yaml
 
 
 def dump(value):
@@ -336,7 +336,7 @@ def test_yaml_and_json_stay_unimported_for_prototxt(tmp_path):
     path = tmp_path / "c.prototxt"
     path.write_text("a: 1")
     code = (
-        "import sys; from heyhi.yamljson import parse_file; "
+        "import sys; from heyhi.config.yamljson import parse_file; "
         f"parse_file({str(path)!r}); print('yaml' in sys.modules, 'json' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout

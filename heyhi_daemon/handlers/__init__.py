@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
-from heyhi.protocol import (
+from heyhi.wire.protocol import (
     BAD_REQUEST,
     NOT_IMPLEMENTED,
     Cancel,
@@ -35,12 +35,12 @@ from heyhi.protocol import (
     Wipe,
 )
 
-from . import ping, shutdown
+from heyhi_daemon.handlers import ping, shutdown
 
 if TYPE_CHECKING:
-    from heyhi.protocol import Request
+    from heyhi.wire.protocol import Request
 
-    from ..server import DaemonState
+    from heyhi_daemon.server import DaemonState
 
 
 async def dispatch(state: DaemonState, req: Request) -> Any | AsyncIterator[Any]:

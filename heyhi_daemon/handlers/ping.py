@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from heyhi.protocol import Ping, Pong
+from heyhi.wire.protocol import Ping, Pong
 
 if TYPE_CHECKING:
-    from ..server import DaemonState
+    from heyhi_daemon.server import DaemonState
 
 
 def handle(state: DaemonState, req: Ping) -> Pong:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from heyhi.protocol import Ok, Shutdown
+from heyhi.wire.protocol import Ok, Shutdown
 
 if TYPE_CHECKING:
-    from ..server import DaemonState
+    from heyhi_daemon.server import DaemonState
 
 
 def handle(state: DaemonState, req: Shutdown) -> Ok:

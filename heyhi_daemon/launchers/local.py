@@ -14,11 +14,11 @@ import sys
 import time
 from typing import Callable
 
-from heyhi import records as R
+from heyhi.runs import records as R
 from heyhi.errors import Busy
-from heyhi.launch import job_env
+from heyhi.runs.launch import job_env
 
-from ..jobs import Job, JobStore
+from heyhi_daemon.job_store import Job, JobStore
 
 GRACE_S = 10.0
 
@@ -113,7 +113,7 @@ class LocalLauncher:
     async def _finish(self, job: Job, pid: int, code: int | None) -> None:
         rd = R.RunDir(job.run_dir)
         st = rd.read_status() or {}
-        from heyhi.job import ALREADY_CLAIMED
+        from heyhi.runs.runner import ALREADY_CLAIMED
 
         if code == ALREADY_CLAIMED and st.get("state") == R.RUNNING and st.get("pid") != pid:
             job.refresh(st)  # another process runs it: watch that one

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, NamedTuple
 
-from heyhi_daemon import slurm_parse as sp
+from heyhi.slurm import query as sp
 
 __all__ = [
     "SlurmError",

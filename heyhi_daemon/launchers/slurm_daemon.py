@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from heyhi import records as R
+from heyhi.runs import records as R
 from heyhi.errors import HeyHiError, NothingStarted
 
-from ..jobs import Job, JobStore
-from . import slurm as S
+from heyhi_daemon.job_store import Job, JobStore
+from heyhi_daemon.launchers import slurm as S
 
 log = logging.getLogger("heyhi.daemon.slurm")
 RETRY_STATES = frozenset({"FAILED", "NODE_FAIL", "OUT_OF_MEMORY"})

@@ -13,7 +13,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
-from heyhi.protocol import DaemonError, JobDetail, ShowJob
+from heyhi.wire.protocol import DaemonError, JobDetail, ShowJob
 
 from ..format import runtime, state_text
 from ..widgets.banner import LinkBanner

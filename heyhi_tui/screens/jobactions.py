@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.text import Text
 
-from heyhi.protocol import Cancel, DaemonError, Launched, Restart, Wipe
+from heyhi.wire.protocol import Cancel, DaemonError, Launched, Restart, Wipe
 
 from ..dialogs.confirm import ConfirmDialog
 

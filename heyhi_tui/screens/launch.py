@@ -13,7 +13,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Button, Header, Label, Select, Static
 
-from heyhi.protocol import DaemonError, FieldList, Fields, Launch, Launched, Validate, ValidateResult
+from heyhi.wire.protocol import DaemonError, FieldList, Fields, Launch, Launched, Validate, ValidateResult
 
 from ..completion import Schema
 from ..format import OUT_DIR_STYLE, config_label, fit_path

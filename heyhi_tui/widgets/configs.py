@@ -21,7 +21,7 @@ from .deferred import Deferred
 from .flat import FlatTable
 
 if TYPE_CHECKING:
-    from heyhi.protocol import FieldList, ValidateResult
+    from heyhi.wire.protocol import FieldList, ValidateResult
 
 CONFIG_EXTS = (".prototxt", ".yaml", ".yml", ".json")
 CHUNKS = "common"

@@ -11,7 +11,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey
 
-from heyhi.protocol import JobInfo
+from heyhi.wire.protocol import JobInfo
 
 from ..format import LIVE, STATE_STYLE, STATES, runtime, state_text
 

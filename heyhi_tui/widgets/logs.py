@@ -24,7 +24,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widgets import Input, Log, Static
 
-from heyhi.protocol import DaemonError, LogChunk, Logs
+from heyhi.wire.protocol import DaemonError, LogChunk, Logs
 
 from ..format import LIVE
 

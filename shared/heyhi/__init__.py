@@ -12,17 +12,17 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "load_config": "heyhi.compose",
-    "load_root_config": "heyhi.compose",
-    "compose": "heyhi.compose",
+    "load_config": "heyhi.config.compose",
+    "load_root_config": "heyhi.config.compose",
+    "compose": "heyhi.config.compose",
     "ConfigError": "heyhi.errors",
     "HeyHiError": "heyhi.errors",
-    "Oneof": "heyhi.schema.pydantic_front",
-    "task": "heyhi.tasks",
-    "run_dir": "heyhi.jobapi",
-    "log_metrics": "heyhi.jobapi",
-    "on_preemption": "heyhi.jobapi",
-    "preemption_requested": "heyhi.jobapi",
+    "Oneof": "heyhi.config.schema.pydantic_front",
+    "task": "heyhi.runs.tasks",
+    "run_dir": "heyhi.runs.task_api",
+    "log_metrics": "heyhi.runs.task_api",
+    "on_preemption": "heyhi.runs.task_api",
+    "preemption_requested": "heyhi.runs.task_api",
     "main": "heyhi.cli.run",
 }
 

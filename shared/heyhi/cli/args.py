@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import UsageError
+from heyhi.errors import UsageError
 
 MODES = ("gentle_start", "start_restart", "start_continue", "restart", "dryrun")
 

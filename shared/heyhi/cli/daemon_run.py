@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from ..protocol import DaemonError, Launch, Logs, ShowJob
+from heyhi.wire.protocol import DaemonError, Launch, Logs, ShowJob
 
 
 def confirm_launch(client, req, res):
@@ -14,8 +14,8 @@ def confirm_launch(client, req, res):
     ``res.state``): ask on the terminal, then send it again as a yes to exactly that state."""
     from dataclasses import replace
 
-    from ..errors import Refused
-    from .ask import ask_yes
+    from heyhi.errors import Refused
+    from heyhi.cli.ask import ask_yes
 
     if not sys.stdin.isatty():
         raise Refused(f"refusing to wipe {res.run_dir} (its run is {res.state}) without a terminal to confirm: "
@@ -56,8 +56,8 @@ def run_via_daemon(client, project, composed, args) -> int:
 def error_of(e: DaemonError) -> Exception:
     """The daemon's ``Error`` answer as the error ``heyhi run`` exits with: ``nothing_started``
     exits 69 (``NothingStarted``), ``taken`` 3 (``FolderTaken``), anything else as it came."""
-    from ..errors import FolderTaken, NothingStarted
-    from ..protocol import NOTHING_STARTED, TAKEN
+    from heyhi.errors import FolderTaken, NothingStarted
+    from heyhi.wire.protocol import NOTHING_STARTED, TAKEN
 
     if e.code == NOTHING_STARTED:
         return NothingStarted(e.message)
@@ -68,7 +68,7 @@ def error_of(e: DaemonError) -> Exception:
 
 def follow_to_end(client, job_id: str) -> int:
     """Echo the job's stdout and stderr until it ends; returns its exit code."""
-    from ..client import Client
+    from heyhi.wire.client import Client
 
     def pump(c, stream, out):
         for chunk in c.stream(Logs(job=job_id, stream=stream, offset=0, follow=True)):

@@ -66,19 +66,19 @@ def _dispatch(argv: list[str]) -> int:
         return 0 if argv else 2
     cmd, rest = argv[0], argv[1:]
     if cmd == "run":
-        from .run import main as run_main
+        from heyhi.cli.run import main as run_main
 
         return run_main(rest)
     if cmd == "ctl":
-        from .ctl import main as ctl_main
+        from heyhi.cli.ctl import main as ctl_main
 
         return ctl_main(rest)
     if cmd == "sweep":
-        from .sweep import main as sweep_main
+        from heyhi.cli.sweep import main as sweep_main
 
         return sweep_main(rest)
     if cmd == "stubs":
-        from .stubs import main as stubs_main
+        from heyhi.cli.stubs import main as stubs_main
 
         return stubs_main(rest)
     print(f"heyhi: unknown command {cmd!r}\n{USAGE}", file=sys.stderr)

@@ -1,6 +1,6 @@
 """``heyhi run --remote [user@]host[:port] -c CFG [overrides]``: launch through the daemon on HOST.
 
-Everything happens on HOST, over one SSH connection (``heyhi.remote``):
+Everything happens on HOST, over one SSH connection (``heyhi.wire.remote``):
 
 - CFG is a path on HOST: absolute, ``~/...`` (HOST's home), or relative to the remote project folder:
   ``--project DIR`` if given, else the host's ``project`` setting (``~/.heyhi/remote.toml``), else
@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import UsageError
+from heyhi.errors import UsageError
 
 LAUNCH_SETTLE_S = 5.0  # after a drop during Launch: how long to look for the launch it may have made
 
@@ -67,8 +67,8 @@ def _note(kind: str, message: str) -> None:
 
 
 async def _run(args: Any, state: _State) -> int:
-    from ..protocol import Launch, Validate
-    from ..remote import connect_remote
+    from heyhi.wire.protocol import Launch, Validate
+    from heyhi.wire.remote import connect_remote
 
     client = await connect_remote(args.remote, name="heyhi run --remote", on_event=_note)
     async with client:
@@ -102,7 +102,7 @@ async def _run(args: Any, state: _State) -> int:
 
             res = await _launch(client, replace(launch, expect_state=res.state))
             if res.decision == "confirm":
-                from ..errors import Refused
+                from heyhi.errors import Refused
 
                 raise Refused(f"not wiping {args.remote}:{res.run_dir}: its run is now {res.state}; "
                               "run the command again to decide")
@@ -119,8 +119,8 @@ async def _run(args: Any, state: _State) -> int:
 
 def _confirm_wipe(res: Any, args: Any) -> None:
     """The daemon answered "confirm" (the launch would wipe ``res.run_dir``): ask on a terminal."""
-    from ..errors import Refused
-    from .ask import ask_yes
+    from heyhi.errors import Refused
+    from heyhi.cli.ask import ask_yes
 
     where = f"{args.remote}:{res.run_dir}"
     if not sys.stdin.isatty():
@@ -131,8 +131,8 @@ def _confirm_wipe(res: Any, args: Any) -> None:
 
 async def _find_project(client: Any, cfg: str) -> str:
     """The nearest folder above ``cfg`` (on the remote) that holds ``conf/``."""
-    from ..errors import ConfigError
-    from ..protocol import DaemonError, ListDir
+    from heyhi.errors import ConfigError
+    from heyhi.wire.protocol import DaemonError, ListDir
 
     d = posixpath.dirname(cfg)
     while True:
@@ -153,8 +153,8 @@ async def _find_project(client: Any, cfg: str) -> str:
 
 async def _launch(client: Any, launch: Any) -> Any:
     """Send ``launch``; after a drop, reconnect and find out whether it happened."""
-    from ..protocol import DaemonError, Launched, Ping
-    from ..remote import RemoteError
+    from heyhi.wire.protocol import DaemonError, Launched, Ping
+    from heyhi.wire.remote import RemoteError
 
     t0 = (await client.request(Ping())).time  # the daemon's clock
     try:
@@ -179,7 +179,7 @@ async def _launch(client: Any, launch: Any) -> Any:
 
 
 async def _launched_since(client: Any, config: str, t0: float) -> Any:
-    from ..protocol import ListJobs, ShowJob
+    from heyhi.wire.protocol import ListJobs, ShowJob
 
     for job in reversed((await client.request(ListJobs(config=config), retry=True)).jobs):
         if (job.created or 0) >= t0 or (job.started or 0) >= t0:
@@ -193,7 +193,7 @@ async def _launched_since(client: Any, config: str, t0: float) -> Any:
 async def follow_to_end(client: Any, job_id: str) -> int:
     """Echo the job's stdout and stderr (streamed by the daemon, resumed after drops) until it
     ends; returns its exit code."""
-    from ..protocol import Logs, ShowJob
+    from heyhi.wire.protocol import Logs, ShowJob
 
     async def pump(c: Any, stream: str, out: Any) -> None:
         async for chunk in c.stream(Logs(job=job_id, stream=stream, offset=0, follow=True)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import HeyHiError
+from heyhi.errors import HeyHiError
 
 
 def main(argv: list[str] | None = None, tasks_module: str | None = None) -> int:
@@ -27,25 +27,25 @@ def main(argv: list[str] | None = None, tasks_module: str | None = None) -> int:
 
 
 def _main(argv: list[str], tasks_module: str | None) -> int:
-    from .args import RUN_HELP, parse_run_args
+    from heyhi.cli.args import RUN_HELP, parse_run_args
 
     args = parse_run_args(argv)
     if args.help:
         print(RUN_HELP)
         return 0
     if args.remote:
-        from .remote_run import run_remote
+        from heyhi.cli.remote_run import run_remote
 
         return run_remote(args)
     if args.plan or args.trials or args.zip or _has_sweep(args.overrides):
         # --- sweeps (heyhi.cli.sweep): None means "no sweep after all", go on with args.overrides
-        from .sweep import run_sweep
+        from heyhi.cli.sweep import run_sweep
 
         code = run_sweep(args, tasks_module)
         if code is not None:
             return code
-    from ..compose import composer_for
-    from ..project import Project
+    from heyhi.config.compose import composer_for
+    from heyhi.config.project import Project
 
     cfg = Path(args.cfg)
     project = Project.find(cfg, args.project)
@@ -59,7 +59,7 @@ def _main(argv: list[str], tasks_module: str | None) -> int:
     composed = composer.compose(cfg, args.overrides)
     _note_flag_fields(composed, args)
     if args.print or args.print_flat or args.print_flat_all or args.print_out_dir or args.help_fields is not None:
-        from ..printing import flat_lines, to_text
+        from heyhi.config.printing import flat_lines, to_text
 
         out = []
         if args.print:
@@ -69,18 +69,18 @@ def _main(argv: list[str], tasks_module: str | None) -> int:
         if args.print_out_dir:
             out.append(f"{_out_dir(project, composed, args)}\n")
         if args.help_fields is not None:
-            from ..fieldhelp import field_help
+            from heyhi.config.fieldhelp import field_help
 
             out.append(field_help(composed, args.help_fields))
         sys.stdout.write("".join(out))
         return 0
-    from ..launch import launch_from_cli
+    from heyhi.runs.launch import launch_from_cli
 
     return launch_from_cli(project, composed, args, tasks_module=tasks_module)
 
 
 def _out_dir(project, composed, args) -> Path:
-    from ..outdir import run_folder
+    from heyhi.runs.outdir import run_folder
 
     return run_folder(
         project.results_root, composed.config, project.conf_dir, composed.raw_overrides, args.adhoc, args.out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import HeyHiError
+from heyhi.errors import HeyHiError
 
 PY_TYPES = {"bool": "bool", "string": "str", "bytes": "bytes", "float": "float", "double": "float"}
 
@@ -57,7 +57,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--out", default=None, help="default: conf/heyhi_configs.pyi")
     a = p.parse_args(argv)
     try:
-        from ..project import Project
+        from heyhi.config.project import Project
 
         project = Project.find(None, a.project)
         text = render_stubs(project.schema)

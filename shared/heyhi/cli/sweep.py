@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import HeyHiError, UsageError
+from heyhi.errors import HeyHiError, UsageError
 
 USAGE = __doc__.split("\n\n", 1)[1].rsplit("\n\nSWEEP", 1)[0].replace("    heyhi", "heyhi").replace("\n              ", "\n    ")
 
@@ -48,8 +48,8 @@ def run_sweep(args, tasks_module: str | None = None) -> int | None:
     """The sweep branch of ``heyhi run``; None when the tokens hold no sweep after all (a flag
     file of plain overrides, a list that is a repeated field's value): ``args.overrides`` then
     holds the plain overrides and ``heyhi run`` goes on as usual."""
-    from ..project import Project
-    from ..sweep import SweepSpec, Sweep
+    from heyhi.config.project import Project
+    from heyhi.sweep import SweepSpec, Sweep
 
     if args.print or args.print_flat or args.print_flat_all or args.help_fields is not None:
         if not (args.plan or args.trials or args.zip):
@@ -86,10 +86,10 @@ def run_sweep(args, tasks_module: str | None = None) -> int | None:
 def launch(sw, opts: Options, validated: bool = True) -> int:
     """Plan or launch a built (or parsed and resolved) sweep: through the daemon when one is up
     (or needed: Slurm, adaptive), else embedded in the foreground."""
-    from ..sweep import SweepError, count_states, plan_states, summary_line, sweep_id, to_launch, Record
+    from heyhi.sweep import SweepError, count_states, plan_states, summary_line, sweep_id, to_launch, Record
 
     if not validated:
-        from ..errors import ConfigError
+        from heyhi.errors import ConfigError
 
         try:
             sw.validate()
@@ -125,11 +125,11 @@ def launch(sw, opts: Options, validated: bool = True) -> int:
     needs_daemon = adaptive or _any_slurm(sw)
     client = None
     if not opts.no_daemon:
-        from ..client import connect_or_none
+        from heyhi.wire.client import connect_or_none
 
         client = connect_or_none()
         if client is None and needs_daemon:
-            from ..launch import _start_daemon_for_slurm
+            from heyhi.runs.launch import _start_daemon_for_slurm
 
             client = _start_daemon_for_slurm()
     if client is None and needs_daemon:
@@ -137,7 +137,7 @@ def launch(sw, opts: Options, validated: bool = True) -> int:
         raise HeyHiError(f"{why} go through the daemon: drop --no-daemon (it is started when none is up)"
                          if opts.no_daemon else f"{why} need the daemon and none could be started")
     if client is not None:
-        from ..protocol import LaunchSweep
+        from heyhi.wire.protocol import LaunchSweep
 
         with client:
             res = client.request(LaunchSweep(sweep_dir=str(sdir), retry_failed=opts.retry_failed,
@@ -156,7 +156,7 @@ def launch(sw, opts: Options, validated: bool = True) -> int:
 def _any_slurm(sw) -> bool:
     if not sw.points and sw.spec.kind != "adaptive":
         return False
-    from ..launch import launcher_of
+    from heyhi.runs.launch import launcher_of
 
     lay = sw.layout
     if any(a.key.startswith("Ilauncher") or a.key.startswith("launcher.") for a in lay.axes):
@@ -175,8 +175,8 @@ def print_plan(sw, points, states) -> None:
 
 def wait_sweep(client, sid: str, interval: float = 0.5) -> int:
     """Follow a daemon sweep until it is no longer active; exit 0 when every point completed."""
-    from ..protocol import SweepStatus
-    from ..sweep import summary_line
+    from heyhi.wire.protocol import SweepStatus
+    from heyhi.sweep import summary_line
 
     last = None
     try:
@@ -200,15 +200,15 @@ def wait_sweep(client, sid: str, interval: float = 0.5) -> int:
 def run_embedded(sw, idx: list[int], states: list[str], opts: Options) -> int:
     """No daemon: run the points here, one after another in the foreground (logs shown), or up
     to --max-parallel at once as subprocesses (one line per point)."""
-    from .. import records as R
-    from ..errors import FolderTaken, NothingStarted, Refused
-    from ..launch import check_task, follow_until_exit, launcher_of, start_local, stop_run
-    from ..runs.sequence import Host, Plan
-    from ..runs.sequence import launch as sequence_launch
+    from heyhi.runs import records as R
+    from heyhi.errors import FolderTaken, NothingStarted, Refused
+    from heyhi.runs.launch import check_task, follow_until_exit, launcher_of, start_local, stop_run
+    from heyhi.runs.sequence import Host, Plan
+    from heyhi.runs.sequence import launch as sequence_launch
 
     class _SweepHost(Host):
         def before_write(self, folder, previous):
-            from ..runs.ownership import record_launch
+            from heyhi.runs.ownership import record_launch
 
             record_launch(folder)  # write-ahead: a daemon lists this run even if we are killed now
 
@@ -289,7 +289,7 @@ def run_embedded(sw, idx: list[int], states: list[str], opts: Options) -> int:
             proc.wait()
             lock.close()
         return 130
-    from ..sweep import count_states, plan_states, summary_line
+    from heyhi.sweep import count_states, plan_states, summary_line
 
     _say(f"sweep done: {summary_line(count_states(plan_states([p.dir for p in points])))}")
     return 1 if failed else 0
@@ -299,7 +299,7 @@ def run_embedded(sw, idx: list[int], states: list[str], opts: Options) -> int:
 
 
 def main(argv: list[str]) -> int:
-    from ..errors import HeyHiError
+    from heyhi.errors import HeyHiError
 
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
@@ -349,9 +349,9 @@ def _parse(argv: list[str], allowed_values=("max_parallel", "checkpoint", "proje
                 v = argv[i]
             dest = _VALUE_FLAGS[name]
             if dest == "max_parallel":
-                from ..sweep import _pos_int
+                from heyhi.sweep import positive_int
 
-                opts.max_parallel = _pos_int(v, "--max-parallel")
+                opts.max_parallel = positive_int(v, "--max-parallel")
             elif dest in ("checkpoint", "project"):
                 setattr(opts, dest, v)
             else:
@@ -366,8 +366,8 @@ def _parse(argv: list[str], allowed_values=("max_parallel", "checkpoint", "proje
 
 def file_cmd(argv: list[str]) -> int:
     """``heyhi sweep FILE.yaml [overrides] [flags]``."""
-    from ..project import Project
-    from ..sweep import Sweep, load_sweep_file, _pos_int
+    from heyhi.config.project import Project
+    from heyhi.sweep import Sweep, load_sweep_file, positive_int
 
     opts, vals, rest = _parse(argv, ("max_parallel", "checkpoint", "project", "trials"))
     if not rest:
@@ -378,7 +378,7 @@ def file_cmd(argv: list[str]) -> int:
     project = Project.find(path, opts.project)
     spec = load_sweep_file(path, extra, project.root)
     if "trials" in vals:
-        spec.trials = _pos_int(vals["trials"], "--trials")
+        spec.trials = positive_int(vals["trials"], "--trials")
         if spec.kind == "grid":
             spec.kind = "random"
     if opts.max_parallel:
@@ -393,15 +393,15 @@ def file_cmd(argv: list[str]) -> int:
 
 
 def _record_and_report(ref: str, metric: str | None, plots: bool):
-    from ..results import report
-    from ..sweep import find_sweep
+    from heyhi.sweep.results import report
+    from heyhi.sweep import find_sweep
 
     d = find_sweep(ref)
     return report(d, metric, plots=plots)
 
 
 def report_cmd(argv: list[str]) -> int:
-    from ..results import table_csv, table_text
+    from heyhi.sweep.results import table_csv, table_text
 
     args = list(argv)
     fmt = "text"
@@ -439,7 +439,7 @@ def report_cmd(argv: list[str]) -> int:
     if fmt == "csv":
         sys.stdout.write(table_csv(rep.rows, rep.metric, rep.keys))
         return 0
-    from ..sweep import summary_line
+    from heyhi.sweep import summary_line
 
     how = {"last": "last value", "max": "best (max)", "min": "best (min)"}[rep.mode]
     print(f"sweep {rep.sweep_dir}")
@@ -455,15 +455,15 @@ def report_cmd(argv: list[str]) -> int:
 
 
 def _group_over(rep) -> list[str]:
-    from ..sweep import Record
+    from heyhi.sweep import Record
 
     return Record(rep.sweep_dir).spec.group_over
 
 
 def best_cmd(argv: list[str]) -> int:
     """Run the best group's config again with new seeds (a retrain sweep)."""
-    from ..project import Project
-    from ..sweep import Record, Sweep, SweepSpec, find_sweep, parse_metric
+    from heyhi.config.project import Project
+    from heyhi.sweep import Record, Sweep, SweepSpec, find_sweep, parse_metric
 
     opts, vals, rest = _parse(argv, ("max_parallel", "checkpoint", "project", "seeds", "metric"))
     if len(rest) != 1 or "seeds" not in vals:
@@ -473,7 +473,7 @@ def best_cmd(argv: list[str]) -> int:
         raise UsageError("--seeds: give seeds, comma-separated (0,1,2)")
     d = find_sweep(rest[0])
     rec = Record(d)
-    from ..results import report
+    from heyhi.sweep.results import report
 
     rep = report(d, vals.get("metric"), plots=False)
     rows = [r for r in rep.rows if r.n]
@@ -497,15 +497,15 @@ def best_cmd(argv: list[str]) -> int:
 
 
 def status_cmd(argv: list[str], listing: bool = False) -> int:
-    from ..client import connect_or_none
-    from ..sweep import find_sweep, summary_line
+    from heyhi.wire.client import connect_or_none
+    from heyhi.sweep import find_sweep, summary_line
 
     as_json = "--json" in argv
     refs = [a for a in argv if not a.startswith("--")]
     client = connect_or_none()
     infos = []
     if client is not None:
-        from ..protocol import SweepStatus, to_wire
+        from heyhi.wire.protocol import SweepStatus, to_wire
 
         with client:
             infos = [to_wire(i) for i in client.request(SweepStatus(sweep=refs[0] if refs else None,
@@ -531,8 +531,8 @@ def status_cmd(argv: list[str], listing: bool = False) -> int:
 
 
 def _all_local() -> list[Path]:
-    from ..project import Project
-    from ..sweep import all_sweeps
+    from heyhi.config.project import Project
+    from heyhi.sweep import all_sweeps
 
     try:
         root = Project.find(None).results_root
@@ -543,8 +543,8 @@ def _all_local() -> list[Path]:
 
 def _local_info(d: Path) -> dict:
     """A SweepStatus-like summary read from the folders (no daemon)."""
-    from ..results import report
-    from ..sweep import Record
+    from heyhi.sweep.results import report
+    from heyhi.sweep import Record
 
     rec = Record(d)
     rep = report(d, plots=False)
@@ -557,8 +557,8 @@ def _local_info(d: Path) -> dict:
 
 
 def cancel_cmd(argv: list[str]) -> int:
-    from ..client import connect_or_none
-    from ..protocol import CancelSweep
+    from heyhi.wire.client import connect_or_none
+    from heyhi.wire.protocol import CancelSweep
 
     if len(argv) != 1:
         raise UsageError("usage: heyhi sweep cancel SWEEP")
@@ -580,8 +580,8 @@ def cancel_cmd(argv: list[str]) -> int:
 def clean_main(argv: list[str], client=None, as_json: bool = False) -> int:
     """``heyhi ctl clean [--sweep SWEEP] [--yes]`` / ``heyhi sweep clean [SWEEP] [--yes]``: list the
     lost runs (stopped without a final record) and, confirmed, wipe them so they run again."""
-    from ..project import Project
-    from ..sweep import find_sweep, lost_runs
+    from heyhi.config.project import Project
+    from heyhi.sweep import find_sweep, lost_runs
 
     yes = "--yes" in argv or "-y" in argv
     refs = [a for a in argv if a not in ("--yes", "-y", "--sweep")]
@@ -612,14 +612,14 @@ def clean_main(argv: list[str], client=None, as_json: bool = False) -> int:
         if input(f"Wipe {len(lost)} lost runs? [y/N] ").strip().lower() not in ("y", "yes"):
             _say("not wiped")
             return 1
-    from .. import records as R
-    from ..runs.sequence import roots_for, run_lock
-    from ..runs.sequence import wipe as wipe_run
+    from heyhi.runs import records as R
+    from heyhi.runs.sequence import roots_for, run_lock
+    from heyhi.runs.sequence import wipe as wipe_run
 
     wiped = 0
     for d in lost:
         if client is not None:
-            from ..protocol import DaemonError, Wipe
+            from heyhi.wire.protocol import DaemonError, Wipe
 
             try:
                 client.request(Wipe(job=str(d), confirm_job=str(d), expect_state=R.LOST))

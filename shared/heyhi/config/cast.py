@@ -5,8 +5,8 @@ Promises: a value that does not fit the field is a one-line ``ConfigError`` nami
 ``where``; ints are range-checked for their kind; ``float`` fields hold the float32 value (as
 protobuf stores it), with a warning on stderr when a finite value overflows to inf.
 
-Below ``heyhi.values``, ``heyhi.overrides`` and ``heyhi.typed`` (which re-export these names):
-imports the schema model, ``heyhi.errors`` and (for C-style integers) ``heyhi.textformat``; never
+Below ``heyhi.config.values``, ``heyhi.config.overrides`` and ``heyhi.config.typed`` (which re-export these names):
+imports the schema model, ``heyhi.errors`` and (for C-style integers) ``heyhi.config.textformat``; never
 ``Msg`` (a message value is recognised by its ``to_editable``).
 """
 
@@ -16,8 +16,8 @@ import math
 import struct
 from typing import Any
 
-from ..errors import ConfigError
-from ..schema.model import FLOAT_KINDS, INT_KINDS, INT_RANGES, FieldSpec
+from heyhi.errors import ConfigError
+from heyhi.config.schema.model import FLOAT_KINDS, INT_KINDS, INT_RANGES, FieldSpec
 
 __all__ = ["cast_string", "cast_python_value", "to_float32"]
 
@@ -50,7 +50,7 @@ def cast_string(f: FieldSpec, kind: str, value: str, where: str, key: str) -> An
         try:
             n = int(_number_text(value, key, kind, where))  # the original's int(): "010" is 10
         except ValueError:
-            from ..textformat import parse_int
+            from heyhi.config.textformat import parse_int
 
             try:
                 n = parse_int(value)

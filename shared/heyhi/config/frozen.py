@@ -5,8 +5,8 @@ frozen (never on the print path). Values read like dataclasses: ``cfg.train.lr``
 names; unset -> the declared default, else None (bools False); unset sub-messages -> an empty
 frozen message; repeated -> tuple; map -> dict; ``cfg.which_<oneof>`` / ``cfg.<oneof>``.
 
-Below ``heyhi.values`` (``Msg.to_frozen`` freezes with it): it reads and copies a ``Msg`` through
-its own methods and builds empty ones with ``type(msg)``, so it imports no ``Msg``. ``heyhi.frozen``
+Below ``heyhi.config.values`` (``Msg.to_frozen`` freezes with it): it reads and copies a ``Msg`` through
+its own methods and builds empty ones with ``type(msg)``, so it imports no ``Msg``. ``heyhi.config.frozen``
 re-exports these names and keeps ``_unpickle`` for frozen configs pickled by an earlier HeyHi.
 """
 
@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ..schema.model import MessageType
+from heyhi.config.schema.model import MessageType
 
 if TYPE_CHECKING:
-    from ..values import Msg
+    from heyhi.config.values import Msg
 
 
 class FrozenConfig(BaseModel):

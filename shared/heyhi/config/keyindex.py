@@ -22,7 +22,7 @@ from __future__ import annotations
 import bisect
 import heapq
 
-from ..schema.model import MessageType
+from heyhi.config.schema.model import MessageType
 
 MAX_DEPTH = 10  # levels below the indexed type (as ``all_keys``: deeper types are not entered)
 MAX_PATHS = 200_000  # a guard for pathological schemas; the Cicero tree has ~3,200 keys per task

@@ -1,7 +1,7 @@
 """Printing a message in protobuf text format (``--print``, ``str(msg)``): fields in field-number
 order, map entries sorted by key, floats as the shortest text that reads back the same value.
 
-Below ``heyhi.values`` (``Msg.__str__`` prints with it) and ``heyhi.printing`` (which re-exports
+Below ``heyhi.config.values`` (``Msg.__str__`` prints with it) and ``heyhi.config.printing`` (which re-exports
 ``to_text``): it reads a message through ``msg.type`` and ``msg.v`` only and imports no ``Msg``.
 """
 
@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..values import Msg
+    from heyhi.config.values import Msg
 
 __all__ = ["to_text"]
 
 
 def _scalar_text(kind: str, value: Any, enum=None) -> str:
-    from ..textformat import format_float, quote_string
+    from heyhi.config.textformat import format_float, quote_string
 
     if kind == "string":
         return quote_string(value)

@@ -5,12 +5,12 @@ Promises: ``split_items`` cuts at commas outside brackets and quotes; a quoted i
 quotes (at depth 0) and keeps its spaces; an empty unquoted item, or unbalanced quotes or
 brackets, is a one-line ``SweepError`` naming ``where``.
 
-A leaf: imports only ``heyhi.errors`` (``heyhi.sweep`` and ``heyhi.overrides`` both sit above it).
+A leaf: imports only ``heyhi.errors`` (``heyhi.sweep`` and ``heyhi.config.overrides`` both sit above it).
 """
 
 from __future__ import annotations
 
-from ..errors import HeyHiError
+from heyhi.errors import HeyHiError
 
 __all__ = ["SweepError", "split_items"]
 

@@ -8,10 +8,10 @@ overwrites it.
 
 | record | written by | format |
 |---|---|---|
-| ``heyhi.status.json`` | ``heyhi.records.RunDir.set_state`` | ``STATUS`` |
+| ``heyhi.status.json`` | ``heyhi.runs.records.RunDir.set_state`` | ``STATUS`` |
 | ``heyhi.run.json`` | ``heyhi.runs.prepare`` | ``RUN`` |
 | ``heyhi.version.json`` | ``heyhi.runs.prepare`` | ``VERSION`` |
-| the daemon's ``index.json`` | ``heyhi_daemon.jobs.JobStore.save`` | ``INDEX`` |
+| the daemon's ``index.json`` | ``heyhi_daemon.job_store.JobStore.save`` | ``INDEX`` |
 | a sweep's ``sweep.json`` | ``heyhi.sweep.Sweep.write_record`` | ``SWEEP`` |
 | a sweep's ``points.jsonl`` | each line (``heyhi.sweep.point_line``) | ``POINTS`` |
 | the trash's ``origin.json`` | ``heyhi.runs.trash`` | ``ORIGIN`` |
@@ -19,7 +19,7 @@ overwrites it.
 Bump a number when a change would make an older HeyHi misread the record, and keep reading every
 older format (tests/fixtures/records_v0 holds format 0 as written before this module existed).
 
-Stdlib only, and of HeyHi only ``heyhi.errors``: ``heyhi.records`` imports this, never the reverse.
+Stdlib only, and of HeyHi only ``heyhi.errors``: ``heyhi.runs.records`` imports this, never the reverse.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import HeyHiError
+from heyhi.errors import HeyHiError
 
 STATUS = 1
 RUN = 1

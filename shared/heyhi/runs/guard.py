@@ -19,8 +19,8 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import Refused
-from .ownership import canonical
+from heyhi.errors import Refused
+from heyhi.runs.ownership import canonical
 
 OWN_RECORD = ("heyhi.run.json", "heyhi.status.json")  # written by this HeyHi
 ORIGINAL_MARKERS = ("heyhi.jobid", "config_meta.prototxt")  # left by the original HeyHi (and this one)

@@ -11,7 +11,7 @@
 
 Lock files are created with HeyHi's file mode (``heyhi.runs.perms``: 0600, or 0660 in a shared group),
 so in the default private mode no other user can even open them. Stdlib only (plus ``heyhi.errors``
-and ``heyhi.runs.perms``); never imports ``heyhi.records``, which imports this module.
+and ``heyhi.runs.perms``); never imports ``heyhi.runs.records``, which imports this module.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import Busy, HeyHiError
-from . import perms
+from heyhi.errors import Busy, HeyHiError
+from heyhi.runs import perms
 
 STATUS_LOCK = ".heyhi.status.lock"
 LOCKS_DIR = (".heyhi", "locks")

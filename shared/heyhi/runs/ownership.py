@@ -12,7 +12,7 @@ or a request:
 ``launches.jsonl`` records each folder a launch without the daemon is about to write (write-ahead),
 so the daemon lists it even when that launch was killed half-way.
 
-The state folder is ``heyhi.paths.state_dir()`` (private to the user). Files are append-only JSON
+The state folder is ``heyhi.wire.paths.state_dir()`` (private to the user). Files are append-only JSON
 lines, read with a bound. Stdlib only.
 """
 
@@ -22,7 +22,7 @@ import json
 import os
 from pathlib import Path
 
-from ..paths import private_dir, state_dir
+from heyhi.wire.paths import private_dir, state_dir
 
 ROOTS = "roots.jsonl"
 OUTS = "outs.jsonl"

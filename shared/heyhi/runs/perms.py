@@ -9,7 +9,7 @@ Promises:
   that group, files 0660; the daemon's own state and socket stay private (``shared=False``);
 - a folder or file that belongs to another user is never changed.
 
-Stdlib only (plus ``heyhi.errors``); it never imports ``heyhi.records``, which imports it.
+Stdlib only (plus ``heyhi.errors``); it never imports ``heyhi.runs.records``, which imports it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import os
 import stat
 from pathlib import Path
 
-from ..errors import UsageError
+from heyhi.errors import UsageError
 
 SHARED_GROUP_ENV = "HEYHI_SHARED_GROUP"
 

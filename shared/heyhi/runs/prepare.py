@@ -8,10 +8,10 @@ import json
 import sys
 from pathlib import Path
 
-from .. import records as R
-from . import formats as F
-from .liveness import this_host
-from .perms import make_dir
+from heyhi.runs import records as R
+from heyhi.runs import formats as F
+from heyhi.runs.liveness import this_host
+from heyhi.runs.perms import make_dir
 
 
 def launcher_of(composed) -> tuple[str, dict | None]:
@@ -24,7 +24,7 @@ def launcher_of(composed) -> tuple[str, dict | None]:
         return "local", None
     which = lmsg.which("launcher") if "launcher" in lmsg.type.oneofs else None
     if which == "slurm":
-        from ..values import to_dict
+        from heyhi.config.values import to_dict
 
         return "slurm", to_dict(lmsg.v["slurm"], with_defaults=True)
     return "local", None
@@ -35,9 +35,9 @@ def prepare_run(project, composed, run_dir: Path, *, adhoc: bool = False, checkp
                 state: str = R.QUEUED, owner_pid: int | None = None, results_root: Path | None = None) -> dict:
     """Write the run folder's records (config, overrides, version, run info, status) and take
     the code snapshot. On failure nothing half-written is left behind."""
-    from .. import __version__
-    from ..printing import to_text
-    from ..snapshot import git_info, take_snapshot
+    from heyhi import __version__
+    from heyhi.config.printing import to_text
+    from heyhi.runs.snapshot import git_info, take_snapshot
 
     run_dir = Path(run_dir)
     created = not run_dir.exists()

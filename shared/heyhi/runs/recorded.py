@@ -16,16 +16,16 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from .. import records as R
-from ..compose import TASK_ONEOF, Composed
-from ..config.source import read_text
-from ..errors import ConfigError
-from ..overrides import parse_overrides
-from ..project import Project
-from ..textformat import parse
-from ..tree import ListValue, Node
-from ..typed import node_to_msg
-from ..values import Msg
+from heyhi.runs import records as R
+from heyhi.config.compose import TASK_ONEOF, Composed
+from heyhi.config.source import read_text
+from heyhi.errors import ConfigError
+from heyhi.config.overrides import parse_overrides
+from heyhi.config.project import Project
+from heyhi.config.textformat import parse
+from heyhi.config.tree import ListValue, Node
+from heyhi.config.typed import node_to_msg
+from heyhi.config.values import Msg
 
 __all__ = ["load_recorded", "RERAN"]
 

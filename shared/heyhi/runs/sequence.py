@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from .. import records as R
-from ..errors import HeyHiError, NothingStarted, Refused
-from ..modes import Decision, decide
-from . import guard, ownership, trash
-from . import liveness as L
-from .perms import make_dir
+from heyhi.runs import records as R
+from heyhi.errors import HeyHiError, NothingStarted, Refused
+from heyhi.runs.modes import Decision, decide
+from heyhi.runs import guard, ownership, trash
+from heyhi.runs import liveness as L
+from heyhi.runs.perms import make_dir
 
 STEPS = ("checked", "locked", "decided", "stopped", "wiped", "indexed", "written", "started")
 
@@ -105,7 +105,7 @@ class Host:
 
     def stop(self, folder: Path, status: dict) -> None:
         """Stop the live run in ``folder`` and return once it has stopped."""
-        from .stopping import stop_run
+        from heyhi.runs.stopping import stop_run
 
         stop_run(folder, status)
 
@@ -148,7 +148,7 @@ def lock_root(folder: Path, results_root: Path | str, roots: list[Path]) -> Path
     owners = [r for r in roots if r in folder.parents]
     if owners:
         return max(owners, key=lambda r: len(r.parts))
-    from ..paths import state_dir
+    from heyhi.wire.paths import state_dir
 
     return Path(state_dir())
 
@@ -158,8 +158,8 @@ def run_lock(folder: Path, results_root: Path | str, roots: list[Path]) -> Itera
     """The folder's launch lock, held by every path that writes or wipes it: one in the user's state
     folder, keyed by the folder alone (so launches naming different results roots still meet), and,
     for a group-shared root, one under ``lock_root`` (so colleagues meet too)."""
-    from ..paths import state_dir
-    from .locks import folder_lock
+    from heyhi.wire.paths import state_dir
+    from heyhi.runs.locks import folder_lock
 
     with ExitStack() as stack:
         mine = Path(state_dir())
@@ -262,7 +262,7 @@ def unstart(folder: Path, created: bool, saved_status: bytes | None) -> None:
 
 def write_run(plan: Plan, folder: Path) -> dict:
     """Write the run's records: aside and renamed into place for a new folder, in place otherwise."""
-    from .prepare import prepare_run
+    from heyhi.runs.prepare import prepare_run
 
     remove_stale_aside(folder)
     kw = dict(adhoc=plan.adhoc, checkpoint=plan.checkpoint, owner_pid=plan.owner_pid, results_root=plan.results_root)

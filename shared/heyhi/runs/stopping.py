@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .. import records as R
+from heyhi.runs import records as R
 
 
 def stop_run(run_dir: Path, status: dict, grace: float = 10.0) -> None:

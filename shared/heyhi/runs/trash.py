@@ -21,10 +21,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import Refused
-from . import formats as F
-from .ownership import canonical
-from .perms import make_dir
+from heyhi.errors import Refused
+from heyhi.runs import formats as F
+from heyhi.runs.ownership import canonical
+from heyhi.runs.perms import make_dir
 
 TRASH = Path(".heyhi") / "trash"
 BESIDE = ".heyhi-trash"

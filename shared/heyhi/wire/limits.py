@@ -37,7 +37,7 @@ MAX_DIR_ENTRIES = 10_000  # ListDir lists at most this many entries (the first, 
 
 # Connections
 IDLE_TIMEOUT_S = 30.0  # a connection with no request in flight and no stream is closed after this
-# The Error code that closes it is heyhi.protocol.IDLE_TIMEOUT (every code is listed there).
+# The Error code that closes it is heyhi.wire.protocol.IDLE_TIMEOUT (every code is listed there).
 CONNECT_RETRY_S = 5.0  # clients retry a connect refused with EAGAIN (full backlog) for at most this
 
 # The daemon's log

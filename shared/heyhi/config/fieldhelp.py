@@ -1,0 +1,97 @@
+"""``--help-fields [PREFIX]``: the task's fields with type, default, current value and doc."""
+
+from __future__ import annotations
+
+from heyhi.config.values import Msg, to_dict
+from heyhi.config.printing import flat_value_text, flatten
+
+
+def field_rows(msg: Msg, prefix: str = "") -> list[tuple[str, str, str, str, str]]:
+    """(key, type, default, current value, doc) for every field under ``prefix`` (recursion-safe)."""
+    current = dict(flatten(to_dict(msg, with_all=True)))
+    rows: list[tuple[str, str, str, str, str]] = []
+
+    def walk(mtype, path: str, seen: tuple) -> None:
+        if mtype.full_name in seen or len(seen) > 8:
+            return
+        for f in mtype.fields.values():
+            key = path + f.name
+            doc = " ".join(f.doc.split())
+            if f.oneof:
+                doc = (f"[oneof {f.oneof}] " + doc).strip()
+            if f.kind == "message" and not f.repeated:
+                rows.append((key, f.type_label(), "", "", doc or (f.message.doc.split("\n")[0] if f.message.doc else "")))
+                walk(f.message, key + ".", seen + (mtype.full_name,))
+                continue
+            default = ""
+            if f.has_default:
+                default = f.enum.by_number.get(f.default, str(f.default)) if f.kind == "enum" else flat_value_text(f.default)
+            if f.kind == "enum":
+                doc = (doc + f" (values: {', '.join(f.enum.values)})").strip()
+            cur = flat_value_text(current[key]) if key in current else ""
+            rows.append((key, f.type_label(), default, cur, doc))
+
+    walk(msg.type, "", ())
+    p = prefix.strip(".")
+    return [r for r in rows if not p or r[0] == p or r[0].startswith(p + ".")]
+
+
+def field_help(composed, prefix: str = "") -> str:
+    rows = field_rows(composed.task_msg, prefix or "")
+    if not rows:
+        return f"no fields under {prefix!r}\n"
+    head = ("field", "type", "default", "value", "doc")
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(4)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head[:4], widths)) + "  doc"]
+    for r in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
+    return "\n".join(lines) + "\n"
+
+
+def task_fields(composer, config) -> tuple[str, list[dict], dict[str, list[str]]]:
+    """(task, fields, includes) of a config, for completion: every dotted key of the task with its
+    type, default, doc, enum values and oneof; and for each message field (an include mount)
+    the include names that fit it (files under <config folder>/<mount> and conf/common/<mount>)."""
+    import os
+    from pathlib import Path
+
+    from heyhi.config.compose import EXTS
+
+    config = Path(config)
+    task = composer.task_of(config)
+    tmsg = composer.schema.root.fields[task].message
+    fields: list[dict] = []
+    mounts: list[str] = []
+
+    def walk(mtype, path: str, seen: tuple) -> None:
+        if mtype.full_name in seen or len(seen) > 8:
+            return
+        for f in mtype.fields.values():
+            key = path + f.name
+            d = {"key": key, "type": f.type_label(), "doc": " ".join(f.doc.split()), "oneof": f.oneof or "",
+                 "is_message": f.kind == "message" and not f.repeated, "enum_values": [], "default": ""}
+            if f.kind == "enum" or (f.kind == "map" and f.map_value_kind == "enum"):
+                d["enum_values"] = list(f.enum.values)
+            if f.has_default:
+                d["default"] = f.enum.by_number.get(f.default, str(f.default)) if f.kind == "enum" else flat_value_text(f.default)
+            fields.append(d)
+            if d["is_message"]:
+                mounts.append(key)
+                walk(f.message, key + ".", seen + (mtype.full_name,))
+            elif f.kind == "message" and f.repeated:
+                walk(f.message, key + ".N.", seen + (mtype.full_name,))  # list.N.field=v
+
+    walk(tmsg, "", ())
+    dirs = composer.include_dirs(config)
+    includes: dict[str, list[str]] = {}
+    for mount in [""] + mounts:
+        names: list[str] = []
+        for d in dirs:
+            sub = d / mount.replace(".", "/") if mount else d
+            if sub.is_dir() and sub != config.absolute().parent or (mount and sub.is_dir()):
+                for p in sorted(sub.iterdir()):
+                    if p.suffix in EXTS and p.is_file() and p.stem not in names and p.absolute() != config.absolute():
+                        names.append(p.stem)
+        if names and mount:
+            includes[mount] = names
+    return task, fields, includes

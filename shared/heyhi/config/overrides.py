@@ -1,0 +1,231 @@
+"""Overrides: parsed first into typed ``Override`` objects, applied later by ``compose``.
+
+``a.b=1`` sets a scalar (a leading ``--`` is optional); ``I<mount>=<path>`` (also ``I.<mount>``,
+and ``I=`` for the task itself) merges an include; the value ``NULL`` clears a field or a whole
+oneof; ``SELECT`` selects an empty message in a oneof; ``list.N=v`` sets, ``list.-1=v`` appends;
+``map.k=v`` sets an entry. The last value of a repeated key wins, at its first position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+from heyhi.config.cast import cast_python_value, cast_string  # noqa: F401 (cast_python_value: re-exported)
+from heyhi.config.split import split_items
+from heyhi.errors import ConfigError
+from heyhi.config.schema.model import FieldSpec, MessageType
+from heyhi.config.values import Msg
+
+INCLUDE_KEY = "I"
+UNSET_VALUE = "NULL"
+SELECT_VALUE = "SELECT"
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """One override as typed. ``kind``: scalar, include, null or select.
+
+    ``key`` is the dotted field path (for includes: the mount, "" for the task itself);
+    ``raw`` is the token with leading dashes stripped (what folder names hash); ``source``
+    is the token exactly as given; ``index`` its position among the overrides.
+    """
+
+    kind: str
+    key: str
+    value: str
+    raw: str
+    source: str
+    index: int
+
+    @property
+    def where(self) -> str:
+        return f"override {self.source!r}"
+
+
+def strip_dashes(token: str) -> str:
+    return token.lstrip("-")
+
+
+def parse_override(token: str, index: int = 0) -> Override:
+    """Parse one token (``--a.b=1``, ``Ilauncher=slurm``, ``x=NULL``) into an ``Override``."""
+    if any("\ud800" <= c <= "\udfff" for c in token):  # bytes that were not UTF-8 (surrogateescape)
+        try:
+            shown = token.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            shown = ascii(token)[1:-1]
+        raise ConfigError("not UTF-8 text", f"override '{shown}'")
+    raw = strip_dashes(token)
+    if "=" not in raw:
+        raise ConfigError("expected key=value", f"override {token!r}")
+    key, value = raw.split("=", 1)
+    if not key:
+        raise ConfigError("empty key", f"override {token!r}")
+    if key.startswith(INCLUDE_KEY):
+        return Override("include", key[1:].lstrip("."), value, raw, token, index)
+    if value == UNSET_VALUE:
+        kind = "null"
+    elif value == SELECT_VALUE:
+        kind = "select"
+    else:
+        kind = "scalar"
+    return Override(kind, key, value, raw, token, index)
+
+
+def parse_overrides(tokens: Iterable[str]) -> list[Override]:
+    """All tokens as ``Override`` objects, in order (duplicates kept: see ``effective``)."""
+    return [parse_override(t, i) for i, t in enumerate(tokens)]
+
+
+def effective(overrides: Sequence[Override]) -> list[Override]:
+    """The last value of a repeated key wins, at the key's first position (as the original)."""
+    by_key: dict[str, Override] = {}
+    for o in overrides:
+        k = o.raw.split("=", 1)[0]  # the original keyed by the raw key text
+        first = by_key.get(k)
+        by_key[k] = o if first is None else Override(o.kind, o.key, o.value, o.raw, o.source, first.index)
+    return sorted(by_key.values(), key=lambda o: o.index)
+
+
+# ---------------------------------------------------------------------------------------------
+# Applying scalar overrides.
+
+def apply_scalar(root: Msg, path: str, o: Override, display_prefix: str = "") -> None:
+    """Apply a scalar/null/select override at dotted ``path`` (task prefix already added)."""
+    where = o.where
+    key = o.key
+    parts = path.split(".")
+    cur: Any = root
+    i = 0
+    n = len(parts)
+
+    def shown(upto: int) -> str:
+        k = ".".join(parts[:upto])
+        return k[len(display_prefix):] if display_prefix and k.startswith(display_prefix) else k
+
+    def unknown(at: int) -> ConfigError:
+        from heyhi.config.suggest import did_you_mean_key
+
+        return ConfigError(f"unknown key {key!r}{did_you_mean_key(key, root.type, display_prefix)}", where)
+
+    while True:
+        seg = parts[i]
+        last = i == n - 1
+        if not isinstance(cur, Msg):
+            raise unknown(i)
+        f = cur.type.fields.get(seg)
+        if f is None:
+            if last and seg in cur.type.oneofs and o.kind == "null":
+                cur.clear(seg)
+                return
+            raise unknown(i)
+        if last:
+            _set_leaf(cur, f, o, key, where)
+            return
+        if f.kind == "message" and not f.repeated:
+            if o.kind == "null" and not cur.has(seg):
+                return  # clearing inside an unset message: nothing to do
+            cur = cur.sub(seg)
+            i += 1
+            continue
+        if f.kind == "map":
+            mkey = _cast_map_key(f, parts[i + 1], where, key)
+            m = cur.get_map(seg)
+            if i + 1 == n - 1:
+                if o.kind == "null":
+                    m.pop(mkey, None)
+                elif f.map_value_kind == "message":
+                    if o.kind != "select":
+                        raise ConfigError(f"{key!r} is a message: set its fields, not a value", where)
+                    m.setdefault(mkey, Msg(f.message))
+                else:
+                    m[mkey] = cast_string(f, f.map_value_kind, o.value, where, key)
+                return
+            if f.map_value_kind != "message":
+                raise unknown(i + 2)
+            cur = m.setdefault(mkey, Msg(f.message))
+            i += 2
+            continue
+        if f.repeated:
+            lst = cur.get_list(seg)
+            try:
+                idx = int(parts[i + 1])
+            except ValueError:
+                raise ConfigError(f"{shown(i + 1)!r} is a list: expected an index, got {parts[i + 1]!r}", where) from None
+            if idx != -1 and not 0 <= idx <= len(lst):
+                raise ConfigError(
+                    f"cannot access element {idx} of list {seg!r} that has {len(lst)} elements; use -1 to append",
+                    where,
+                )
+            append = idx == -1 or idx == len(lst)
+            if i + 1 == n - 1:
+                if o.kind == "null":
+                    if not append:
+                        del lst[idx]
+                    return
+                if f.kind == "message":
+                    if o.kind != "select":
+                        raise ConfigError(f"{key!r} is a message: set its fields, not a value", where)
+                    if append:
+                        lst.append(Msg(f.message))
+                    return
+                val = cast_string(f, f.kind, o.value, where, key)
+                if append:
+                    lst.append(val)
+                else:
+                    lst[idx] = val
+                return
+            if f.kind != "message":
+                raise unknown(i + 2)
+            if append:
+                lst.append(Msg(f.message))
+                idx = len(lst) - 1
+            cur = lst[idx]
+            i += 2
+            continue
+        raise ConfigError(f"{shown(i + 1)!r} is {f.type_label()}: it has no field {parts[i + 1]!r}", where)
+
+
+def _set_leaf(cur: Msg, f: FieldSpec, o: Override, key: str, where: str) -> None:
+    if o.kind == "null":
+        cur.clear(f.name)
+        return
+    if f.kind == "message" and not f.repeated:
+        if o.kind == "select":
+            cur.sub(f.name)
+            return
+        raise ConfigError(f"{key!r} is a message ({f.message.name}): set its fields, or use NULL/SELECT", where)
+    if f.repeated and f.kind != "message" and o.kind == "scalar" and o.value.startswith("[") and o.value.endswith("]"):
+        # A list is a repeated field's whole value (to sweep it, use choice(...)).
+        items = split_items(o.value[1:-1], where) if o.value[1:-1].strip() else []
+        cur.set(f.name, [cast_string(f, f.kind, x.strip(), where, key) for x in items])
+        return
+    if f.repeated or f.kind == "map":
+        if o.kind == "select":
+            raise ConfigError(f"SELECT only applies to a message in a oneof; {key!r} is {f.type_label()}", where)
+        raise ConfigError(
+            f"{key!r} is {f.type_label()}: set an element with {key}.N=VALUE or append with {key}.-1=VALUE", where
+        )
+    if o.kind == "select":
+        raise ConfigError(f"SELECT only applies to a message in a oneof; {key!r} is {f.type_label()}", where)
+    cur.set(f.name, cast_string(f, f.kind, o.value, where, key))
+
+
+def _cast_map_key(f: FieldSpec, text: str, where: str, key: str):
+    return cast_string(f, f.map_key, text, where, key)
+
+
+def all_keys(mtype: MessageType, prefix: str = "", depth: int = 0, seen: tuple = ()) -> list[str]:
+    """Every dotted field path under ``mtype`` (recursion-safe), for suggestions and completion."""
+    out: list[str] = []
+    if depth > 10 or mtype.full_name in seen:
+        return out
+    seen = seen + (mtype.full_name,)
+    for f in mtype.fields.values():
+        key = prefix + f.name
+        if f.kind == "message" and not f.repeated:
+            out.append(key)
+            out.extend(all_keys(f.message, key + ".", depth + 1, seen))
+        else:
+            out.append(key)
+    return out

@@ -1,0 +1,345 @@
+"""Sweep specs: the value grammar of an axis, the ``--trials``/``--zip``/metric flags, sweep files.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from heyhi.config.split import SweepError, split_items  # the grammar's item splitting lives below both
+
+FUNCS = ("range", "choice", "uniform", "loguniform", "randint")
+DISTRIBUTIONS = ("uniform", "loguniform", "randint")
+KINDS = ("grid", "random", "adaptive")
+GROUP_OVER = ("seed",)
+SPEC_FILE = "sweep.json"
+POINTS_FILE = "points.jsonl"
+FOLDERS_FILE = "points.txt"
+STUDY_FILE = "study.db"
+SWEEPS_DIR = "sweeps"
+PLAN_STATES = ("new", "running", "completed", "crashed", "lost")
+_FUNC_RE = re.compile(r"([A-Za-z_]\w*)\((.*)\)\Z", re.S)
+_MIN_WORDS = ("loss", "err", "perplexity", "ppl", "mse", "mae", "rmse", "nll", "cost", "regret", "time", "latency")
+
+
+# ---- the grammar ------------------------------------------------------------------------------
+
+
+@dataclass
+class Axis:
+    """One swept key. ``kind``: list, range, choice, uniform, loguniform, randint, or rows (a
+    CSV / list-of-mappings flag file: ``values`` are rows, each a tuple of override strings)."""
+
+    key: str
+    kind: str
+    values: list = field(default_factory=list)
+    low: float | None = None
+    high: float | None = None
+    where: str = ""
+    is_int: bool = False  # the field is an integer (sampled values are ints)
+    sampled: bool = False  # drawn per trial (random/adaptive), not enumerated
+    raw: str = ""  # the token as typed (key=value), for a list that turns out to be a value
+
+    @property
+    def log(self) -> bool:
+        return self.kind == "loguniform"
+
+    def to_json(self) -> dict:
+        d = {"key": self.key, "kind": self.kind, "where": self.where, "is_int": self.is_int, "sampled": self.sampled}
+        if self.kind in DISTRIBUTIONS:
+            d.update(low=self.low, high=self.high)
+        else:
+            d["values"] = [list(v) for v in self.values] if self.kind == "rows" else list(self.values)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Axis":
+        vals = d.get("values", [])
+        if d["kind"] == "rows":
+            vals = [tuple(v) for v in vals]
+        return cls(d["key"], d["kind"], vals, d.get("low"), d.get("high"), d.get("where", ""),
+                   d.get("is_int", False), d.get("sampled", False))
+
+    def override(self, value: str) -> str:
+        return f"{self.key}={value}"
+
+    def sample(self, rng: random.Random) -> str:
+        if self.kind == "choice":
+            return rng.choice(self.values)
+        if self.kind == "randint":
+            return repr(rng.randint(int(self.low), int(self.high)))
+        if self.kind == "loguniform":
+            x = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
+        else:
+            x = rng.uniform(self.low, self.high)
+        if self.is_int:
+            return repr(min(int(self.high), max(int(math.ceil(self.low)), int(round(x)))))
+        return repr(x)
+
+
+def parse_value(key: str, value: str, where: str) -> Axis | None:
+    """The axis a token's value stands for, or None for a plain value."""
+    v = value.strip()
+    if v.startswith("[") and v.endswith("]"):
+        return Axis(key, "list", split_items(v[1:-1], where), where=where, raw=f"{key}={value}")
+    m = _FUNC_RE.match(v)
+    if not m or m.group(1) not in FUNCS:
+        return None
+    fn, inner = m.group(1), m.group(2)
+    args = split_items(inner, where) if inner.strip() else []
+    if fn == "choice":
+        if not args:
+            raise SweepError(f"{where}: choice() needs at least one value")
+        return Axis(key, "choice", args, where=where)
+    if fn == "range":
+        try:
+            nums = [int(a) for a in args]
+        except ValueError:
+            raise SweepError(f"{where}: range() takes integers (for other values use a list [..] or uniform())") from None
+        if not 1 <= len(nums) <= 3 or (len(nums) == 3 and nums[2] == 0):
+            raise SweepError(f"{where}: range(start, stop[, step]) with a step that is not 0")
+        vals = [str(x) for x in range(*nums)]
+        if not vals:
+            raise SweepError(f"{where}: range{tuple(nums)} is empty")
+        return Axis(key, "range", vals, where=where)
+    # distributions
+    if len(args) != 2:
+        raise SweepError(f"{where}: {fn}(low, high) takes two numbers, got {len(args)}")
+    try:
+        lo, hi = (int(a) for a in args) if fn == "randint" else (float(a) for a in args)
+    except ValueError:
+        what = "integers" if fn == "randint" else "numbers"
+        raise SweepError(f"{where}: {fn}() takes two {what}, got {', '.join(args)}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise SweepError(f"{where}: {fn}() bounds must be finite")
+    if fn == "randint" and lo > hi:
+        raise SweepError(f"{where}: randint(low, high) needs low <= high")
+    if fn != "randint" and not lo < hi:
+        raise SweepError(f"{where}: {fn}(low, high) needs low < high")
+    if fn == "loguniform" and lo <= 0:
+        raise SweepError(f"{where}: loguniform(low, high) needs 0 < low")
+    return Axis(key, fn, [], lo, hi, where=where, sampled=True)
+
+
+def looks_like_sweep(token: str) -> bool:
+    """A cheap syntactic test (no schema): does the token use the sweep grammar?"""
+    if token.startswith("@"):
+        return True
+    _, eq, v = token.partition("=")
+    if not eq:
+        return False
+    v = v.strip()
+    if v.startswith("[") and v.endswith("]"):
+        return True
+    m = _FUNC_RE.match(v)
+    return bool(m and m.group(1) in FUNCS)
+
+
+def parse_metric(text: str | None) -> tuple[str, str, str]:
+    """``NAME`` (its last value), ``NAME:max`` / ``NAME:min`` (its best), ``NAME:last:max``
+    -> (name, mode, direction). Without a direction: min for loss-like names, else max."""
+    if not text:
+        return "", "last", "min"
+    parts = text.split(":")
+    name = parts[0].strip()
+    if not name:
+        raise SweepError(f"--metric {text!r}: expected NAME, NAME:max, NAME:min or NAME:last:max|min")
+    rest = [p.strip().lower() for p in parts[1:]]
+    if rest in ([], ["last"]):
+        low = name.lower()
+        return name, "last", "min" if any(w in low for w in _MIN_WORDS) else "max"
+    if rest in (["max"], ["min"]):
+        return name, rest[0], rest[0]
+    if len(rest) == 2 and rest[0] == "last" and rest[1] in ("max", "min"):
+        return name, "last", rest[1]
+    raise SweepError(f"--metric {text!r}: expected NAME, NAME:max, NAME:min or NAME:last:max|min")
+
+
+# ---- the spec --------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepSpec:
+    """What defines a sweep: the config and tokens, the search and how it is measured."""
+
+    config: Path
+    tokens: list[str]
+    kind: str = "grid"
+    trials: int | None = None
+    sweep_seed: int = 0
+    zip: list[list[str]] = field(default_factory=list)
+    metric: str = ""
+    metric_mode: str = "last"
+    direction: str = "min"
+    max_parallel: int | None = None
+    sampler: str = "tpe"
+    sweep_file: str | None = None
+    group_over: list[str] = field(default_factory=lambda: list(GROUP_OVER))
+    sweep_seed_given: bool = False
+
+    @classmethod
+    def from_run_args(cls, args) -> "SweepSpec":
+        trials = positive_int(args.trials, "--trials") if args.trials is not None else None
+        seed = _int(args.sweep_seed, "--sweep-seed") if args.sweep_seed is not None else 0
+        name, mode, direction = parse_metric(args.metric)
+        return cls(
+            config=Path(args.cfg).absolute(), tokens=[t.lstrip("-") if not t.startswith("@") else t for t in args.overrides],
+            kind="random" if trials else "grid", trials=trials, sweep_seed=seed, zip=parse_zip(args.zip),
+            metric=name, metric_mode=mode, direction=direction,
+            max_parallel=positive_int(args.max_parallel, "--max-parallel") if args.max_parallel else None,
+            sweep_seed_given=args.sweep_seed is not None,
+        )
+
+    def hash_tokens(self) -> list[str]:
+        """What names the sweep record: the tokens, then the flags that change its points."""
+        out = [("@=" + t[1:]) if t.startswith("@") else t for t in self.tokens]
+        out = [t if "=" in t else f"{t}=" for t in out]
+        if self.trials:
+            out.append(f"trials={self.trials}")
+        if self.sweep_seed_given or self.trials:
+            out.append(f"sweep_seed={self.sweep_seed}")
+        if self.zip:
+            out.append("zip=" + ";".join(",".join(g) for g in self.zip))
+        if self.kind == "adaptive":
+            out.append("search=adaptive")
+            out.append(f"metric={self.metric}:{self.metric_mode}:{self.direction}")
+        return out
+
+    def to_json(self) -> dict:
+        return {"config": str(self.config), "tokens": self.tokens, "kind": self.kind, "trials": self.trials,
+                "sweep_seed": self.sweep_seed, "zip": self.zip, "metric": self.metric, "metric_mode": self.metric_mode,
+                "direction": self.direction, "max_parallel": self.max_parallel, "sampler": self.sampler,
+                "sweep_file": self.sweep_file, "group_over": self.group_over, "sweep_seed_given": self.sweep_seed_given}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "SweepSpec":
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        known["config"] = Path(known["config"])
+        return cls(**known)
+
+
+def parse_zip(text: str | None) -> list[list[str]]:
+    if not text:
+        return []
+    groups = []
+    for g in text.split(";"):
+        keys = [k.strip().lstrip("-") for k in g.split(",") if k.strip()]
+        if len(keys) < 2:
+            raise SweepError(f"--zip {text!r}: name at least two swept keys, comma-separated (a,b)")
+        groups.append(keys)
+    return groups
+
+
+def _int(v, flag: str) -> int:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        raise SweepError(f"{flag} {v!r}: expected an integer") from None
+
+
+def positive_int(v, flag: str) -> int:
+    n = _int(v, flag)
+    if n < 1:
+        raise SweepError(f"{flag} {v!r}: expected a positive integer")
+    return n
+
+
+SWEEP_FILE_KEYS = ("config", "overrides", "space", "search", "sampler", "metric", "direction", "budget",
+                   "trials", "parallelism", "seed", "zip", "group_over")
+
+
+def load_sweep_file(path: Path, extra_tokens: Sequence[str] = (), project_root: Path | None = None) -> SweepSpec:
+    """A sweep file (YAML, kept in conf/): see docs/sweeps.md and conf/sweeps/lr_search.yaml."""
+    import yaml
+
+    from heyhi.config import flagfiles
+    from heyhi.config.yamljson import _compose
+
+    path = Path(path)
+    where = str(path)
+    from heyhi.config.source import read_text
+
+    text = read_text(path, "sweep file")  # a regular file, bounded, never blocks (a FIFO is refused)
+    root = _compose(text, where, "YAML")
+    if not isinstance(root, yaml.MappingNode):
+        raise SweepError(f"{where}: a sweep file is a mapping (config, overrides, space, search, metric, ...)")
+    data: dict[str, Any] = {}
+    nodes: dict[str, Any] = {}
+    for k, v in root.value:
+        key = str(k.value)
+        if key not in SWEEP_FILE_KEYS:
+            from heyhi.config.suggest import did_you_mean
+
+            raise SweepError(f"{where}:{k.start_mark.line + 1}: unknown key {key!r}{did_you_mean(key, list(SWEEP_FILE_KEYS))}")
+        nodes[key] = v
+    plain = yaml.safe_load(text) or {}
+    for key in nodes:
+        data[key] = plain.get(key)
+    if not data.get("config"):
+        raise SweepError(f"{where}: 'config' is required (the base config, relative to conf/)")
+    cfg = Path(str(data["config"]))
+    if not cfg.is_absolute():
+        proot = project_root or _project_root_above(path)
+        cands = [proot / "conf" / cfg, proot / cfg, path.parent / cfg] if proot else [path.parent / cfg]
+        cfg = next((c for c in cands if c.is_file()), cands[0])
+    tokens: list[str] = []
+    for section in ("overrides", "space"):
+        node = nodes.get(section)
+        if node is None:
+            continue
+        if isinstance(node, yaml.SequenceNode) and section == "overrides":
+            for item in node.value:
+                if not isinstance(item, yaml.ScalarNode) or "=" not in str(item.value):
+                    raise SweepError(f"{where}:{item.start_mark.line + 1}: 'overrides' is a list of key=value strings or a mapping")
+                tokens.append(str(item.value).lstrip("-"))
+        elif isinstance(node, yaml.MappingNode):
+            for e in flagfiles._mapping(node, "", where):
+                tokens.append(e.token)
+        else:
+            raise SweepError(f"{where}:{node.start_mark.line + 1}: '{section}' is a mapping of key: value")
+    kind = str(data.get("search") or "grid")
+    if kind not in KINDS:
+        raise SweepError(f"{where}: search {kind!r}: expected one of {', '.join(KINDS)}")
+    budget = data.get("budget", data.get("trials"))
+    trials = positive_int(budget, f"{where}: budget") if budget is not None else None
+    if kind in ("random", "adaptive") and not trials:
+        raise SweepError(f"{where}: search {kind} needs a budget (the number of trials)")
+    if kind == "grid" and trials:
+        kind = "random"
+    name, mode, direction = parse_metric(str(data["metric"]) if data.get("metric") else None)
+    if data.get("direction"):
+        direction = str(data["direction"]).lower()
+        if direction in ("minimize", "maximize"):
+            direction = direction[:3]
+        if direction not in ("min", "max"):
+            raise SweepError(f"{where}: direction {data['direction']!r}: expected min or max")
+    if kind == "adaptive" and not name:
+        raise SweepError(f"{where}: search adaptive needs a metric (NAME, NAME:min or NAME:max)")
+    zip_ = data.get("zip") or []
+    if zip_ and isinstance(zip_[0], str):
+        zip_ = [zip_]
+    sampler = str(data.get("sampler") or "tpe").lower()
+    if sampler not in ("tpe", "random", "cmaes", "qmc"):
+        raise SweepError(f"{where}: sampler {sampler!r}: expected tpe, random, cmaes or qmc")
+    par = data.get("parallelism")
+    return SweepSpec(
+        config=cfg.absolute(), tokens=tokens + [t if t.startswith("@") else t.lstrip("-") for t in extra_tokens],
+        kind=kind, trials=trials, sweep_seed=_int(data.get("seed", 0), f"{where}: seed"),
+        zip=[[str(k) for k in g] for g in zip_], metric=name, metric_mode=mode, direction=direction,
+        max_parallel=positive_int(par, f"{where}: parallelism") if par is not None else None, sampler=sampler,
+        sweep_file=str(path.absolute()), group_over=[str(g) for g in (data.get("group_over") or GROUP_OVER)],
+        sweep_seed_given="seed" in data,
+    )
+
+
+def _project_root_above(path: Path) -> Path | None:
+    for d in Path(path).absolute().parents:
+        if (d / "conf").is_dir():
+            return d
+    return None
+
+

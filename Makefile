@@ -15,6 +15,7 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	@$(PY) -m venv $(VENV) 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv python3-pip && $(PY) -m venv $(VENV); }
 	$(BIN)/pip install -q --require-hashes -r $(LOCK)
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/python scripts/editable.py  # a plain .pth path instead of setuptools' import hook
 	@$(BIN)/python -m compileall -q shared heyhi_daemon heyhi_tui run.py >/dev/null || true
 	@touch $@
 

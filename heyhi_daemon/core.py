@@ -1,8 +1,11 @@
 """The daemon's core: composition, launches, job state, restarts, wipes, live logs.
 
 It walks the same path as the embedded CLI (``heyhi.config.compose`` -> ``heyhi.runs.outdir`` ->
-``heyhi.runs.modes`` -> ``heyhi.runs.launch.prepare_run`` -> ``python -m heyhi.job``); blocking work
-(composition, snapshots, wipes) runs in threads so the event loop keeps answering.
+``heyhi.runs.sequence`` -> ``python -m heyhi.job``); blocking work (composition, snapshots, wipes)
+runs in threads so the event loop keeps answering. A job is started, re-adopted after a restart and
+stopped by its launcher's daemon side (``heyhi_daemon.launchers``: ``daemon_launcher(job.launcher)``),
+never by asking which launcher it is. The sweep manager uses ``composer``, ``changed`` and
+``daemon_launcher``.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import re
 import stat
 from pathlib import Path
 from typing import AsyncIterator
@@ -25,6 +27,7 @@ from heyhi.wire.protocol import (
     ListJobs, Logs, Ok, OverrideError, ReadFile, Restart, ShowJob, Subscribe, Validate, ValidateResult, Wipe,
 )
 
+from heyhi.launchers import DEFAULT as DEFAULT_LAUNCHER, for_config, get as get_launcher
 from heyhi_daemon.job_store import Job, JobStore, job_id_of
 from heyhi_daemon.launchers.local import LocalLauncher
 from heyhi_daemon.logs import follow, last_lines_offset
@@ -86,11 +89,9 @@ class _DaemonHost(Host):
     queue and the Slurm tracker are touched on the event loop."""
 
     def __init__(self, core: "DaemonCore", loop: asyncio.AbstractEventLoop, project, composed, results_root: Path):
-        from heyhi.runs.launch import launcher_of
-
         self.core, self.loop = core, loop
         self.project, self.composed, self.results_root = project, composed, results_root
-        self.launcher = launcher_of(composed)[0]
+        self.launcher = for_config(composed).name
         self.job: Job | None = None
         self.existed = False
 
@@ -129,11 +130,8 @@ class _DaemonHost(Host):
             job.refresh()
             job.pid = None
             job.exit_code = None
-            self.core._changed(job)
-            if self.launcher == "slurm":
-                await self.core._slurm().submit(job)
-            else:
-                self.core.local.enqueue(job)
+            self.core.changed(job)
+            await self.core.daemon_launcher(self.launcher).start(job)
             return job
 
         return self._on_loop(go())
@@ -151,12 +149,11 @@ class _DaemonHost(Host):
                 job.state = JobState.WIPED
             else:
                 job.refresh()
-            self.core._changed(job)
+            self.core.changed(job)
             store.save()
 
         self._on_loop(forget())
 
-_OVERRIDE_WHERE = re.compile(r"^override '(.*)'$", re.S)
 _RECHECKS = 3  # Validate: how many more compositions may drop an override that failed only there
 
 
@@ -165,9 +162,9 @@ class DaemonCore:
 
     def __init__(self, state_dir: Path, max_local: int | None = None, slurm_poll: dict | None = None):
         self.store = JobStore(Path(state_dir))
-        self.local = LocalLauncher(self.store, max_local, on_change=self._changed)
+        self.local = LocalLauncher(self.store, max_local, on_change=self.changed)
         self.subscribers: set[asyncio.Queue] = set()
-        self.slurm = None
+        self.slurm = None  # the Slurm tracker, made on first use
         self._slurm_opts = slurm_poll or {}
         self._composers: dict[str, object] = {}
         self._save_task: asyncio.Task | None = None
@@ -206,37 +203,30 @@ class DaemonCore:
             job.refresh(st)
             if job.state not in R.LIVE_STATES:
                 continue
-            if job.launcher == "slurm":
-                self._slurm().track(job)
-                continue
-            if job.state == R.QUEUED and not st.get("pid"):
-                if st.get("owner_pid"):  # queued by a launch without the daemon: not ours to start
-                    state, judged = R.RunDir(job.run_dir).state(slurm_live=set())
-                    if state == R.LOST:
-                        R.RunDir(job.run_dir).set_state(R.LOST, only_if=R.LIVE_STATES, reason=judged.get("reason"))
-                        job.refresh()
-                    continue
+            if self.daemon_launcher(job.launcher).readopt(job, st):
                 queued.append(job)
-                continue
-            if not self.local.adopt(job):
-                R.RunDir(job.run_dir).set_state(R.LOST, only_if=R.LIVE_STATES, reason="process gone without a final record")
-                job.refresh()
-                self._changed(job)
         order = {jid: i for i, jid in enumerate(self.store.queue)}
         queued.sort(key=lambda j: (order.get(j.job_id, 1 << 30), j.created))
         self.store.queue = [j.job_id for j in queued]
         self.local.pump()
         self.store.save()
 
-    def _slurm(self):
+    def daemon_launcher(self, name: str | None):
+        """The daemon side (``heyhi_daemon.launchers.DaemonLauncher``) of the launcher ``name``: the
+        Slurm tracker (made on first use) for Slurm jobs, the local queue for every launcher whose jobs
+        are processes (``heyhi.launchers``)."""
+        launcher = get_launcher(name)
+        if launcher.by_process:
+            return self.local
         if self.slurm is None:
-            from heyhi_daemon.launchers.slurm_daemon import SlurmTracker
+            from heyhi_daemon.launchers.slurm_tracker import SlurmTracker
 
-            self.slurm = SlurmTracker(self.store, self._changed, **self._slurm_opts)
+            self.slurm = SlurmTracker(self.store, self.changed, **self._slurm_opts)
         return self.slurm
 
     # ---- events ---------------------------------------------------------------------------------
-    def _changed(self, job: Job) -> None:
+    def changed(self, job: Job) -> None:
+        """A job's view changed: tell the subscribers, save the index soon."""
         self.store.changed(job)
         ev = JobEvent(job=job.info())
         for q in list(self.subscribers):
@@ -252,7 +242,8 @@ class DaemonCore:
         await asyncio.to_thread(self.store.save_if_dirty)
 
     # ---- composition ----------------------------------------------------------------------------
-    def _composer(self, project_root: str):
+    def composer(self, project_root: str):
+        """The project's composer, cached until one of its schema files changes."""
         from heyhi.config.compose import Composer
         from heyhi.config.project import Project
 
@@ -272,7 +263,7 @@ class DaemonCore:
         from heyhi.runs.outdir import run_folder
         from heyhi.config.printing import flat_items, flat_value_text
 
-        comp = self._composer(req.project_root)
+        comp = self.composer(req.project_root)
         overrides = list(req.overrides)
         config = Path(req.config)
         errors: list[OverrideError] = []
@@ -311,11 +302,10 @@ class DaemonCore:
 
     @staticmethod
     def _override_of(e: ConfigError, overrides: list[str], active: list[int]) -> int | None:
-        """The index (among ``active``) of the override a ``ConfigError`` names, if it names one."""
-        m = _OVERRIDE_WHERE.match(e.where or "")
-        if m is None:
+        """The index (among ``active``) of the override a ``ConfigError`` carries, if it carries one."""
+        if e.override is None:
             return None
-        return next((i for i in active if overrides[i] == m.group(1)), None)
+        return next((i for i in active if overrides[i] == e.override.token), None)
 
     @staticmethod
     def _check_overrides(comp, config: Path, overrides: list[str], bad) -> list[int]:
@@ -400,7 +390,7 @@ class DaemonCore:
         from heyhi.runs.sequence import launch as run_sequence
 
         if composed is None:
-            comp = self._composer(req.project_root)
+            comp = self.composer(req.project_root)
             composed = await asyncio.to_thread(comp.compose, Path(req.config), list(req.overrides))
         project = composed.project
         computed_root = project.results_root  # from the daemon's environment and pyproject.toml
@@ -442,7 +432,7 @@ class DaemonCore:
             if (p / R.STATUS).exists():
                 info = R.RunDir(p).read_run()
                 j = self.store.add(p, config=info.get("config", ""), tag=p.name, project_root=info.get("project_root", ""),
-                                   results_root=info.get("results_root", ""), launcher=info.get("launcher", "local"))
+                                   results_root=info.get("results_root", ""), launcher=info.get("launcher", DEFAULT_LAUNCHER))
                 j.refresh()
                 return j
             return Error(P.NOT_FOUND, f"no job {ref!r} (an id, a unique id prefix or a run folder)")
@@ -483,15 +473,14 @@ class DaemonCore:
         for p, info, st in found:
             job = self.store.add(Path(p), config=info.get("config", ""), tag=Path(p).name,
                                  project_root=info.get("project_root", ""), results_root=info.get("results_root", ""),
-                                 launcher=info.get("launcher", "local"))
+                                 launcher=info.get("launcher", DEFAULT_LAUNCHER))
             job.refresh(st)
-            self._changed(job)
+            self.changed(job)
 
     async def list_jobs(self, req: ListJobs) -> JobList:
         await self._ingest_launches()
         for job in self.store.jobs.values():
-            if job.state in R.LIVE_STATES and job.launcher == "local" and job.job_id not in self.local.running \
-                    and job.job_id not in self.store.queue:
+            if job.state in R.LIVE_STATES and not self.daemon_launcher(job.launcher).watches(job):
                 try:
                     state, st = R.RunDir(job.run_dir).state(slurm_live=set())  # judged: not ours, maybe gone
                 except NewerFormat:
@@ -516,10 +505,7 @@ class DaemonCore:
                          slurm_state=job.slurm_state)
 
     async def _stop(self, job: Job) -> None:
-        if job.launcher == "slurm":
-            await self._slurm().cancel(job)
-        else:
-            await self.local.stop(job)
+        await self.daemon_launcher(job.launcher).stop(job)
 
     async def cancel(self, req: Cancel) -> Ok | Error:
         job = self._resolve(req.job)
@@ -539,9 +525,9 @@ class DaemonCore:
                 job.refresh()
         except Busy as e:
             job.refresh()
-            self._changed(job)
+            self.changed(job)
             return Error(P.TAKEN, str(e))
-        self._changed(job)
+        self.changed(job)
         return Ok(detail=f"cancelled {job.job_id}")
 
     async def restart(self, req: Restart) -> Launched | Error:
@@ -615,7 +601,7 @@ class DaemonCore:
             return _error_of(e)
         self.store.jobs.pop(job.job_id, None)
         job.state = JobState.WIPED
-        self._changed(job)
+        self.changed(job)
         if entry is None:
             return Ok(detail=f"deleted {job.run_dir}")
         return Ok(detail=f"wiped {job.run_dir}: in the trash at {entry.path} (heyhi ctl restore {entry.path})")
@@ -635,7 +621,7 @@ class DaemonCore:
             offset = 0
 
         def final() -> bool:
-            if job.launcher == "local" and job.job_id not in self.local.running and job.job_id not in self.store.queue:
+            if not self.daemon_launcher(job.launcher).watches(job):
                 job.refresh()
             return job.state not in R.LIVE_STATES
 
@@ -665,7 +651,7 @@ class DaemonCore:
 
         def run():
             try:
-                task, fields, includes = task_fields(self._composer(req.project_root), req.config)
+                task, fields, includes = task_fields(self.composer(req.project_root), req.config)
             except HeyHiError as e:
                 return Error(P.BAD_REQUEST, str(e))
             return FieldList(task=task, fields=[FieldDoc(**f) for f in fields], includes=includes)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from heyhi.launchers import get as get_launcher
 from heyhi.runs import records as R
 from heyhi.runs import formats as F
 from heyhi.runs.ownership import canonical
@@ -94,7 +95,7 @@ class Job:
         self.exit_code = st.get("exit_code")
         self.pid = st.get("pid") or self.pid
         self.pid_start = st.get("pid_start") or self.pid_start
-        sid = st.get("slurm_id") or (st.get("jobid") if st.get("launcher") == "slurm" else None)
+        sid = st.get("slurm_id") or (st.get("jobid") if not get_launcher(st.get("launcher")).by_process else None)
         self.slurm_id = sid or self.slurm_id
         self.node = st.get("host") or st.get("node") or self.node
         self.started = st.get("started", self.started)

@@ -8,10 +8,11 @@ names the record's folder. A runner task per active sweep then launches the poin
   ``prepare_run``, the local FIFO queue and its ``HEYHI_MAX_LOCAL_JOBS`` limit), at most
   ``max_parallel`` of the sweep at once, the next one when one ends (the store's listeners wake
   the runner);
-* Slurm points as job arrays, one per submission (split at the cluster's ``MaxArraySize``),
-  throttled with ``%N``: the batch script reads the N-th line of a file listing the folders and
-  runs ``python -m heyhi.job <folder>``; each task is tracked by the core's Slurm tracker as
-  ``<array id>_<task>`` (squeue's folded pending ranges ``123_[4-11%2]`` included);
+* points whose launcher takes ``arrays`` (Slurm) as job arrays, one per submission (split at the
+  cluster's ``MaxArraySize``), throttled with ``%N``: the batch script (``heyhi.slurm.script``) reads
+  the N-th line of a file listing the folders and runs ``python -m heyhi.job <folder>``; each task is
+  followed by that launcher's daemon side (the Slurm tracker) as ``<array id>_<task>`` (squeue's
+  folded pending ranges ``123_[4-11%2]`` included);
 * an adaptive search asks an Optuna study (TPE by default; SQLite in the sweep folder) for a
   trial when a slot is free, launches its points (the sampled values x the sweep's grid axes, e.g.
   seeds), and tells the study each trial's metric (the mean over its points) when they end, or
@@ -29,13 +30,13 @@ import asyncio
 import json
 import logging
 import os
-import re
 import sqlite3
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from heyhi.launchers import Launcher, config_of, for_config, for_status
+from heyhi.launchers import get as get_launcher
 from heyhi.runs import records as R
 from heyhi.errors import HeyHiError
 from heyhi.wire import protocol as P
@@ -94,7 +95,6 @@ class SweepManager:
         self._by_dir: dict[str, str] = {}  # point folder -> sweep id (active sweeps)
         self._path = Path(core.store.state_dir) / STATE_FILE
         self._metric_cache: dict[tuple, float | None] = {}
-        self._max_array: int | None = None
         core.store.listeners.append(self._on_job)
 
     # ---- lifecycle and persistence ----------------------------------------------------------------
@@ -290,11 +290,15 @@ class SweepManager:
         pending = [p for p, s in zip(points, states) if s == "new" or p.dir in sw.retry
                    or (p.dir in sw.submitting and _never_submitted(p.dir))]
         launchers = await asyncio.to_thread(self._launchers, rec, pending)
-        slurm = [p for p in pending if launchers.get(p.dir) == "slurm"]
-        local = [p for p in pending if launchers.get(p.dir) != "slurm"]
-        if slurm and sw.active:
-            await self._submit_arrays(sw, slurm)
-        for p in local:
+        arrays: dict[str, list] = {}  # launcher name -> its points, submitted as arrays
+        for p in pending:
+            if launchers[p.dir].arrays:
+                arrays.setdefault(launchers[p.dir].name, []).append(p)
+        single = [p for p in pending if not launchers[p.dir].arrays]
+        for name, pts in arrays.items():
+            if sw.active:
+                await self._submit_arrays(sw, pts, get_launcher(name))
+        for p in single:
             while sw.active and sw.max_parallel and self._live(dirs) >= sw.max_parallel:
                 await self._wait(sw)
             if not sw.active:
@@ -303,20 +307,18 @@ class SweepManager:
         while sw.active and self._live(dirs):
             await self._wait(sw)
 
-    def _launchers(self, rec, points) -> dict[str, str]:
-        """Each point's launcher (local/slurm), composing once per distinct launcher override set."""
-        from heyhi.runs.launch import launcher_of
-
-        comp = self.core._composer(rec.project_root)
-        cache: dict[tuple, str] = {}
+    def _launchers(self, rec, points) -> dict[str, Launcher]:
+        """Each point's launcher (``heyhi.launchers``), composing once per distinct launcher override set."""
+        comp = self.core.composer(rec.project_root)
+        cache: dict[tuple, Launcher] = {}
         out = {}
         for p in points:
             key = tuple(o for o in p.overrides if o.startswith(("I", "launcher")))
             if key not in cache:
                 try:
-                    cache[key] = launcher_of(comp.compose(Path(rec.spec.config), p.overrides))[0]
+                    cache[key] = for_config(comp.compose(Path(rec.spec.config), p.overrides))
                 except HeyHiError:
-                    cache[key] = "local"  # the launch itself reports the error
+                    cache[key] = get_launcher(None)  # the default; the launch itself reports the error
             out[p.dir] = cache[key]
         return out
 
@@ -333,14 +335,15 @@ class SweepManager:
             sw.retry.discard(p.dir)
             self._save()
 
-    # ---- Slurm arrays -----------------------------------------------------------------------------
-    async def _submit_arrays(self, sw: _Sweep, points) -> None:
-        from heyhi.runs.launch import launcher_of
-
-        from heyhi_daemon.launchers import slurm as S
+    # ---- job arrays (Slurm) ---------------------------------------------------------------------------
+    async def _submit_arrays(self, sw: _Sweep, points, launcher: Launcher) -> None:
+        """Write the points' folders through the launch sequence, then submit them as arrays of
+        ``launcher`` (one per distinct launcher settings, split at its maximum array size)."""
+        from heyhi.errors import NothingStarted
 
         rec = sw.record
-        comp = self.core._composer(rec.project_root)
+        comp = self.core.composer(rec.project_root)
+        tracker = self.core.daemon_launcher(launcher.name)
         project = comp.project
         root = Path(rec.results_root)
         self.core.store.add_root(str(root))
@@ -349,7 +352,7 @@ class SweepManager:
         jobs = []
         for p in points:  # write-ahead: the index knows each job before its folder is written
             jobs.append(self.core.store.add(Path(p.dir), config=str(rec.spec.config), tag=Path(p.dir).name,
-                                            project_root=str(project.root), results_root=str(root), launcher="slurm"))
+                                            project_root=str(project.root), results_root=str(root), launcher=launcher.name))
         self.core.store.save()
 
         def prepare() -> list[tuple[Any, dict]]:
@@ -371,7 +374,7 @@ class SweepManager:
                     if not res.decision.run:
                         sw.submitting.discard(p.dir)
                         continue
-                    out.append((p, job, launcher_of(composed)[1] or {}, res))
+                    out.append((p, job, config_of(composed)[1] or {}, res))
                 except HeyHiError as e:
                     sw.error(f"{p.describe()}: {e}")
                     sw.submitting.discard(p.dir)
@@ -381,30 +384,27 @@ class SweepManager:
         groups: dict[str, list] = {}
         for p, job, spec, res in prepared:
             groups.setdefault(json.dumps(spec, sort_keys=True), []).append((p, job, spec, res))
-        max_size = await asyncio.to_thread(self._max_array_size)
+        max_size = await asyncio.to_thread(tracker.max_array_size)
         chunks = [g[i:i + max_size] for g in groups.values() for i in range(0, len(g), max_size)]
         throttle = None
         if sw.max_parallel:
             throttle = max(1, sw.max_parallel // max(1, len(chunks)))
         adir = Path(sw.dir) / "arrays"
         adir.mkdir(parents=True, exist_ok=True)
-        (Path(sw.dir) / "slurm").mkdir(exist_ok=True)
-        python = sys.executable
+        out_dir = Path(sw.dir) / launcher.name  # the scheduler's output of each task
+        out_dir.mkdir(exist_ok=True)
         for chunk in chunks:
             n = len(list(adir.glob("*.folders")))
             lst = adir / f"{n:04d}.folders"
             R.write_atomic(lst, "".join(p.dir + "\n" for p, _, _, _ in chunk))
-            spec_d = {k: v for k, v in chunk[0][2].items() if k in S.SlurmSpec.__dataclass_fields__}
-            spec_d.setdefault("job_name", f"hh-{sw.id}-{n}")
             script = adir / f"{n:04d}.sbatch"
             try:
-                spec = S.SlurmSpec.from_mapping(spec_d)
-                script.write_text(render_array(spec, lst, len(chunk), throttle, python, Path(sw.dir) / "slurm"))
-                array_id = await asyncio.to_thread(S.submit, script)
-            except (ValueError, S.SlurmError) as e:
+                array_id = await tracker.submit_array(chunk[0][2], f"hh-{sw.id}-{n}", lst, len(chunk), throttle,
+                                                      script, out_dir)
+            except NothingStarted as e:
                 from heyhi.runs.sequence import unstart
 
-                sw.error(f"Slurm array submission failed: nothing started: {e}")
+                sw.error(f"{launcher.title} array submission failed: nothing started: {e}")
                 for p, job, _, res in chunk:  # nothing started: the folders go back as they were
                     await asyncio.to_thread(unstart, Path(p.dir), res.created, res.saved_status)
                     if res.created:
@@ -412,45 +412,18 @@ class SweepManager:
                         job.state = JobState.WIPED
                     else:
                         job.refresh()
-                    self.core._changed(job)
+                    self.core.changed(job)
                     sw.submitting.discard(p.dir)
                 continue
             (adir / f"{n:04d}.jobid").write_text(array_id + "\n")
-            tracker = self.core._slurm()
             for i, (p, job, _, _) in enumerate(chunk):
-                sid = f"{array_id}_{i}"
-                rd = R.RunDir(p.dir)
-                rd.write_jobid(sid)
-                rd.set_state(R.SUBMITTED, only_if=frozenset({R.QUEUED}), slurm_id=sid, jobid=sid, launcher="slurm",
-                             array_job=array_id, array_task=i)
-                job.refresh()
-                job.slurm_id = sid
-                if sid not in job.history_ids:
-                    job.history_ids.append(sid)
-                self.core._changed(job)
-                tracker.track(job)
+                tracker.array_task_submitted(job, array_id, i)
                 sw.submitting.discard(p.dir)
                 sw.retry.discard(p.dir)
             self._save()
             log.info("sweep %s: array %s of %d points%s", sw.id, array_id, len(chunk),
                      f" (%{throttle})" if throttle else "")
         self.core.store.save()
-
-    def _max_array_size(self) -> int:
-        if self._max_array is None:
-            from heyhi_daemon.launchers import slurm as S
-
-            size = 1001
-            try:
-                out = S.run_slurm(["scontrol", "show", "config"])
-                m = re.search(r"^MaxArraySize\s*=\s*(\d+)", out, re.M)
-                if m:
-                    size = int(m.group(1))
-            except S.SlurmError as e:
-                log.warning("scontrol show config: %s (MaxArraySize taken as %d)", e, size)
-            self._max_array = size
-        cap = os.environ.get("HEYHI_MAX_ARRAY_SIZE")
-        return max(1, min(self._max_array, int(cap))) if cap else max(1, self._max_array)
 
     # ---- adaptive search ----------------------------------------------------------------------------
     async def _run_adaptive(self, sw: _Sweep) -> None:
@@ -586,7 +559,7 @@ def _job_id(run_dir: str) -> str:
 
 def _never_submitted(run_dir: str) -> bool:
     st = R.RunDir(run_dir).read_status() or {}
-    return st.get("state") == R.QUEUED and st.get("launcher") == "slurm" and not st.get("jobid") \
+    return st.get("state") == R.QUEUED and for_status(st).arrays and not st.get("jobid") \
         and not R.RunDir(run_dir).read_jobid()
 
 
@@ -662,44 +635,3 @@ def _param_text(v) -> str:
     if isinstance(v, str):
         return v
     return repr(v)
-
-
-def render_array(spec, list_file: Path, n: int, throttle: int | None, python: str, out_dir: Path) -> str:
-    """The batch script of one job array: task i runs the point on line i+1 of ``list_file``."""
-    import shlex
-
-    from heyhi_daemon.launchers.slurm import _directive_value, _resources, common_directives
-
-    r = _resources(spec)
-    name = re.sub(r"[\s\"]", "_", (spec.job_name or "heyhi-sweep")[:80])
-    lines = ["#!/bin/bash", "# HeyHi sweep job array (generated by heyhi_daemon.sweeps)"]
-
-    def sb(opt: str, value=None) -> None:
-        lines.append(f"#SBATCH --{opt}" if value is None else f"#SBATCH --{opt}={_directive_value(value, opt)}")
-
-    sb("job-name", name)
-    sb("output", str(out_dir).replace("%", "%%") + "/%A_%a.out")
-    sb("array", f"0-{n - 1}" + (f"%{throttle}" if throttle else ""))
-    lines.extend(common_directives(spec, r))
-    q = shlex.quote
-    launcher = "srun --unbuffered --kill-on-bad-exit=1 " if r.nodes * r.ntasks_per_node > 1 else ""
-    body = [
-        "", "set -u",
-        f'd=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" {q(str(list_file))})',
-        'if [ -z "$d" ]; then echo "heyhi: no run folder for array task $SLURM_ARRAY_TASK_ID" >&2; exit 1; fi',
-        'export HEYHI_RUN_DIR="$d"',
-        'cd "$d" || exit 1',
-        "child=",
-        "forwarded=0",
-        "trap 'forwarded=1; [ -n \"$child\" ] && kill -USR2 \"$child\" 2>/dev/null' USR2",
-        f'{launcher}{q(python)} -m heyhi.job "$d" &',
-        "child=$!",
-        "while :; do",
-        "  forwarded=0",
-        '  wait "$child"; status=$?',
-        '  [ "$forwarded" = 1 ] || break',
-        "done",
-        'exit "$status"',
-        "",
-    ]
-    return "\n".join(lines + body)

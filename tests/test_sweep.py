@@ -267,9 +267,13 @@ def test_plan_counts_clean_lost_and_retry_failed(proj, results):
     assert plan_states([p.dir for p in sw.points]).count("completed") == 4 and isinstance(sw.spec, S)
 
 
-def test_plain_run_detection_matches_the_grammar():
-    from heyhi.cli.run import _has_sweep
+def test_plain_run_detection_is_the_grammar():
+    """``heyhi run`` decides "sweep or not" with the grammar's one ``looks_like_sweep`` (no copy)."""
+    import heyhi.cli.run as cli_run
+    from heyhi.config import grammar
 
-    for tok in ("lr=[0.1,0.2]", "@p.yaml", "x=range(3)", "a=choice(x,y)", "lr=loguniform(1e-4, 1)", "name=foo(bar)",
-                "lr=0.1", "tags.-1=x", "Ilauncher=slurm_cpu", "n=randint(1,8)", "s=[x"):
-        assert _has_sweep([tok]) == looks_like_sweep(tok), tok
+    assert cli_run.looks_like_sweep is grammar.looks_like_sweep is looks_like_sweep
+    for tok in ("lr=[0.1,0.2]", "@p.yaml", "x=range(3)", "a=choice(x,y)", "lr=loguniform(1e-4, 1)", "n=randint(1,8)"):
+        assert looks_like_sweep(tok), tok
+    for tok in ("name=foo(bar)", "lr=0.1", "tags.-1=x", "Ilauncher=slurm_cpu", "s=[x"):
+        assert not looks_like_sweep(tok), tok

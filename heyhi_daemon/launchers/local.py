@@ -1,4 +1,5 @@
-"""The daemon's local launcher: at most N jobs at once, the rest in a FIFO queue.
+"""The daemon's local launcher (a ``DaemonLauncher`` for ``heyhi.launchers.local``): at most N jobs
+at once, the rest in a FIFO queue.
 
 Each job is ``python -m heyhi.job RUN_DIR`` in its own session and process group, so it is not
 killed when the daemon dies; after a daemon restart the running ones are re-adopted (watched
@@ -16,7 +17,7 @@ from typing import Callable
 
 from heyhi.runs import records as R
 from heyhi.errors import Busy
-from heyhi.runs.launch import job_env
+from heyhi.launchers.local import LOCAL, job_env  # the module is listed whole in heyhi.launchers.__all__
 
 from heyhi_daemon.job_store import Job, JobStore
 
@@ -24,6 +25,8 @@ GRACE_S = 10.0
 
 
 class LocalLauncher:
+    name = LOCAL.name
+
     def __init__(self, store: JobStore, max_jobs: int | None = None, on_change: Callable[[Job], None] | None = None):
         self.store = store
         self.max_jobs = max_jobs or os.cpu_count() or 1
@@ -34,6 +37,31 @@ class LocalLauncher:
         # before claiming its run judges only that record, never a newer run of the same folder.
         self._spawned_over: dict[int, float | None] = {}
         self._stopping: set[int] = set()  # pids this launcher is stopping (cancel, restart)
+
+    # ---- the DaemonLauncher interface ---------------------------------------------------------------
+    async def start(self, job: Job) -> None:
+        """Queue the job; it starts when a slot is free."""
+        self.enqueue(job)
+
+    def readopt(self, job: Job, status: dict) -> bool:
+        """After a daemon restart: watch a running job's process again (lost when it is gone); a queued
+        job waits again (True), unless a launch without the daemon queued it (then it is judged)."""
+        if job.state == R.QUEUED and not status.get("pid"):
+            if status.get("owner_pid"):  # queued by a launch without the daemon: not ours to start
+                state, judged = R.RunDir(job.run_dir).state(slurm_live=set())
+                if state == R.LOST:
+                    R.RunDir(job.run_dir).set_state(R.LOST, only_if=R.LIVE_STATES, reason=judged.get("reason"))
+                    job.refresh()
+                return False
+            return True
+        if not self.adopt(job):
+            R.RunDir(job.run_dir).set_state(R.LOST, only_if=R.LIVE_STATES, reason="process gone without a final record")
+            job.refresh()
+            self.on_change(job)
+        return False
+
+    def watches(self, job: Job) -> bool:
+        return job.job_id in self.running or job.job_id in self.store.queue
 
     # ---- queue ----------------------------------------------------------------------------------
     def enqueue(self, job: Job) -> None:

@@ -10,12 +10,26 @@ class HeyHiError(Exception):
 
 
 class ConfigError(HeyHiError):
-    """A bad config file, schema, include or override. ``where`` is file:line:col or the override."""
+    """A bad config file, schema, include or override. ``where`` is file:line:col or the override.
 
-    def __init__(self, message: str, where: str | None = None):
+    An override's error carries it: ``override`` (the ``heyhi.config.grammar.Override`` that
+    failed to apply, else None) and ``token`` (its text, also for a token that did not parse)."""
+
+    def __init__(self, message: str, where: str | None = None, *, override=None, token: str | None = None):
         self.where = where
         self.message = message
+        self.override = override
+        self.token = token if token is not None or override is None else override.token
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class SweepError(HeyHiError):
+    """A bad sweep: one line naming the token or point and what is wrong (exit code 2).
+    ``token``: the override token whose sweep value is bad, when one is."""
+
+    def __init__(self, message: str, *, token: str | None = None):
+        self.token = token
+        super().__init__(message)
 
 
 class UsageError(HeyHiError):

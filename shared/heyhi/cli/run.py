@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from heyhi.config.grammar import looks_like_sweep  # the one grammar; a leaf, cheap to import
 from heyhi.errors import HeyHiError
 
 
@@ -37,7 +38,7 @@ def _main(argv: list[str], tasks_module: str | None) -> int:
         from heyhi.cli.remote_run import run_remote
 
         return run_remote(args)
-    if args.plan or args.trials or args.zip or _has_sweep(args.overrides):
+    if args.plan or args.trials or args.zip or any(map(looks_like_sweep, args.overrides)):
         # --- sweeps (heyhi.cli.sweep): None means "no sweep after all", go on with args.overrides
         from heyhi.cli.sweep import run_sweep
 
@@ -85,21 +86,6 @@ def _out_dir(project, composed, args) -> Path:
     return run_folder(
         project.results_root, composed.config, project.conf_dir, composed.raw_overrides, args.adhoc, args.out
     )
-
-
-_SWEEP_FUNCS = ("range", "choice", "uniform", "loguniform", "randint")
-
-
-def _has_sweep(overrides: list[str]) -> bool:
-    """Any token in the sweep grammar (as ``heyhi.sweep.looks_like_sweep``, without importing it:
-    a plain run must not pay for it): @flagfile, [a,b], range/choice/uniform/loguniform/randint(...)."""
-    for t in overrides:
-        if t.startswith("@"):
-            return True
-        v = t.partition("=")[2].strip()
-        if (v[:1] == "[" and v[-1:] == "]") or (v[-1:] == ")" and v.partition("(")[0] in _SWEEP_FUNCS):
-            return True
-    return False
 
 
 def _note_flag_fields(composed, args) -> None:

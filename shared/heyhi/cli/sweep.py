@@ -122,18 +122,19 @@ def launch(sw, opts: Options, validated: bool = True) -> int:
         return 0 if not (counts["crashed"] or counts["lost"]) else 1
     sdir = sw.write_record()
     sid = sweep_id(sdir)
-    needs_daemon = adaptive or _any_slurm(sw)
+    tracked = None if adaptive else _tracked_by_daemon(sw)
+    needs_daemon = adaptive or tracked is not None
     client = None
     if not opts.no_daemon:
         from heyhi.wire.client import connect_or_none
 
         client = connect_or_none()
         if client is None and needs_daemon:
-            from heyhi.runs.launch import _start_daemon_for_slurm
+            from heyhi.runs.launch import start_daemon
 
-            client = _start_daemon_for_slurm()
+            client = start_daemon()
     if client is None and needs_daemon:
-        why = "an adaptive search" if adaptive else "Slurm launches"
+        why = "an adaptive search" if adaptive else f"{tracked.title} launches"
         raise HeyHiError(f"{why} go through the daemon: drop --no-daemon (it is started when none is up)"
                          if opts.no_daemon else f"{why} need the daemon and none could be started")
     if client is not None:
@@ -153,18 +154,20 @@ def launch(sw, opts: Options, validated: bool = True) -> int:
     return run_embedded(sw, idx, states, opts)
 
 
-def _any_slurm(sw) -> bool:
+def _tracked_by_daemon(sw):
+    """The first launcher of a point that needs the daemon (``tracked_by_daemon``: Slurm), or None."""
     if not sw.points and sw.spec.kind != "adaptive":
-        return False
-    from heyhi.runs.launch import launcher_of
+        return None
+    from heyhi.launchers import for_config
 
     lay = sw.layout
     if any(a.key.startswith("Ilauncher") or a.key.startswith("launcher.") for a in lay.axes):
         probes = sw.points[: 50] if sw.points else []
-        return any(launcher_of(sw.composer.compose(sw.spec.config, p.overrides))[0] == "slurm" for p in probes)
+        found = (for_config(sw.composer.compose(sw.spec.config, p.overrides)) for p in probes)
+        return next((launcher for launcher in found if launcher.tracked_by_daemon), None)
     fixed = [t for t in lay.template if isinstance(t, str)]
-    composed = sw.composer.compose(sw.spec.config, sw.points[0].overrides if sw.points else fixed)
-    return launcher_of(composed)[0] == "slurm"
+    launcher = for_config(sw.composer.compose(sw.spec.config, sw.points[0].overrides if sw.points else fixed))
+    return launcher if launcher.tracked_by_daemon else None
 
 
 def print_plan(sw, points, states) -> None:
@@ -202,18 +205,16 @@ def run_embedded(sw, idx: list[int], states: list[str], opts: Options) -> int:
     to --max-parallel at once as subprocesses (one line per point)."""
     from heyhi.runs import records as R
     from heyhi.errors import FolderTaken, NothingStarted, Refused
-    from heyhi.runs.launch import check_task, follow_until_exit, launcher_of, start_local, stop_run
+    from heyhi.launchers import for_config
+    from heyhi.runs.launch import check_task, follow_until_exit, stop_run
     from heyhi.runs.sequence import Host, Plan
     from heyhi.runs.sequence import launch as sequence_launch
 
-    class _SweepHost(Host):
+    class _SweepHost(Host):  # the run's launcher starts it (``Host.start``)
         def before_write(self, folder, previous):
             from heyhi.runs.ownership import record_launch
 
             record_launch(folder)  # write-ahead: a daemon lists this run even if we are killed now
-
-        def start(self, folder, info):
-            return start_local(folder)
 
     project, comp = sw.project, sw.composer
     root = project.results_root
@@ -233,8 +234,9 @@ def run_embedded(sw, idx: list[int], states: list[str], opts: Options) -> int:
         if not checked:
             check_task(project, composed)
             checked = True
-        if launcher_of(composed)[0] == "slurm":
-            raise HeyHiError("Slurm launches go through the daemon: drop --no-daemon")
+        launcher = for_config(composed)
+        if launcher.tracked_by_daemon:
+            raise HeyHiError(f"{launcher.title} launches go through the daemon: drop --no-daemon")
         d = Path(p.dir)
         mode = "start_restart" if opts.retry_failed else "gentle_start"
         plan = Plan(project, composed, d, root, mode, trusted_roots=[root], yes=bool(opts.retry_failed),

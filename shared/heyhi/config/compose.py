@@ -6,6 +6,8 @@ For a config file of message type T:
      fields concatenate, a oneof switches); ``includes`` cleared;
   3. include overrides ``I<mount>=<path>`` merged;
   4. scalar overrides applied.
+Overrides are ``heyhi.config.grammar.Override`` objects (strings are parsed by the grammar); an
+error at an override carries it (``ConfigError.override``).
 For the top-level message (``MetaCfg``) mounts and keys are relative to the task: the set branch
 of the ``task`` oneof.
 """
@@ -20,7 +22,8 @@ from typing import Any, Sequence
 
 from heyhi.config.source import read_text
 from heyhi.errors import ConfigError
-from heyhi.config.overrides import Override, apply_scalar, effective, parse_overrides
+from heyhi.config.grammar import Override, OverrideKind, blame
+from heyhi.config.overrides import apply_scalar, effective, parse_overrides
 from heyhi.config.project import Project
 from heyhi.config.schema.model import MessageType, Schema
 from heyhi.config.tree import ListValue, Loc, Node, Scalar
@@ -228,10 +231,14 @@ class Composer:
             msg.clear(INCLUDES_FIELD)
         eff = effective(overrides)
         for o in eff:
-            if o.kind == "include":
-                self._apply_include(msg, mount_of(o.key), o.value, dirs, o.where, o.key, chain)
+            if o.kind == OverrideKind.INCLUDE:
+                try:
+                    self._apply_include(msg, mount_of(o.key), o.value, dirs, o.where, o.key, chain)
+                except ConfigError as e:
+                    blame(e, o)  # an error at the override (not inside the included file) carries it
+                    raise
         for o in eff:
-            if o.kind != "include":
+            if o.kind != OverrideKind.INCLUDE:
                 apply_scalar(msg, mount_of(o.key), o, prefix)
         return msg
 
@@ -253,7 +260,7 @@ class Composer:
         config = Path(config)
         ovs = [o if isinstance(o, Override) else None for o in overrides]
         if any(o is None for o in ovs):
-            ovs = parse_overrides(str(o) if not isinstance(o, Override) else o.source for o in overrides)
+            ovs = parse_overrides(str(o) if not isinstance(o, Override) else o.token for o in overrides)
         task = self.task_of(config)
         meta = self.load_message(config, self.schema.root, ovs, task=task)
         if meta.which(TASK_ONEOF) != task:

@@ -1,89 +1,56 @@
-"""Overrides: parsed first into typed ``Override`` objects, applied later by ``compose``.
+"""Overrides applied: typed ``Override`` objects (parsed by ``heyhi.config.grammar``, the one
+override grammar) applied by ``compose``.
 
 ``a.b=1`` sets a scalar (a leading ``--`` is optional); ``I<mount>=<path>`` (also ``I.<mount>``,
 and ``I=`` for the task itself) merges an include; the value ``NULL`` clears a field or a whole
 oneof; ``SELECT`` selects an empty message in a oneof; ``list.N=v`` sets, ``list.-1=v`` appends;
 ``map.k=v`` sets an entry. The last value of a repeated key wins, at its first position.
+
+Promises: an error applying an override is one line at ``override 'TOKEN'``; a ``ConfigError``
+there carries the ``Override`` (``.override``). The grammar's names (``Override``,
+``OverrideKind``, ``split_items``, ...) are re-exported for the modules that import them from here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from heyhi.config.cast import cast_python_value, cast_string  # noqa: F401 (cast_python_value: re-exported)
-from heyhi.config.split import split_items
+from heyhi.config.grammar import (  # noqa: F401 (re-exported)
+    INCLUDE_KEY,
+    SELECT_VALUE,
+    UNSET_VALUE,
+    Override,
+    OverrideKind,
+    blame,
+    parse,
+    split_items,
+    strip_dashes,
+)
 from heyhi.errors import ConfigError
 from heyhi.config.schema.model import FieldSpec, MessageType
 from heyhi.config.values import Msg
 
-INCLUDE_KEY = "I"
-UNSET_VALUE = "NULL"
-SELECT_VALUE = "SELECT"
-
-
-@dataclass(frozen=True, slots=True)
-class Override:
-    """One override as typed. ``kind``: scalar, include, null or select.
-
-    ``key`` is the dotted field path (for includes: the mount, "" for the task itself);
-    ``raw`` is the token with leading dashes stripped (what folder names hash); ``source``
-    is the token exactly as given; ``index`` its position among the overrides.
-    """
-
-    kind: str
-    key: str
-    value: str
-    raw: str
-    source: str
-    index: int
-
-    @property
-    def where(self) -> str:
-        return f"override {self.source!r}"
-
-
-def strip_dashes(token: str) -> str:
-    return token.lstrip("-")
+_NULL, _SELECT, _SCALAR = OverrideKind.NULL, OverrideKind.SELECT, OverrideKind.SCALAR
 
 
 def parse_override(token: str, index: int = 0) -> Override:
-    """Parse one token (``--a.b=1``, ``Ilauncher=slurm``, ``x=NULL``) into an ``Override``."""
-    if any("\ud800" <= c <= "\udfff" for c in token):  # bytes that were not UTF-8 (surrogateescape)
-        try:
-            shown = token.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        except UnicodeEncodeError:
-            shown = ascii(token)[1:-1]
-        raise ConfigError("not UTF-8 text", f"override '{shown}'")
-    raw = strip_dashes(token)
-    if "=" not in raw:
-        raise ConfigError("expected key=value", f"override {token!r}")
-    key, value = raw.split("=", 1)
-    if not key:
-        raise ConfigError("empty key", f"override {token!r}")
-    if key.startswith(INCLUDE_KEY):
-        return Override("include", key[1:].lstrip("."), value, raw, token, index)
-    if value == UNSET_VALUE:
-        kind = "null"
-    elif value == SELECT_VALUE:
-        kind = "select"
-    else:
-        kind = "scalar"
-    return Override(kind, key, value, raw, token, index)
+    """One token as composition reads it (``heyhi.config.grammar.parse``; a value is a value)."""
+    return parse(token, index, sweep=False)
 
 
 def parse_overrides(tokens: Iterable[str]) -> list[Override]:
     """All tokens as ``Override`` objects, in order (duplicates kept: see ``effective``)."""
-    return [parse_override(t, i) for i, t in enumerate(tokens)]
+    return [parse(t, i, sweep=False) for i, t in enumerate(tokens)]
 
 
 def effective(overrides: Sequence[Override]) -> list[Override]:
     """The last value of a repeated key wins, at the key's first position (as the original)."""
     by_key: dict[str, Override] = {}
     for o in overrides:
-        k = o.raw.split("=", 1)[0]  # the original keyed by the raw key text
+        k = o.raw_key  # the original keyed by the raw key text
         first = by_key.get(k)
-        by_key[k] = o if first is None else Override(o.kind, o.key, o.value, o.raw, o.source, first.index)
+        by_key[k] = o if first is None else o.at(first.index)
     return sorted(by_key.values(), key=lambda o: o.index)
 
 
@@ -91,7 +58,16 @@ def effective(overrides: Sequence[Override]) -> list[Override]:
 # Applying scalar overrides.
 
 def apply_scalar(root: Msg, path: str, o: Override, display_prefix: str = "") -> None:
-    """Apply a scalar/null/select override at dotted ``path`` (task prefix already added)."""
+    """Apply a scalar/null/select override at dotted ``path`` (task prefix already added); an
+    error naming the override carries it (``ConfigError.override``)."""
+    try:
+        _apply_scalar(root, path, o, display_prefix)
+    except ConfigError as e:
+        blame(e, o)
+        raise
+
+
+def _apply_scalar(root: Msg, path: str, o: Override, display_prefix: str) -> None:
     where = o.where
     key = o.key
     parts = path.split(".")
@@ -115,7 +91,7 @@ def apply_scalar(root: Msg, path: str, o: Override, display_prefix: str = "") ->
             raise unknown(i)
         f = cur.type.fields.get(seg)
         if f is None:
-            if last and seg in cur.type.oneofs and o.kind == "null":
+            if last and seg in cur.type.oneofs and o.kind == _NULL:
                 cur.clear(seg)
                 return
             raise unknown(i)
@@ -123,7 +99,7 @@ def apply_scalar(root: Msg, path: str, o: Override, display_prefix: str = "") ->
             _set_leaf(cur, f, o, key, where)
             return
         if f.kind == "message" and not f.repeated:
-            if o.kind == "null" and not cur.has(seg):
+            if o.kind == _NULL and not cur.has(seg):
                 return  # clearing inside an unset message: nothing to do
             cur = cur.sub(seg)
             i += 1
@@ -132,10 +108,10 @@ def apply_scalar(root: Msg, path: str, o: Override, display_prefix: str = "") ->
             mkey = _cast_map_key(f, parts[i + 1], where, key)
             m = cur.get_map(seg)
             if i + 1 == n - 1:
-                if o.kind == "null":
+                if o.kind == _NULL:
                     m.pop(mkey, None)
                 elif f.map_value_kind == "message":
-                    if o.kind != "select":
+                    if o.kind != _SELECT:
                         raise ConfigError(f"{key!r} is a message: set its fields, not a value", where)
                     m.setdefault(mkey, Msg(f.message))
                 else:
@@ -159,12 +135,12 @@ def apply_scalar(root: Msg, path: str, o: Override, display_prefix: str = "") ->
                 )
             append = idx == -1 or idx == len(lst)
             if i + 1 == n - 1:
-                if o.kind == "null":
+                if o.kind == _NULL:
                     if not append:
                         del lst[idx]
                     return
                 if f.kind == "message":
-                    if o.kind != "select":
+                    if o.kind != _SELECT:
                         raise ConfigError(f"{key!r} is a message: set its fields, not a value", where)
                     if append:
                         lst.append(Msg(f.message))
@@ -187,26 +163,26 @@ def apply_scalar(root: Msg, path: str, o: Override, display_prefix: str = "") ->
 
 
 def _set_leaf(cur: Msg, f: FieldSpec, o: Override, key: str, where: str) -> None:
-    if o.kind == "null":
+    if o.kind == _NULL:
         cur.clear(f.name)
         return
     if f.kind == "message" and not f.repeated:
-        if o.kind == "select":
+        if o.kind == _SELECT:
             cur.sub(f.name)
             return
         raise ConfigError(f"{key!r} is a message ({f.message.name}): set its fields, or use NULL/SELECT", where)
-    if f.repeated and f.kind != "message" and o.kind == "scalar" and o.value.startswith("[") and o.value.endswith("]"):
+    if f.repeated and f.kind != "message" and o.kind == _SCALAR and o.value.startswith("[") and o.value.endswith("]"):
         # A list is a repeated field's whole value (to sweep it, use choice(...)).
-        items = split_items(o.value[1:-1], where) if o.value[1:-1].strip() else []
+        items = split_items(o.value[1:-1], where, o.token) if o.value[1:-1].strip() else []
         cur.set(f.name, [cast_string(f, f.kind, x.strip(), where, key) for x in items])
         return
     if f.repeated or f.kind == "map":
-        if o.kind == "select":
+        if o.kind == _SELECT:
             raise ConfigError(f"SELECT only applies to a message in a oneof; {key!r} is {f.type_label()}", where)
         raise ConfigError(
             f"{key!r} is {f.type_label()}: set an element with {key}.N=VALUE or append with {key}.-1=VALUE", where
         )
-    if o.kind == "select":
+    if o.kind == _SELECT:
         raise ConfigError(f"SELECT only applies to a message in a oneof; {key!r} is {f.type_label()}", where)
     cur.set(f.name, cast_string(f, f.kind, o.value, where, key))
 

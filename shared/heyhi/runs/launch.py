@@ -1,8 +1,9 @@
-"""Launching a composed config: decide (mode x folder), prepare the run folder, start the job.
+"""Launching a composed config from the CLI: through the daemon when one is up (or when the config's
+launcher is ``tracked_by_daemon``), else embedded through the launch sequence (``heyhi.runs.sequence``).
 
-The embedded path (no daemon) runs local jobs in the foreground: it starts
-``python -m heyhi.job RUN_DIR`` in its own session, echoes the run's logs to the terminal and
-returns the job's exit code. The daemon uses ``prepare_run`` and ``start_local`` too.
+The embedded path runs the job in the foreground: its launcher starts ``python -m heyhi.job RUN_DIR``
+in its own session (``heyhi.launchers.local``); this echoes the run's logs to the terminal and
+returns the job's exit code.
 """
 
 from __future__ import annotations
@@ -12,33 +13,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+from heyhi import launchers
+from heyhi.launchers.local import job_env, start_local  # noqa: F401 - re-exported
 from heyhi.runs import records as R
 from heyhi.errors import FolderTaken, HeyHiError
 from heyhi.runs.runner import ALREADY_CLAIMED
 from heyhi.runs.outdir import run_folder
-from heyhi.runs.prepare import launcher_of, prepare_run  # noqa: F401 - re-exported
+from heyhi.runs.prepare import prepare_run  # noqa: F401 - re-exported
 from heyhi.runs.locks import folder_lock  # noqa: F401 - re-exported
 from heyhi.runs.stopping import stop_run  # noqa: F401 - re-exported
 from heyhi.cli.ask import ask_yes
 from heyhi.runs.ownership import record_launch, register_root
 from heyhi.runs.sequence import Host, Plan
 from heyhi.runs.sequence import launch as sequence_launch
-
-
-def job_env(run_dir: Path) -> dict:
-    env = dict(os.environ)
-    env["HEYHI_RUN_DIR"] = str(run_dir)
-    env.pop("HEYHI_JOB_NO_REDIRECT", None)
-    return env
-
-
-def start_local(run_dir: Path, python: str | None = None) -> subprocess.Popen:
-    """Start ``python -m heyhi.job RUN_DIR`` in its own session (it outlives its launcher)."""
-    return subprocess.Popen(
-        [python or sys.executable, "-m", "heyhi.job", str(run_dir)],
-        cwd=str(run_dir), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True, env=job_env(run_dir), close_fds=True,
-    )
 
 
 def follow_until_exit(proc: subprocess.Popen, run_dir: Path, interval: float = 0.05) -> int:
@@ -89,20 +76,21 @@ def check_task(project, composed) -> None:
 def launch_from_cli(project, composed, args, tasks_module: str | None = None) -> int:
     """``heyhi run`` without --print: through the daemon when one is up, else embedded."""
     mode = args.effective_mode
-    launcher, _ = launcher_of(composed)
+    launcher = launchers.for_config(composed)
     register_root(project.results_root)  # the user's configured root: wipes may act under it
     if not args.no_daemon and mode != "dryrun":
         from heyhi.wire.client import connect_or_none
 
         client = connect_or_none()
-        if client is None and launcher == "slurm":
-            client = _start_daemon_for_slurm()
+        if client is None and launcher.tracked_by_daemon:
+            client = start_daemon()
         if client is not None:
             from heyhi.cli.daemon_run import run_via_daemon
 
             return run_via_daemon(client, project, composed, args)
-    elif launcher == "slurm" and mode != "dryrun":
-        raise HeyHiError("Slurm launches go through the daemon: drop --no-daemon (it is started when none is up)")
+    elif launcher.tracked_by_daemon and mode != "dryrun":
+        raise HeyHiError(f"{launcher.title} launches go through the daemon: drop --no-daemon "
+                         "(it is started when none is up)")
     check_task(project, composed)
     plan = Plan(project, composed, _folder(project, composed, args), project.results_root, mode,
                 trusted_roots=[project.results_root], explicit_out=bool(args.out), yes=bool(args.force),
@@ -142,7 +130,8 @@ def _report_and_follow(out, mode: str) -> int:
 
 
 class TerminalHost(Host):
-    """The embedded CLI: asks on the terminal, starts ``python -m heyhi.job`` in the foreground."""
+    """The embedded CLI: asks on the terminal; the run's launcher (``Host.start``) starts
+    ``python -m heyhi.job`` for the foreground to follow."""
 
     def confirm(self, folder: Path, state: str, decision) -> bool:
         if not sys.stdin.isatty():
@@ -152,16 +141,13 @@ class TerminalHost(Host):
     def before_write(self, folder: Path, previous: dict) -> None:
         record_launch(folder)  # write-ahead: a daemon lists this run even if we are killed now
 
-    def start(self, folder: Path, info: dict):
-        return start_local(folder)
-
 
 def _folder(project, composed, args) -> Path:
     return run_folder(project.results_root, composed.config, project.conf_dir, composed.raw_overrides, args.adhoc, args.out)
 
 
-def _start_daemon_for_slurm():
-    """Slurm jobs are tracked by the daemon: start one when none is up."""
+def start_daemon():
+    """Jobs of a launcher ``tracked_by_daemon`` (Slurm) need a daemon: start one (none is up); a client."""
     from heyhi.wire.client import connect_or_none
 
     exe = Path(sys.executable).with_name("heyhi-daemon")

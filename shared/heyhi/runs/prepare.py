@@ -8,27 +8,11 @@ import json
 import sys
 from pathlib import Path
 
+from heyhi import launchers
 from heyhi.runs import records as R
 from heyhi.runs import formats as F
 from heyhi.runs.liveness import this_host
 from heyhi.runs.perms import make_dir
-
-
-def launcher_of(composed) -> tuple[str, dict | None]:
-    """("local", None) or ("slurm", the slurm fields as a dict), from the task's ``launcher``."""
-    task = composed.task_msg
-    if "launcher" not in task.type.fields:
-        return "local", None
-    lmsg = task.v.get("launcher")
-    if lmsg is None:
-        return "local", None
-    which = lmsg.which("launcher") if "launcher" in lmsg.type.oneofs else None
-    if which == "slurm":
-        from heyhi.config.values import to_dict
-
-        return "slurm", to_dict(lmsg.v["slurm"], with_defaults=True)
-    return "local", None
-
 
 
 def prepare_run(project, composed, run_dir: Path, *, adhoc: bool = False, checkpoint: str | None = None,
@@ -49,7 +33,7 @@ def prepare_run(project, composed, run_dir: Path, *, adhoc: bool = False, checkp
             store = Path(checkpoint).expanduser() if checkpoint else results_root / ".heyhi" / "code"
             code_dir, snap_hash = take_snapshot(project.root, store, exclude=[results_root])
         make_dir(run_dir)
-        launcher, slurm = launcher_of(composed)
+        launcher, settings = launchers.config_of(composed)
         R.write_atomic(run_dir / R.CONFIG, to_text(composed.task_msg))
         R.write_atomic(run_dir / R.CONFIG_META, to_text(composed.meta))
         R.write_atomic(run_dir / R.OVERRIDES, "".join(o.source + "\n" for o in composed.overrides))
@@ -65,15 +49,15 @@ def prepare_run(project, composed, run_dir: Path, *, adhoc: bool = False, checkp
             "task": composed.task,
             "tasks_module": project.run_module,
             "known_tasks": list(project.schema.root.oneofs.get("task", [])),
-            "launcher": launcher,
-            "slurm": slurm,
+            "launcher": launcher.name,
+            "slurm": settings,
             "python": sys.executable,
             "adhoc": adhoc,
         }
         R.write_atomic(run_dir / R.RUN, json.dumps(F.stamp(info, F.RUN), indent=1))
         prev = R.RunDir(run_dir).read_status()
         attempt = int(prev.get("attempt") or 1) + 1 if prev else 1  # start_continue: a new attempt
-        R.RunDir(run_dir).set_state(state, launcher=launcher, attempt=attempt, owner_pid=owner_pid,
+        R.RunDir(run_dir).set_state(state, launcher=launcher.name, attempt=attempt, owner_pid=owner_pid,
                                     owner_host=this_host() if owner_pid else None,
                                     owner_start=R.proc_start_time(owner_pid) if owner_pid else None)
         return info

@@ -5,7 +5,7 @@
 | config.prototxt, config_meta.prototxt | the composed task; the composed top-level config |
 | heyhi.overrides | the overrides as given, one per line |
 | heyhi.version.json | HeyHi's version, the code's git commit and dirty flag, the snapshot's hash |
-| heyhi.run.json | how to run it: project root, code folder, config, task, launcher |
+| heyhi.run.json | how to run it: project root, code folder, config, task, launcher (``heyhi.launchers``) |
 | heyhi.status.json | state and its history, written atomically |
 | heyhi.jobid | ``local:<pid>`` or the Slurm job id |
 | stdout.log, stderr.log | the task's output |
@@ -16,7 +16,8 @@
 The three ``heyhi.*.json`` records carry ``format`` (``heyhi.runs.formats``); one written by a newer
 HeyHi makes its reader raise ``NewerFormat`` (one line), so no mode and no clean judges it lost.
 
-Stdlib only: the CLI's ``ctl`` path and the daemon read these.
+Stdlib only: the CLI's ``ctl`` path and the daemon read these. How a live run is judged depends on its
+launcher (``heyhi.launchers.for_status``): a process of a host (pid and heartbeat), or a scheduler's job.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from heyhi import launchers
+from heyhi.launchers.local import pid_alive, proc_start_time  # noqa: F401 - a local job's process, for readers
 from heyhi.runs import formats as F
 from heyhi.runs.formats import NewerFormat  # noqa: F401 - raised by the readers below
 from heyhi.states import FINAL_STATES, LIVE_STATES, RunState  # noqa: F401 - LIVE_STATES: for readers
@@ -83,30 +86,6 @@ def write_atomic(path: Path, data: str | bytes, *, shared: bool | None = None) -
         except OSError:
             pass
         raise
-
-
-def proc_start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (None if it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except OSError:
-        return None
-    rest = data[data.rfind(b")") + 2:].split()
-    try:
-        if rest[0] == b"Z":
-            return None  # a zombie has exited
-        return int(rest[19])
-    except (IndexError, ValueError):
-        return None
-
-
-def pid_alive(pid: int | None, start: int | None) -> bool:
-    """Is ``pid`` the same live process that was recorded (start time checked: pids are reused)?"""
-    if not pid:
-        return False
-    now = proc_start_time(pid)
-    return now is not None and (start is None or now == start)
 
 
 class RunDir:
@@ -222,7 +201,8 @@ class RunDir:
 
         jobid = st.get("jobid") or self.read_jobid() or ""
         other_host = state == RUNNING and L.is_other_host(st)
-        if jobid.startswith("local:") or st.get("launcher", "local") == "local":
+        launcher = launchers.for_status(st, jobid)
+        if launcher.by_process:
             if other_host:  # its pid means nothing here: the heartbeat tells
                 alive, why = L.other_host_alive(self.path, st)
                 return self._judged(state, st, alive, why)
@@ -243,7 +223,7 @@ class RunDir:
                 return COMPLETED_S, {**st2, "state": COMPLETED_S, "reason": "COMPLETED written; status not updated"}
             return LOST, {**st2, "reason": "process gone without a final record"}
         if slurm_live is None:
-            slurm_live = slurm_live_jobs()
+            slurm_live = launcher.live_jobs()
         if slurm_live is None:  # no squeue here: trust the record
             return state, st
         if jobid.split("_")[0] in slurm_live or jobid in slurm_live:
@@ -266,31 +246,6 @@ class RunDir:
         if st2.get("state") not in LIVE_STATES:
             return st2["state"], st2
         return LOST, {**st2, "reason": f"lost: {why}"}
-
-
-def slurm_live_jobs() -> set[str] | None:
-    """Ids of the user's jobs squeue knows (pending or running), or None without squeue."""
-    import shutil
-    import subprocess
-
-    if shutil.which("squeue") is None:
-        return None
-    try:
-        out = subprocess.run(
-            ["squeue", "-h", "-u", os.environ.get("USER") or str(os.getuid()), "-o", "%i %T"],
-            capture_output=True, text=True, timeout=30,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if out.returncode != 0:
-        return None
-    live = set()
-    for line in out.stdout.split("\n"):
-        parts = line.split()
-        if len(parts) == 2 and parts[1] not in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE"):
-            live.add(parts[0])
-            live.add(parts[0].split("_")[0])
-    return live
 
 
 def host() -> str:

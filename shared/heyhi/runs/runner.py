@@ -20,6 +20,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from heyhi import launchers
 from heyhi.runs import records as R
 from heyhi.errors import HeyHiError
 from heyhi.runs import liveness as L
@@ -45,12 +46,6 @@ def _redirect(run_dir: Path) -> None:
     sys.stderr = open(2, "w", buffering=1, closefd=False)
 
 
-def _slurm_id() -> str | None:
-    if "SLURM_ARRAY_JOB_ID" in os.environ and "SLURM_ARRAY_TASK_ID" in os.environ:
-        return f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ['SLURM_ARRAY_TASK_ID']}"
-    return os.environ.get("SLURM_JOB_ID")
-
-
 def run(run_dir: Path) -> int:
     """Run the job in ``run_dir``; returns its exit code."""
     run_dir = Path(run_dir).absolute()
@@ -63,10 +58,12 @@ def run(run_dir: Path) -> int:
     os.environ["HEYHI_RUN_DIR"] = str(run_dir)
     if os.environ.get("HEYHI_JOB_NO_REDIRECT") != "1":
         _redirect(run_dir)
-    slurm_id = _slurm_id()
+    prev = rd.read_status() or {}
+    # The launcher whose job this process is: a scheduler's (Slurm) by the environment, else the
+    # recorded one; ``slurm_id`` is the scheduler's job id (None for a process launcher).
+    launcher, slurm_id = launchers.this_job(prev.get("launcher"))
     pid = os.getpid()
     jobid = slurm_id or f"local:{pid}"
-    prev = rd.read_status() or {}
     if prev.get("state") in (R.QUEUED, R.SUBMITTED, None):
         attempt = int(prev.get("attempt") or 1)
     else:  # requeued by Slurm: the next attempt
@@ -85,7 +82,7 @@ def run(run_dir: Path) -> int:
     def claim():
         return rd.set_state(
             R.RUNNING, only_if=claimable, pid=pid, pid_start=R.proc_start_time(pid), host=L.this_host(), jobid=jobid,
-            slurm_id=slurm_id, attempt=attempt, launcher="slurm" if slurm_id else "local",
+            slurm_id=slurm_id, attempt=attempt, launcher=launcher,
         )
 
     reserve = _reserve(run_dir)

@@ -13,7 +13,9 @@ daemon). The safety rules live here and in ``heyhi.runs.guard``; nothing else wr
 - a folder is written aside and renamed into place, so a kill -9 leaves no half-written folder;
 - a launch that started nothing (``NothingStarted``) puts the folder back as it was.
 
-A ``Host`` supplies what differs between callers (asking, stopping, the daemon's index, starting).
+A ``Host`` supplies what differs between callers (asking, stopping, the daemon's index, starting); by
+default it starts and stops a run through the run's launcher (``heyhi.launchers``), the one interface
+to local processes, Slurm and any launcher registered later.
 ``$HEYHI_TEST_KILL_AT=<step>`` kills the process at that step (tests only).
 """
 
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from heyhi import launchers
 from heyhi.runs import records as R
 from heyhi.errors import HeyHiError, NothingStarted, Refused
 from heyhi.runs.modes import Decision, decide
@@ -113,8 +116,9 @@ class Host:
         """Called before the folder is written (the daemon indexes the job here: write-ahead)."""
 
     def start(self, folder: Path, info: dict) -> Any:
-        """Start the job; raise ``NothingStarted`` when nothing could be started."""
-        raise NotImplementedError
+        """Start the job; raise ``NothingStarted`` when nothing could be started. By default the run's
+        launcher (``heyhi.launchers``, by the name ``info`` records) starts it."""
+        return launchers.get(info.get("launcher")).start(folder, info)
 
     def abort(self, folder: Path) -> None:
         """The launch failed after ``before_write``: forget the job."""

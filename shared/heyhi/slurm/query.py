@@ -40,6 +40,7 @@ __all__ = [
     "squeue_argv",
     "sacct_argv",
     "parse_squeue",
+    "live_job_ids",
     "parse_sacct",
     "gc_paused",
     "find_row",
@@ -222,6 +223,17 @@ def parse_squeue(text: str) -> dict[str, SqueueRow]:
             if len(parts) == 7:
                 rows[parts[0]] = new(cls, parts)
     return rows
+
+
+def live_job_ids(rows: dict[str, SqueueRow]) -> set[str]:
+    """The ids of the jobs an answer lists in a state that is not final, each with its array job's id
+    (``5_2`` and ``5``; a pending range ``5_[3-11%2]`` gives itself and ``5``)."""
+    live: set[str] = set()
+    for job_id, row in rows.items():
+        if row.state not in FINAL_STATES:
+            live.add(job_id)
+            live.add(job_id.split("_")[0])
+    return live
 
 
 def expand_array_spec(spec: str) -> list[int]:

@@ -10,7 +10,10 @@ Grammar (a token's value; the key is any override key, ``I<mount>`` included):
 | ``choice(a, b, ...)`` | a grid axis without ``--trials``; sampled with ``--trials`` (use it to sweep a repeated field: ``tags=choice([a],[b,c])``) |
 | ``uniform(lo, hi)``, ``loguniform(lo, hi)`` | sampled: needs ``--trials N`` (random search) or ``search: adaptive`` |
 | ``randint(lo, hi)`` | sampled integer, both ends included |
-| ``@file.yaml`` / ``.json`` / ``.csv`` | a flag file (``heyhi.flagfiles``) |
+| ``@file.yaml`` / ``.json`` / ``.csv`` | a flag file (``heyhi.config.flagfiles``) |
+
+Tokens are parsed by ``heyhi.config.grammar`` (the one override grammar, ``looks_like_sweep``
+included); ``spec`` turns a parsed sweep value into an ``Axis``.
 
 Several axes make a grid (the product, first axis slowest); ``--zip a,b`` pairs the listed axes
 element by element; with ``--trials N`` the sampled axes give N trials (seeded by
@@ -37,7 +40,7 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    **dict.fromkeys(("SweepSpec", "looks_like_sweep", "parse_metric", "load_sweep_file", "positive_int",
+    **dict.fromkeys(("SweepSpec", "parse_metric", "load_sweep_file", "positive_int",
                      "SWEEPS_DIR", "STUDY_FILE", "KINDS"), "heyhi.sweep.spec"),
     **dict.fromkeys(("Sweep", "build"), "heyhi.sweep.expand"),
     **dict.fromkeys(("Record", "Point", "Layout", "find_sweep", "all_sweeps", "sweep_id", "point_line",
@@ -46,7 +49,8 @@ _EXPORTS = {
                      "lost_runs"), "heyhi.sweep.plan"),
     **dict.fromkeys(("report", "table_csv", "table_text", "metric_value", "PointResult", "best_point", "group"),
                     "heyhi.sweep.results"),
-    "SweepError": "heyhi.config.split",
+    "SweepError": "heyhi.errors",
+    "looks_like_sweep": "heyhi.config.grammar",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,4 +1,7 @@
 """Expansion: a spec's axes checked once against the schema, then its points and their run folders.
+
+Tokens are parsed by ``heyhi.config.grammar`` (``Sweep.parse``): a token whose ``Override`` has a
+sweep value becomes an ``Axis``, the others stay fixed strings.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from heyhi.config.split import SweepError, split_items  # the grammar's item splitting lives below both
-from heyhi.errors import ConfigError
+from heyhi.config import grammar as G
+from heyhi.config.grammar import split_items
+from heyhi.errors import ConfigError, SweepError
 from heyhi.runs import formats as F
 from heyhi.sweep.record import Layout, Point, _check_points, point_line, read_json, sweep_dir_for, sweep_id
-from heyhi.sweep.spec import Axis, DISTRIBUTIONS, FOLDERS_FILE, POINTS_FILE, SPEC_FILE, SweepSpec, parse_value
+from heyhi.sweep.spec import Axis, DISTRIBUTIONS, FOLDERS_FILE, POINTS_FILE, SPEC_FILE, SweepSpec
 
 
 # ---- validation ------------------------------------------------------------------------------
@@ -139,7 +143,7 @@ class Checker:
         if leaf is not None and leaf.whole_list and value.startswith("[") and value.endswith("]"):
             if leaf.kind in ("message", "map"):
                 raise ConfigError(f"{key!r} is {leaf.f.type_label()}: set its elements' fields ({key}.0.FIELD=...)", where)
-            for item in split_items(value[1:-1], where):
+            for item in split_items(value[1:-1], where, raw):
                 cast_string(leaf.f, leaf.kind, item, where, key)
             self.ok.add(raw)
             return
@@ -231,17 +235,15 @@ class Sweep:
             else:
                 items = [(tok.lstrip("-"), f"override {tok!r}")]
             for raw, where in items:
-                if "=" not in raw:
-                    raise SweepError(f"{where}: expected key=value")
-                key, _, value = raw.partition("=")
-                if not key:
-                    raise SweepError(f"{where}: empty key")
-                ax = parse_value(key, value, where)
-                if ax is None:
+                try:
+                    o = G.parse(raw, where=where)
+                except ConfigError as e:
+                    raise SweepError(str(e), token=e.token) from None
+                if o.sweep is None:
                     template.append(raw)
                     self.where_of.setdefault(raw, where)
                 else:
-                    axes.append(ax)
+                    axes.append(Axis.of(o.raw_key, o.sweep, where, raw))
                     template.append(len(axes) - 1)
         self._template, self._axes = template, axes
 

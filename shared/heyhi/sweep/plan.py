@@ -24,9 +24,9 @@ class LazySlurm:
 
     def __contains__(self, jobid) -> bool:
         if self._live is None and not self._none:
-            from heyhi.runs.records import slurm_live_jobs
+            from heyhi.launchers.slurm import live_jobs
 
-            live = slurm_live_jobs()
+            live = live_jobs()
             if live is None:
                 self._none = True
             else:

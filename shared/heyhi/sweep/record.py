@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from heyhi.config.split import SweepError
+from heyhi.errors import SweepError
 from heyhi.errors import ConfigError
 from heyhi.runs import formats as F
 from heyhi.sweep.spec import Axis, POINTS_FILE, SPEC_FILE, SWEEPS_DIR, SweepSpec, load_sweep_file

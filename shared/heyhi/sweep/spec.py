@@ -1,19 +1,21 @@
-"""Sweep specs: the value grammar of an axis, the ``--trials``/``--zip``/metric flags, sweep files.
+"""Sweep specs: a token's sweep value as an ``Axis``, the ``--trials``/``--zip``/metric flags, sweep files.
+
+The value grammar itself (``[a,b]``, ``range``, ``choice``, the distributions) is
+``heyhi.config.grammar``'s: an ``Axis`` is built from an ``Override``'s sweep (``Axis.of``).
 """
 
 from __future__ import annotations
 
 import math
 import random
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from heyhi.config.split import SweepError, split_items  # the grammar's item splitting lives below both
+from heyhi.config import grammar as G
+from heyhi.config.grammar import DISTRIBUTIONS, FUNCS, looks_like_sweep  # noqa: F401 (re-exported)
+from heyhi.errors import SweepError
 
-FUNCS = ("range", "choice", "uniform", "loguniform", "randint")
-DISTRIBUTIONS = ("uniform", "loguniform", "randint")
 KINDS = ("grid", "random", "adaptive")
 GROUP_OVER = ("seed",)
 SPEC_FILE = "sweep.json"
@@ -22,11 +24,10 @@ FOLDERS_FILE = "points.txt"
 STUDY_FILE = "study.db"
 SWEEPS_DIR = "sweeps"
 PLAN_STATES = ("new", "running", "completed", "crashed", "lost")
-_FUNC_RE = re.compile(r"([A-Za-z_]\w*)\((.*)\)\Z", re.S)
 _MIN_WORDS = ("loss", "err", "perplexity", "ppl", "mse", "mae", "rmse", "nll", "cost", "regret", "time", "latency")
 
 
-# ---- the grammar ------------------------------------------------------------------------------
+# ---- axes -------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -43,6 +44,15 @@ class Axis:
     is_int: bool = False  # the field is an integer (sampled values are ints)
     sampled: bool = False  # drawn per trial (random/adaptive), not enumerated
     raw: str = ""  # the token as typed (key=value), for a list that turns out to be a value
+
+    @classmethod
+    def of(cls, key: str, sweep: G.SweepValue, where: str, raw: str = "") -> "Axis":
+        """The axis of ``key`` swept by a grammar's sweep value (``raw``: the token, for a list)."""
+        if isinstance(sweep, G.GridList):
+            return cls(key, "list", list(sweep.items), where=where, raw=raw)
+        if isinstance(sweep, G.Distribution):
+            return cls(key, str(sweep.kind), [], sweep.low, sweep.high, where=where, sampled=True)
+        return cls(key, str(sweep.kind), list(sweep.items), where=where)
 
     @property
     def log(self) -> bool:
@@ -83,60 +93,8 @@ class Axis:
 
 def parse_value(key: str, value: str, where: str) -> Axis | None:
     """The axis a token's value stands for, or None for a plain value."""
-    v = value.strip()
-    if v.startswith("[") and v.endswith("]"):
-        return Axis(key, "list", split_items(v[1:-1], where), where=where, raw=f"{key}={value}")
-    m = _FUNC_RE.match(v)
-    if not m or m.group(1) not in FUNCS:
-        return None
-    fn, inner = m.group(1), m.group(2)
-    args = split_items(inner, where) if inner.strip() else []
-    if fn == "choice":
-        if not args:
-            raise SweepError(f"{where}: choice() needs at least one value")
-        return Axis(key, "choice", args, where=where)
-    if fn == "range":
-        try:
-            nums = [int(a) for a in args]
-        except ValueError:
-            raise SweepError(f"{where}: range() takes integers (for other values use a list [..] or uniform())") from None
-        if not 1 <= len(nums) <= 3 or (len(nums) == 3 and nums[2] == 0):
-            raise SweepError(f"{where}: range(start, stop[, step]) with a step that is not 0")
-        vals = [str(x) for x in range(*nums)]
-        if not vals:
-            raise SweepError(f"{where}: range{tuple(nums)} is empty")
-        return Axis(key, "range", vals, where=where)
-    # distributions
-    if len(args) != 2:
-        raise SweepError(f"{where}: {fn}(low, high) takes two numbers, got {len(args)}")
-    try:
-        lo, hi = (int(a) for a in args) if fn == "randint" else (float(a) for a in args)
-    except ValueError:
-        what = "integers" if fn == "randint" else "numbers"
-        raise SweepError(f"{where}: {fn}() takes two {what}, got {', '.join(args)}") from None
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise SweepError(f"{where}: {fn}() bounds must be finite")
-    if fn == "randint" and lo > hi:
-        raise SweepError(f"{where}: randint(low, high) needs low <= high")
-    if fn != "randint" and not lo < hi:
-        raise SweepError(f"{where}: {fn}(low, high) needs low < high")
-    if fn == "loguniform" and lo <= 0:
-        raise SweepError(f"{where}: loguniform(low, high) needs 0 < low")
-    return Axis(key, fn, [], lo, hi, where=where, sampled=True)
-
-
-def looks_like_sweep(token: str) -> bool:
-    """A cheap syntactic test (no schema): does the token use the sweep grammar?"""
-    if token.startswith("@"):
-        return True
-    _, eq, v = token.partition("=")
-    if not eq:
-        return False
-    v = v.strip()
-    if v.startswith("[") and v.endswith("]"):
-        return True
-    m = _FUNC_RE.match(v)
-    return bool(m and m.group(1) in FUNCS)
+    sw = G.parse_sweep(value, where, f"{key}={value}")
+    return None if sw is None else Axis.of(key, sw, where, f"{key}={value}")
 
 
 def parse_metric(text: str | None) -> tuple[str, str, str]:

@@ -26,6 +26,8 @@ from heyhi.wire.protocol import (
     PROTOCOL_VERSION,
     STREAMS,
     DaemonError,
+    checked,
+    ends_stream,
     DaemonUnavailable,
     Error,
     Hello,
@@ -117,9 +119,7 @@ class AsyncClient:
             raise TypeError(f"{type(msg).__name__} is answered by a stream: use stream()")
         await self._send(msg)
         reply = await self._recv(self.timeout)
-        if isinstance(reply, Error):
-            raise DaemonError(reply.code, reply.message)
-        return reply
+        return checked(reply)
 
     async def stream(self, msg: Any, *, timeout: float | None = None) -> AsyncIterator[Any]:
         """Yield the data messages answering ``msg`` until the closing ``Ok`` (``Error`` raises).
@@ -131,12 +131,10 @@ class AsyncClient:
         try:
             while True:
                 reply = await self._recv(timeout)
-                if isinstance(reply, Ok):
+                if ends_stream(reply):
                     done = True
+                    checked(reply)
                     return
-                if isinstance(reply, Error):
-                    done = True
-                    raise DaemonError(reply.code, reply.message)
                 yield reply
         finally:
             if not done and not self._closed:

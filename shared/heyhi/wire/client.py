@@ -24,6 +24,8 @@ from heyhi.wire.protocol import (
     PROTOCOL_VERSION,
     STREAMS,
     DaemonError,
+    checked,
+    ends_stream,
     DaemonUnavailable,
     Error,
     Hello,
@@ -116,9 +118,7 @@ class Client:
             self._reconnect()
         self._send(msg)
         reply = self._recv()
-        if isinstance(reply, Error):
-            raise DaemonError(reply.code, reply.message)
-        return reply
+        return checked(reply)
 
     def stream(self, msg: Any, *, timeout: float | None = None) -> Iterator[Any]:
         """Send a stream request and yield its data messages until the closing ``Ok``.
@@ -135,12 +135,10 @@ class Client:
         try:
             while True:
                 reply = self._recv()
-                if isinstance(reply, Ok):
+                if ends_stream(reply):
                     done = True
+                    checked(reply)
                     return
-                if isinstance(reply, Error):
-                    done = True
-                    raise DaemonError(reply.code, reply.message)
                 yield reply
         finally:
             if self._sock is not None:

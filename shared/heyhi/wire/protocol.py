@@ -267,6 +267,18 @@ class Error(_Value):
     kind: Literal["error"] = _kind("error")
 
 
+def checked(reply: Any) -> Any:
+    """``reply``, unless it is an ``Error``: that raises ``DaemonError`` (both clients, one rule)."""
+    if isinstance(reply, Error):
+        raise DaemonError(reply.code, reply.message)
+    return reply
+
+
+def ends_stream(reply: Any) -> bool:
+    """Whether ``reply`` closes a stream (``Ok``, or an ``Error``, which ``checked`` raises)."""
+    return isinstance(reply, (Ok, Error))
+
+
 # ---------------------------------------------------------------------------------------------
 # Configs and launches
 

@@ -1,30 +1,37 @@
-"""Slurm jobs in the daemon: submit, one batched poll for all of them, cancel, retries.
+"""Slurm jobs in the daemon (the ``DaemonLauncher`` for ``heyhi.launchers.slurm``): submit, one
+batched poll for all of them, cancel, retries, and a sweep's job arrays.
 
 The poller (``launchers.slurm.SlurmPoller``) makes one ``squeue`` call per interval for all of
 the user's jobs, and one ``sacct`` only for jobs that ended; the interval backs off from ~2 s
-after a submit or a change to 60 s when nothing changes.
+after a submit or a change to 60 s when nothing changes. The batch scripts are rendered by
+``heyhi.slurm.script``; the commands are ``heyhi.launchers.slurm``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Callable
 
 from heyhi.runs import records as R
 from heyhi.errors import HeyHiError, NothingStarted
+from heyhi.launchers import slurm as SL
+from heyhi.slurm.script import render_array
 
 from heyhi_daemon.job_store import Job, JobStore
 from heyhi_daemon.launchers import slurm as S
 
 log = logging.getLogger("heyhi.daemon.slurm")
 RETRY_STATES = frozenset({"FAILED", "NODE_FAIL", "OUT_OF_MEMORY"})
-SPEC_FIELDS = {f for f in S.SlurmSpec.__dataclass_fields__}
+DEFAULT_MAX_ARRAY = 1001  # MaxArraySize when scontrol does not say
 
 
 class SlurmTracker:
+    name = SL.SLURM.name
+
     def __init__(self, store: JobStore, on_change: Callable[[Job], None], min_interval: float = 2.0,
                  max_interval: float = 60.0, run=None):
         self.store = store
@@ -34,6 +41,22 @@ class SlurmTracker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._final_waiters: dict[str, asyncio.Event] = {}
+        self._max_array: int | None = None
+
+    # ---- the DaemonLauncher interface -------------------------------------------------------------
+    async def start(self, job: Job) -> None:
+        await self.submit(job)
+
+    def readopt(self, job: Job, status: dict) -> bool:
+        """After a daemon restart: the poller follows the job again."""
+        self.track(job)
+        return False
+
+    async def stop(self, job: Job) -> None:
+        await self.cancel(job)
+
+    def watches(self, job: Job) -> bool:
+        return True  # the poller reports every change (a job Slurm forgets is marked lost)
 
     # ---- submitting -----------------------------------------------------------------------------
     async def submit(self, job: Job, retry: bool = False) -> None:
@@ -43,15 +66,10 @@ class SlurmTracker:
         failed ``retry`` of a run that did run records it as crashed(submit) instead."""
         rd = R.RunDir(job.run_dir)
         info = rd.read_run()
-        spec_d = {k: v for k, v in (info.get("slurm") or {}).items() if k in SPEC_FIELDS}
-        spec_d.setdefault("job_name", Path(job.run_dir).name)
         try:
-            spec = S.SlurmSpec.from_mapping(spec_d)
-            script = S.render_sbatch(spec, Path(job.run_dir), info.get("python") or sys.executable,
-                                     env={"HEYHI_RUN_DIR": job.run_dir})
-            (Path(job.run_dir) / "slurm.sbatch").write_text(script)
+            script = SL.write_script(Path(job.run_dir), info)
             await asyncio.to_thread(S.check_controller)
-            slurm_id = await asyncio.to_thread(S.submit, Path(job.run_dir) / "slurm.sbatch", timeout=S.submit_timeout())
+            slurm_id = await asyncio.to_thread(S.submit, script, timeout=S.submit_timeout())
         except (ValueError, S.SlurmError, OSError) as e:
             why = f"{e.filename}: {e.strerror}" if isinstance(e, OSError) else str(e)
             if not retry:
@@ -61,11 +79,49 @@ class SlurmTracker:
             self.on_change(job)
             raise HeyHiError(f"Slurm submission failed: {why}") from None
         rd.write_jobid(slurm_id)
-        rd.set_state(R.SUBMITTED, slurm_id=slurm_id, jobid=slurm_id, launcher="slurm", attempt=job.attempts or 1)
+        rd.set_state(R.SUBMITTED, slurm_id=slurm_id, jobid=slurm_id, launcher=self.name, attempt=job.attempts or 1)
         job.refresh()
         job.slurm_id = slurm_id
         if slurm_id not in job.history_ids:
             job.history_ids.append(slurm_id)
+        self.on_change(job)
+        self.track(job)
+
+    # ---- job arrays (a sweep's points) --------------------------------------------------------------
+    def max_array_size(self) -> int:
+        """The most tasks one array may have: the cluster's ``MaxArraySize`` (asked once), capped by
+        ``$HEYHI_MAX_ARRAY_SIZE``. Blocking: call it in a thread."""
+        if self._max_array is None:
+            size, why = SL.max_array_size(DEFAULT_MAX_ARRAY)
+            if why:
+                log.warning("scontrol show config: %s (MaxArraySize taken as %d)", why, size)
+            self._max_array = size
+        cap = os.environ.get("HEYHI_MAX_ARRAY_SIZE")
+        return max(1, min(self._max_array, int(cap))) if cap else max(1, self._max_array)
+
+    async def submit_array(self, settings: dict, name: str, list_file: Path, n: int, throttle: int | None,
+                           script: Path, out_dir: Path) -> str:
+        """Write the batch script of an array of ``n`` tasks (task i runs the folder on line i+1 of
+        ``list_file``; at most ``throttle`` at once) to ``script`` and submit it; the array's id. A
+        rejection is a one-line ``NothingStarted``."""
+        try:
+            spec = SL.spec_of(settings, name)
+            script.write_text(render_array(spec, list_file, n, throttle, sys.executable, out_dir))
+            return await asyncio.to_thread(S.submit, script)
+        except (ValueError, S.SlurmError) as e:
+            raise NothingStarted(str(e)) from None
+
+    def array_task_submitted(self, job: Job, array_id: str, i: int) -> None:
+        """Record that task ``i`` of array ``array_id`` runs ``job`` (its folder says submitted) and follow it."""
+        sid = f"{array_id}_{i}"
+        rd = R.RunDir(job.run_dir)
+        rd.write_jobid(sid)
+        rd.set_state(R.SUBMITTED, only_if=frozenset({R.QUEUED}), slurm_id=sid, jobid=sid, launcher=self.name,
+                     array_job=array_id, array_task=i)
+        job.refresh()
+        job.slurm_id = sid
+        if sid not in job.history_ids:
+            job.history_ids.append(sid)
         self.on_change(job)
         self.track(job)
 

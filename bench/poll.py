@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from heyhi.slurm import query as sp  # noqa: E402
-from heyhi_daemon.launchers.slurm import SlurmPoller  # noqa: E402
+from heyhi_daemon.launchers.slurm_poller import SlurmPoller  # noqa: E402
 
 N = 10_000
 TARGET_MS = 50.0

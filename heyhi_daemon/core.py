@@ -31,7 +31,7 @@ from heyhi.launchers import DEFAULT as DEFAULT_LAUNCHER, for_config, get as get_
 from heyhi_daemon.job_store import Job, JobStore, job_id_of
 from heyhi_daemon.launchers.local import LocalLauncher
 from heyhi_daemon.logs import follow, last_lines_offset
-from heyhi.runs.sequence import Host
+from heyhi.runs import Host
 
 
 def _error_of(e: HeyHiError) -> Error:
@@ -168,7 +168,7 @@ class DaemonCore:
         self._slurm_opts = slurm_poll or {}
         self._composers: dict[str, object] = {}
         self._save_task: asyncio.Task | None = None
-        from heyhi_daemon.sweeps import SweepManager  # sweeps (heyhi_daemon/sweeps.py)
+        from heyhi_daemon.sweep_manager import SweepManager  # sweeps (heyhi_daemon/sweep_manager.py)
 
         self.sweeps = SweepManager(self)
 
@@ -244,8 +244,8 @@ class DaemonCore:
     # ---- composition ----------------------------------------------------------------------------
     def composer(self, project_root: str):
         """The project's composer, cached until one of its schema files changes."""
-        from heyhi.config.compose import Composer
-        from heyhi.config.project import Project
+        from heyhi.config import Composer
+        from heyhi.config import Project
 
         sig = _schema_signature(project_root)
         cached = self._composers.get(project_root)
@@ -260,8 +260,8 @@ class DaemonCore:
         """Each override is checked once (parsed, then applied in composition order to one message,
         a failing one skipped), then the config is composed once with the good ones: linear in the
         number of overrides."""
-        from heyhi.runs.outdir import run_folder
-        from heyhi.config.printing import flat_items, flat_value_text
+        from heyhi.runs import run_folder
+        from heyhi.config import flat_items, flat_value_text
 
         comp = self.composer(req.project_root)
         overrides = list(req.overrides)
@@ -315,7 +315,7 @@ class DaemonCore:
         effective overrides are applied to it in the same order (includes first), each once. A
         ``HeyHiError`` not naming an override (the config itself is bad) propagates.
         """
-        from heyhi.config.overrides import apply_scalar, effective, parse_override
+        from heyhi.config import apply_scalar, effective, parse_override
 
         parsed, by_source = [], {}
         for i, token in enumerate(overrides):
@@ -349,7 +349,7 @@ class DaemonCore:
 
     def _provenance(self, comp, composed) -> dict[str, str]:
         """Where each set value came from: the file, an include, an include override, an override."""
-        from heyhi.config.printing import flat_items
+        from heyhi.config import flat_items
 
         own, includes = comp.file_msg(Path(composed.config), comp.schema.root)
         own_keys = {k.split(".", 1)[1] for k, _ in flat_items(own) if "." in k}
@@ -383,11 +383,11 @@ class DaemonCore:
         the loop). ``own_folder``: a job's own folder (restart), used as the explicit folder;
         ``composed``: what to launch (a restart's recorded config) instead of composing ``req``;
         ``said``: added to the reason of a launch that runs."""
-        from heyhi.runs.launch import check_task
-        from heyhi.runs.outdir import run_folder
+        from heyhi.runs import check_task
+        from heyhi.runs import run_folder
         from heyhi.runs import ownership
-        from heyhi.runs.sequence import NeedsConfirm, Plan
-        from heyhi.runs.sequence import launch as run_sequence
+        from heyhi.runs import NeedsConfirm, Plan
+        from heyhi.runs import launch as run_sequence
 
         if composed is None:
             comp = self.composer(req.project_root)
@@ -452,7 +452,7 @@ class DaemonCore:
         (``heyhi.runs.ownership.record_launch``), so a half-finished one is listed, never hidden."""
         from heyhi.runs.ownership import launches_since
 
-        from heyhi.runs.sequence import remove_stale_aside
+        from heyhi.runs import remove_stale_aside
 
         def read():
             paths, offset = launches_since(getattr(self, "_launch_offset", 0))
@@ -556,14 +556,14 @@ class DaemonCore:
     @staticmethod
     def _recorded(run_dir: str, info: dict):
         """The run's recorded config, typed against today's schema (``heyhi.runs.recorded``)."""
-        from heyhi.runs.recorded import load_recorded
+        from heyhi.runs import load_recorded
 
         return load_recorded(run_dir, info)
 
     @staticmethod
     def _reran(info: dict) -> str:
         """What a restart's ``Launched.reason`` adds: it reran the record (with a fresh snapshot)."""
-        from heyhi.runs.recorded import RERAN
+        from heyhi.runs import RERAN
 
         return RERAN if info.get("adhoc") else f"{RERAN}, with a fresh code snapshot"
 
@@ -572,7 +572,7 @@ class DaemonCore:
         the folder lock, through the one rule set (``heyhi.runs.sequence.wipe``)."""
         from heyhi.errors import Refused
         from heyhi.runs import ownership
-        from heyhi.runs.sequence import wipe as do_wipe
+        from heyhi.runs import wipe as do_wipe
 
         job = self._resolve(req.job)
         if isinstance(job, Error):
@@ -583,7 +583,7 @@ class DaemonCore:
 
         def run():
             from heyhi.runs import guard
-            from heyhi.runs.sequence import roots_for, run_lock
+            from heyhi.runs import roots_for, run_lock
 
             roots = roots_for([])
             folder = guard.check_wipe(job.run_dir, roots, ownership.created_outs())  # before any lock file
@@ -646,7 +646,7 @@ class DaemonCore:
             self.subscribers.discard(q)
 
     async def fields(self, req) -> "FieldList | Error":
-        from heyhi.config.fieldhelp import task_fields
+        from heyhi.config import task_fields
         from heyhi.wire.protocol import FieldDoc, FieldList
 
         def run():

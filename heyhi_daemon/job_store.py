@@ -161,7 +161,7 @@ class JobStore:
             self._dirty = False
             return False
         with self._save_lock:
-            from heyhi.runs.perms import make_dir
+            from heyhi.perms import make_dir
 
             self._dirty = False
             data = {F.KEY: F.INDEX, "jobs": [j.to_json() for j in list(self.jobs.values())], "queue": list(self.queue),

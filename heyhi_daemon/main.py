@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from heyhi.wire import paths
 from heyhi.errors import HeyHiError
-from heyhi.wire.client import Client
+from heyhi.wire import Client
 from heyhi.wire.protocol import DaemonError, DaemonUnavailable, Ping, ProtocolMismatch, Shutdown
 
 if TYPE_CHECKING:

@@ -281,7 +281,7 @@ class Server:
             self._release_pid_file()
 
     def _lock_pid_file(self) -> None:
-        from heyhi.runs.perms import open_file
+        from heyhi.perms import open_file
 
         fd = open_file(self.pid_path, os.O_RDWR, shared=False)  # 0600 whatever the umask, an old file too
         try:

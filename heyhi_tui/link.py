@@ -31,7 +31,7 @@ from textual.message import Message
 # The client and the protocol are imported when the link first connects (after the first frame):
 # heyhi.wire.protocol alone costs ~20 ms of start-up.
 if TYPE_CHECKING:
-    from heyhi.wire.aclient import AsyncClient
+    from heyhi.wire import AsyncClient
     from heyhi.wire.protocol import JobInfo
 
 Connector = Callable[[], Awaitable["AsyncClient"]]
@@ -229,7 +229,7 @@ class Link:
 
 def local_connector(socket_path: str) -> Connector:
     async def connect() -> AsyncClient:
-        from heyhi.wire.aclient import AsyncClient
+        from heyhi.wire import AsyncClient
 
         return await AsyncClient.connect(socket_path, name="heyhi-tui")
 

@@ -51,7 +51,7 @@ def build_app(argv: list[str] | None = None):
         raise SystemExit(f"{PROG}: cannot read the keymap {kpath}: {e}")
     if args.remote:
         try:
-            from heyhi.wire.remote import connect_remote
+            from heyhi.wire import connect_remote
         except ImportError as e:
             raise SystemExit(f"{PROG}: --remote {args.remote}: this heyhi has no remote support yet "
                              f"(heyhi.wire.remote.connect_remote is missing: {e})")

@@ -199,3 +199,104 @@ def test_ctl_status_with_a_daemon_loads_no_pydantic_asyncio_or_textual(sock):
     assert "heyhi.cli.ctl" in mods and "heyhi.wire.client" in mods
     assert rc == "0" and "heyhi daemon" in said and "no heyhi daemon" not in said, said
     assert [m for m in mods if m.split(".")[0] in CTL_MUST_NOT_LOAD] == []
+
+
+# ---- wings: one direction, and the programs use only what a wing lists ----------------------------
+
+# A module may import its own wing and the wings ranked below it (wire: config's types only). The
+# leaves every wing may use: the package root (lazy names only), errors, states, perms, exports.
+RANK = {"config": 1, "slurm": 2, "wire": 2, "launchers": 3, "runs": 4, "sweep": 5, "cli": 6}
+LEAVES = {"heyhi", "heyhi.errors", "heyhi.states", "heyhi.perms", "heyhi.exports"}
+ENTRY_POINTS = {"heyhi.job"}  # ``python -m heyhi.job``: a shim over heyhi.runs.runner
+
+
+def wing_of(mod: str) -> str | None:
+    parts = mod.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "heyhi" and parts[1] in RANK else None
+
+
+def forbidden_between_wings(graph: dict[str, set[str]]) -> list[str]:
+    bad = []
+    for a, targets in sorted(graph.items()):
+        wa = wing_of(a)
+        if a in ENTRY_POINTS or a == "heyhi":
+            continue
+        if a in LEAVES:
+            bad += [f"{a} -> {b} (a leaf imports no wing)" for b in sorted(targets) if wing_of(b)]
+            continue
+        if wa is None:
+            bad.append(f"{a} is in no wing (add it to one, or to LEAVES)")
+            continue
+        for b in sorted(targets):
+            wb = wing_of(b)
+            if b in LEAVES or wb == wa:
+                continue
+            if wb is None or RANK[wb] >= RANK[wa] or (wa == "wire" and wb != "config"):
+                bad.append(f"{a} -> {b}")
+    return bad
+
+
+def test_wings_import_one_way():
+    graph = import_graph({"heyhi": ROOTS["heyhi"]})
+    assert {wing_of(m) for m in graph} >= set(RANK)  # every wing was read
+    bad = forbidden_between_wings(graph)
+    assert not bad, "imports against the data flow (cli -> sweep -> runs -> launchers -> slurm/wire -> config):\n" \
+        + "\n".join(bad)
+
+
+def test_the_wing_check_sees_an_upward_import():
+    graph = {"heyhi.config.a": {"heyhi.runs.b"}, "heyhi.runs.b": {"heyhi.config.a", "heyhi.errors"},
+             "heyhi.wire.c": {"heyhi.runs.b"}, "heyhi.errors": {"heyhi.config.a"}}
+    assert forbidden_between_wings(graph) == [
+        "heyhi.config.a -> heyhi.runs.b", "heyhi.errors -> heyhi.config.a (a leaf imports no wing)",
+        "heyhi.wire.c -> heyhi.runs.b"]
+
+
+def _program_imports() -> list[tuple[str, str, str]]:
+    """(file:line, module, name) of every ``heyhi`` import in heyhi_daemon and heyhi_tui."""
+    out = []
+    for root in ("heyhi_daemon", "heyhi_tui"):
+        for f in sorted(ROOTS[root].rglob("*.py")):
+            for node in ast.walk(ast.parse(f.read_text(), str(f))):
+                where = f"{f.relative_to(REPO)}:{getattr(node, 'lineno', 0)}"
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "heyhi":
+                    out += [(where, node.module, a.name) for a in node.names]
+                elif isinstance(node, ast.Import):
+                    out += [(where, a.name, "") for a in node.names if a.name.split(".")[0] == "heyhi"]
+    return out
+
+
+def test_daemon_and_tui_import_only_what_a_wing_lists():
+    import importlib
+
+    bad = []
+    for where, module, name in _program_imports():
+        parts = module.split(".")
+        if module in LEAVES - {"heyhi"} and not name.startswith("_"):
+            continue
+        if module == "heyhi" and (not name or name in importlib.import_module("heyhi").__all__):
+            continue  # the package's own public API (``heyhi.__version__``, ``heyhi.load_config``)
+        if len(parts) < 2 or parts[1] not in RANK:
+            bad.append(f"{where}: {module} is not a wing")
+            continue
+        wing = importlib.import_module(".".join(parts[:2]))
+        listed = set(getattr(wing, "__all__", ()))
+        if len(parts) == 2 and name in listed:
+            continue
+        if len(parts) == 3 and parts[2] in listed and not name.startswith("_"):
+            continue  # a module the wing lists whole (e.g. heyhi.wire.protocol)
+        bad.append(f"{where}: {module}{'.' + name if name else ''} is not in {'.'.join(parts[:2])}.__all__")
+    assert len(_program_imports()) > 50
+    assert not bad, "\n".join(bad)
+
+
+def test_every_name_a_wing_lists_resolves_and_importing_a_wing_loads_nothing_else():
+    code = ("import sys, importlib\nwings = %r\nbefore = set(sys.modules)\n"
+            "for w in wings: importlib.import_module('heyhi.' + w)\n"
+            "print(' '.join(sorted(m for m in set(sys.modules) - before if m.startswith('heyhi.'))))\n"
+            "for w in wings:\n    m = sys.modules['heyhi.' + w]\n"
+            "    for n in m.__all__: getattr(m, n)\n") % (sorted(set(RANK) - {"launchers"}),)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    loaded = set(p.stdout.split())
+    assert loaded == {f"heyhi.{w}" for w in set(RANK) - {"launchers"}} | {"heyhi.exports"}, loaded

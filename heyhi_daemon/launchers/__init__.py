@@ -7,7 +7,7 @@ sweep manager never ask which launcher a job has: ``start`` (queue it, or submit
 FIFO queue of local processes; ``slurm_tracker`` submits Slurm jobs and polls them (``slurm``: the
 batched poller). A launcher registered in ``heyhi.launchers`` without a daemon side runs in the local
 queue (its jobs are processes). The daemon side of a launcher that takes ``arrays`` (Slurm) also has
-``max_array_size``, ``submit_array`` and ``array_task_submitted`` (``heyhi_daemon.sweeps`` uses them).
+``max_array_size``, ``submit_array`` and ``array_task_submitted`` (``heyhi_daemon.sweep_manager`` uses them).
 """
 
 from __future__ import annotations

@@ -141,7 +141,7 @@ class LocalLauncher:
     async def _finish(self, job: Job, pid: int, code: int | None) -> None:
         rd = R.RunDir(job.run_dir)
         st = rd.read_status() or {}
-        from heyhi.runs.runner import ALREADY_CLAIMED
+        from heyhi.runs import ALREADY_CLAIMED
 
         if code == ALREADY_CLAIMED and st.get("state") == R.RUNNING and st.get("pid") != pid:
             job.refresh(st)  # another process runs it: watch that one

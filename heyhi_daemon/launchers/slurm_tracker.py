@@ -22,7 +22,7 @@ from heyhi.launchers import slurm as SL
 from heyhi.slurm.script import render_array
 
 from heyhi_daemon.job_store import Job, JobStore
-from heyhi_daemon.launchers import slurm as S
+from heyhi_daemon.launchers.slurm_poller import JobChange, SlurmPoller
 
 log = logging.getLogger("heyhi.daemon.slurm")
 RETRY_STATES = frozenset({"FAILED", "NODE_FAIL", "OUT_OF_MEMORY"})
@@ -36,7 +36,7 @@ class SlurmTracker:
                  max_interval: float = 60.0, run=None):
         self.store = store
         self.on_change = on_change
-        self.poller = S.SlurmPoller(run, min_interval=min_interval, max_interval=max_interval)
+        self.poller = SlurmPoller(run, min_interval=min_interval, max_interval=max_interval)
         self.by_slurm: dict[str, str] = {}  # slurm id -> job id
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -61,16 +61,16 @@ class SlurmTracker:
     # ---- submitting -----------------------------------------------------------------------------
     async def submit(self, job: Job, retry: bool = False) -> None:
         """Write slurm.sbatch into the run folder and submit it (a controller is checked first with
-        ``scontrol ping``; sbatch is bounded by ``S.submit_timeout()``). A rejection is a one-line
+        ``scontrol ping``; sbatch is bounded by ``SL.submit_timeout()``). A rejection is a one-line
         ``NothingStarted``: nothing ran, and the launch sequence puts the folder back as it was. A
         failed ``retry`` of a run that did run records it as crashed(submit) instead."""
         rd = R.RunDir(job.run_dir)
         info = rd.read_run()
         try:
             script = SL.write_script(Path(job.run_dir), info)
-            await asyncio.to_thread(S.check_controller)
-            slurm_id = await asyncio.to_thread(S.submit, script, timeout=S.submit_timeout())
-        except (ValueError, S.SlurmError, OSError) as e:
+            await asyncio.to_thread(SL.check_controller)
+            slurm_id = await asyncio.to_thread(SL.submit, script, timeout=SL.submit_timeout())
+        except (ValueError, SL.SlurmError, OSError) as e:
             why = f"{e.filename}: {e.strerror}" if isinstance(e, OSError) else str(e)
             if not retry:
                 raise NothingStarted(f"nothing started: Slurm submission failed: {why}") from None
@@ -107,8 +107,8 @@ class SlurmTracker:
         try:
             spec = SL.spec_of(settings, name)
             script.write_text(render_array(spec, list_file, n, throttle, sys.executable, out_dir))
-            return await asyncio.to_thread(S.submit, script)
-        except (ValueError, S.SlurmError) as e:
+            return await asyncio.to_thread(SL.submit, script)
+        except (ValueError, SL.SlurmError) as e:
             raise NothingStarted(str(e)) from None
 
     def array_task_submitted(self, job: Job, array_id: str, i: int) -> None:
@@ -154,7 +154,7 @@ class SlurmTracker:
                 if n >= 3:
                     await self._lost(sid)
 
-    async def _apply(self, ch: "S.JobChange") -> None:
+    async def _apply(self, ch: "JobChange") -> None:
         jid = self.by_slurm.get(ch.job_id)
         job = self.store.jobs.get(jid) if jid else None
         if job is None:
@@ -177,8 +177,8 @@ class SlurmTracker:
                 rd.set_state(R.CRASHED, exit_code=ch.exit_code, reason=f"Slurm: {ch.slurm_state}",
                              slurm_state=ch.slurm_state)
             elif cur in R.LIVE_STATES:  # the job did not record its end (killed, timed out, node failure)
-                if ch.state == R.COMPLETED_S:
-                    rd.set_state(R.COMPLETED_S, exit_code=0, slurm_state=ch.slurm_state)
+                if ch.state == R.COMPLETED:
+                    rd.set_state(R.COMPLETED, exit_code=0, slurm_state=ch.slurm_state)
                 elif ch.state == R.CANCELLED:
                     rd.set_state(R.CANCELLED, exit_code=ch.exit_code, reason=f"Slurm: {ch.slurm_state}")
                 else:
@@ -196,7 +196,7 @@ class SlurmTracker:
         if job.refresh() or True:
             self.on_change(job)
 
-    async def _maybe_retry(self, job: Job, ch: "S.JobChange") -> None:
+    async def _maybe_retry(self, job: Job, ch: "JobChange") -> None:
         info = R.RunDir(job.run_dir).read_run()
         max_attempts = int((info.get("slurm") or {}).get("max_attempts") or 1)
         if ch.slurm_state in RETRY_STATES and job.state == R.CRASHED and job.attempts < max_attempts:
@@ -229,8 +229,8 @@ class SlurmTracker:
         if sid not in self.by_slurm:
             self.track(job)
         try:
-            await asyncio.to_thread(S.cancel, sid)
-        except S.SlurmError as e:
+            await asyncio.to_thread(SL.cancel, sid)
+        except SL.SlurmError as e:
             log.warning("scancel %s: %s", sid, e)
         self._wake.set()
         try:

@@ -28,6 +28,15 @@ def confirm_launch(client, req, res):
     return again
 
 
+def announce(res, args, where: str) -> bool:
+    """Say what the daemon decided (``where``: the run folder as the user knows it); True when the
+    command is done here (skipped, or launched without ``--wait``: the job id is printed)."""
+    print(f"heyhi: {args.effective_mode}: {res.decision}: {res.reason} ({where}) [job {res.job_id}]", file=sys.stderr)
+    if res.decision != "skip" and not args.wait:
+        print(res.job_id)
+    return res.decision == "skip" or not args.wait
+
+
 def run_via_daemon(client, project, composed, args) -> int:
     req = Launch(
         project_root=str(project.root), results_root=str(project.results_root), config=str(composed.config.absolute()),
@@ -40,11 +49,7 @@ def run_via_daemon(client, project, composed, args) -> int:
             res = confirm_launch(client, req, res)
     except DaemonError as e:
         raise error_of(e) from None
-    print(f"heyhi: {args.effective_mode}: {res.decision}: {res.reason} ({res.run_dir}) [job {res.job_id}]", file=sys.stderr)
-    if res.decision == "skip":
-        return 0
-    if not args.wait:
-        print(res.job_id)
+    if announce(res, args, res.run_dir):
         return 0
     try:
         return follow_to_end(client, res.job_id)

@@ -106,12 +106,9 @@ async def _run(args: Any, state: _State) -> int:
 
                 raise Refused(f"not wiping {args.remote}:{res.run_dir}: its run is now {res.state}; "
                               "run the command again to decide")
-        print(f"heyhi: {args.effective_mode}: {res.decision}: {res.reason} ({args.remote}:{res.run_dir}) "
-              f"[job {res.job_id}]", file=sys.stderr)
-        if res.decision == "skip":
-            return 0
-        if not args.wait:
-            print(res.job_id)
+        from heyhi.cli.daemon_run import announce
+
+        if announce(res, args, f"{args.remote}:{res.run_dir}"):
             return 0
         state.job_id = res.job_id
         return await follow_to_end(client, res.job_id)

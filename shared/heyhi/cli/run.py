@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 from heyhi.config.grammar import looks_like_sweep  # the one grammar; a leaf, cheap to import
-from heyhi.errors import HeyHiError
 
 
 def main(argv: list[str] | None = None, tasks_module: str | None = None) -> int:
@@ -17,14 +16,9 @@ def main(argv: list[str] | None = None, tasks_module: str | None = None) -> int:
     """
     if argv is None:
         sys.exit(main(sys.argv[1:], tasks_module))
-    try:
-        return _main(argv, tasks_module)
-    except HeyHiError as e:
-        print(f"heyhi: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("heyhi: interrupted", file=sys.stderr)
-        return 130
+    from heyhi.cli.exits import one_line_errors
+
+    return one_line_errors(_main, argv, tasks_module)
 
 
 def _main(argv: list[str], tasks_module: str | None) -> int:
@@ -75,7 +69,7 @@ def _main(argv: list[str], tasks_module: str | None) -> int:
             out.append(field_help(composed, args.help_fields))
         sys.stdout.write("".join(out))
         return 0
-    from heyhi.runs.launch import launch_from_cli
+    from heyhi.cli.embedded import launch_from_cli
 
     return launch_from_cli(project, composed, args, tasks_module=tasks_module)
 

@@ -130,7 +130,7 @@ def launch(sw, opts: Options, validated: bool = True) -> int:
 
         client = connect_or_none()
         if client is None and needs_daemon:
-            from heyhi.runs.launch import start_daemon
+            from heyhi.cli.embedded import start_daemon
 
             client = start_daemon()
     if client is None and needs_daemon:
@@ -206,7 +206,7 @@ def run_embedded(sw, idx: list[int], states: list[str], opts: Options) -> int:
     from heyhi.runs import records as R
     from heyhi.errors import FolderTaken, NothingStarted, Refused
     from heyhi.launchers import for_config
-    from heyhi.runs.launch import check_task, follow_until_exit, stop_run
+    from heyhi.cli.embedded import check_task, follow_until_exit, stop_run
     from heyhi.runs.sequence import Host, Plan
     from heyhi.runs.sequence import launch as sequence_launch
 
@@ -265,9 +265,9 @@ def run_embedded(sw, idx: list[int], states: list[str], opts: Options) -> int:
         st = R.RunDir(p.dir).read_status() or {}
         state = st.get("state", "lost")
         done += 1
-        if state != R.COMPLETED_S:
+        if state != R.COMPLETED:
             failed += 1
-        extra = "" if state == R.COMPLETED_S else f": {st.get('reason', '')}"
+        extra = "" if state == R.COMPLETED else f": {st.get('reason', '')}"
         _say(f"[{n}/{total}] {state} in {time.monotonic() - t0:.1f}s: {p.describe()}{extra}")
 
     n = 0
@@ -301,30 +301,27 @@ def run_embedded(sw, idx: list[int], states: list[str], opts: Options) -> int:
 
 
 def main(argv: list[str]) -> int:
-    from heyhi.errors import HeyHiError
-
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0 if argv else 2
-    try:
-        cmd, rest = argv[0], argv[1:]
-        if cmd == "report":
-            return report_cmd(rest)
-        if cmd == "best":
-            return best_cmd(rest)
-        if cmd in ("status", "list"):
-            return status_cmd(rest, listing=cmd == "list")
-        if cmd == "cancel":
-            return cancel_cmd(rest)
-        if cmd == "clean":
-            return clean_main(rest)
-        return file_cmd(argv)
-    except HeyHiError as e:
-        print(f"heyhi: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("heyhi: interrupted", file=sys.stderr)
-        return 130
+    from heyhi.cli.exits import one_line_errors
+
+    return one_line_errors(_sweep_command, argv)
+
+
+def _sweep_command(argv: list[str]) -> int:
+    cmd, rest = argv[0], argv[1:]
+    if cmd == "report":
+        return report_cmd(rest)
+    if cmd == "best":
+        return best_cmd(rest)
+    if cmd in ("status", "list"):
+        return status_cmd(rest, listing=cmd == "list")
+    if cmd == "cancel":
+        return cancel_cmd(rest)
+    if cmd == "clean":
+        return clean_main(rest)
+    return file_cmd(argv)
 
 
 _LAUNCH_FLAGS = {"--plan": "plan", "--retry-failed": "retry_failed", "--wait": "wait", "--no-daemon": "no_daemon",

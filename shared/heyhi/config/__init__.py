@@ -1,2 +1,21 @@
-"""The config wing: reading config files, the override grammar, composition, key indexes.
-Issue "The house" moves the flat modules here; new code lands here now."""
+"""The config wing: a project (``project``), its schema (``schema/``), config files read (``source``,
+``textformat``, ``yamljson`` -> ``tree``), the override grammar (``grammar``) and its application
+(``overrides``, ``cast``), typed values (``values``, ``typed``), composition (``compose``), printing
+(``printer``, ``printing``), field help (``fieldhelp``), flag files, suggestions and frozen configs.
+It imports no other wing.
+"""
+
+from __future__ import annotations
+
+from heyhi.exports import public
+
+_EXPORTS = {
+    "Project": "heyhi.config.project",
+    "Composer": "heyhi.config.compose",
+    **dict.fromkeys(("Override", "OverrideKind", "parse", "looks_like_sweep"), "heyhi.config.grammar"),
+    **dict.fromkeys(("apply_scalar", "effective", "parse_override"), "heyhi.config.overrides"),
+    **dict.fromkeys(("flat_items", "flat_value_text"), "heyhi.config.printing"),
+    "task_fields": "heyhi.config.fieldhelp",
+}
+
+__all__, __getattr__, __dir__ = public(__name__, _EXPORTS)

@@ -36,7 +36,7 @@ class Launcher(ABC):
     title: str = ""
     #: its jobs need the daemon to follow them (the embedded CLI hands such launches to a daemon)
     tracked_by_daemon: bool = False
-    #: a sweep's points may go to it as one array (``heyhi_daemon.sweeps``)
+    #: a sweep's points may go to it as one array (``heyhi_daemon.sweep_manager``)
     arrays: bool = False
     #: its job is a process of the host that recorded it: alive while that pid is (and its heartbeat);
     #: otherwise a scheduler says which of its jobs are alive (``live_jobs``)

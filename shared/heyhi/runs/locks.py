@@ -9,9 +9,9 @@
 - A lock held by another uid (a colleague in a group-shared results root) answers at once
   "busy: held by uid N" and is never waited for.
 
-Lock files are created with HeyHi's file mode (``heyhi.runs.perms``: 0600, or 0660 in a shared group),
+Lock files are created with HeyHi's file mode (``heyhi.perms``: 0600, or 0660 in a shared group),
 so in the default private mode no other user can even open them. Stdlib only (plus ``heyhi.errors``
-and ``heyhi.runs.perms``); never imports ``heyhi.runs.records``, which imports this module.
+and ``heyhi.perms``); never imports ``heyhi.runs.records``, which imports this module.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Iterator
 
 from heyhi.errors import Busy, HeyHiError
-from heyhi.runs import perms
+from heyhi import perms
 
 STATUS_LOCK = ".heyhi.status.lock"
 LOCKS_DIR = (".heyhi", "locks")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from heyhi.errors import HeyHiError
-from heyhi.runs.records import COMPLETED_S, LIVE_STATES, NOT_STARTED
+from heyhi.runs.records import COMPLETED, LIVE_STATES, NOT_STARTED
 
 MODES = ("gentle_start", "start_restart", "start_continue", "restart", "dryrun")
 
@@ -44,7 +44,7 @@ def decide(mode: str, state: str) -> Decision:
             return Decision(False, reason=f"the folder holds a started run ({state})")
         return Decision(True, reason="no run yet")
     if mode in ("start_restart", "start_continue"):
-        if live or state == COMPLETED_S:
+        if live or state == COMPLETED:
             return Decision(False, reason=f"the run is {state}")
         if not started:
             return Decision(True, reason="no run yet")

@@ -12,7 +12,7 @@ from heyhi import launchers
 from heyhi.runs import records as R
 from heyhi.runs import formats as F
 from heyhi.runs.liveness import this_host
-from heyhi.runs.perms import make_dir
+from heyhi.perms import make_dir
 
 
 def prepare_run(project, composed, run_dir: Path, *, adhoc: bool = False, checkpoint: str | None = None,

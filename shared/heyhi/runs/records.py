@@ -46,7 +46,7 @@ STATUS_LOCK = ".heyhi.status.lock"
 JOBID = "heyhi.jobid"
 STDOUT = "stdout.log"
 STDERR = "stderr.log"
-COMPLETED = "COMPLETED"
+COMPLETED_MARKER = "COMPLETED"  # the file (alfred's marker); the state is COMPLETED
 CRASH = "CRASH.txt"
 RESULT_JSON = "result.json"
 RESULT_PKL = "result.pkl"
@@ -56,19 +56,19 @@ RECORD_FILES = (STATUS, JOBID, RUN, CONFIG_META)
 
 # States, as in heyhi.status.json (``heyhi.states.RunState``; each member is its string).
 QUEUED, SUBMITTED, RUNNING, REQUEUED = RunState.QUEUED, RunState.SUBMITTED, RunState.RUNNING, RunState.REQUEUED
-COMPLETED_S, CRASHED, CANCELLED, LOST = RunState.COMPLETED, RunState.CRASHED, RunState.CANCELLED, RunState.LOST
+COMPLETED, CRASHED, CANCELLED, LOST = RunState.COMPLETED, RunState.CRASHED, RunState.CANCELLED, RunState.LOST
 NOT_STARTED = RunState.NOT_STARTED
 
 
 def write_atomic(path: Path, data: str | bytes, *, shared: bool | None = None) -> None:
     """Write via a temp file and ``os.replace`` so readers never see half a file.
 
-    The file gets HeyHi's file mode (0600, or 0660 in a shared group: ``heyhi.runs.perms``; ``shared=False``
+    The file gets HeyHi's file mode (0600, or 0660 in a shared group: ``heyhi.perms``; ``shared=False``
     keeps it private), and a folder of the user's that grants more than HeyHi's folder mode (a run folder
     made under a loose umask) is tightened to it."""
     import threading
 
-    from heyhi.runs import perms
+    from heyhi import perms
 
     path = Path(path)
     perms.secure_dir(path.parent, shared=shared)
@@ -189,8 +189,8 @@ class RunDir:
         """
         st = self.read_status()
         if st is None:
-            if (self.path / COMPLETED).exists():
-                return COMPLETED_S, {}
+            if (self.path / COMPLETED_MARKER).exists():
+                return COMPLETED, {}
             if (self.path / JOBID).exists():
                 return LOST, {"reason": "no heyhi.status.json"}
             return NOT_STARTED, {}
@@ -219,8 +219,8 @@ class RunDir:
             st2 = self.read_status() or st
             if st2.get("state") not in LIVE_STATES:
                 return st2["state"], st2
-            if (self.path / COMPLETED).exists():  # it finished; only its last status write failed
-                return COMPLETED_S, {**st2, "state": COMPLETED_S, "reason": "COMPLETED written; status not updated"}
+            if (self.path / COMPLETED_MARKER).exists():  # it finished; only its last status write failed
+                return COMPLETED, {**st2, "state": COMPLETED, "reason": "COMPLETED written; status not updated"}
             return LOST, {**st2, "reason": "process gone without a final record"}
         if slurm_live is None:
             slurm_live = launcher.live_jobs()
@@ -235,8 +235,8 @@ class RunDir:
         st2 = self.read_status() or st
         if st2.get("state") not in LIVE_STATES:
             return st2["state"], st2
-        if (self.path / COMPLETED).exists():
-            return COMPLETED_S, {**st2, "state": COMPLETED_S, "reason": "COMPLETED written; status not updated"}
+        if (self.path / COMPLETED_MARKER).exists():
+            return COMPLETED, {**st2, "state": COMPLETED, "reason": "COMPLETED written; status not updated"}
         return LOST, {**st2, "reason": "Slurm no longer knows the job and it left no final record"}
 
     def _judged(self, state: str, st: dict, alive: bool, why: str) -> tuple[str, dict]:

@@ -24,7 +24,7 @@ from heyhi import launchers
 from heyhi.runs import records as R
 from heyhi.errors import HeyHiError
 from heyhi.runs import liveness as L
-from heyhi.runs import perms
+from heyhi import perms
 
 
 ALREADY_CLAIMED = 75  # the run was claimed by another job process: this one did nothing
@@ -232,8 +232,8 @@ def _completed(rd: R.RunDir, result) -> int:
             import pickle
 
             R.write_atomic(rd / R.RESULT_PKL, pickle.dumps(result))
-    perms.write_file(rd / R.COMPLETED, "")
-    rd.set_state(R.COMPLETED_S, exit_code=0)
+    perms.write_file(rd / R.COMPLETED_MARKER, "")
+    rd.set_state(R.COMPLETED, exit_code=0)
     sys.stdout.flush()
     return 0
 

@@ -35,7 +35,7 @@ from heyhi.errors import HeyHiError, NothingStarted, Refused
 from heyhi.runs.modes import Decision, decide
 from heyhi.runs import guard, ownership, trash
 from heyhi.runs import liveness as L
-from heyhi.runs.perms import make_dir
+from heyhi.perms import make_dir
 
 STEPS = ("checked", "locked", "decided", "stopped", "wiped", "indexed", "written", "started")
 

@@ -2,7 +2,7 @@
 so editing the code after a launch does not change a queued or running job.
 
 Snapshots are private to the user (0700 folders, files with only the owner's bits), or shared with
-the group of ``$HEYHI_SHARED_GROUP`` (``heyhi.runs.perms``), whatever the umask."""
+the group of ``$HEYHI_SHARED_GROUP`` (``heyhi.perms``), whatever the umask."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from heyhi.runs import perms
+from heyhi import perms
 
 MAX_FILE = 20 * 1024 * 1024
 SKIP_DIRS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", "node_modules", ".mypy_cache", ".heyhi_cache"}

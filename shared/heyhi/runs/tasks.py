@@ -74,3 +74,18 @@ def declared_tasks(module_path: Path) -> set[str]:
                     if fname == "task" and isinstance(dec.args[0].value, str):
                         names.add(dec.args[0].value)
     return names
+
+
+def check_task(project, composed) -> None:
+    """Fail early (one line) when the project's run.py has no function for the task (read with
+    ast: the launcher does not import the project's code)."""
+    path = project.root / project.run_module
+    if not path.is_file():
+        raise ConfigError(f"no task module: {path} does not exist")
+    declared = declared_tasks(path)
+    if composed.task not in declared:
+        known = sorted(t for t in project.schema.root.oneofs.get("task", []) if t in declared)
+        raise ConfigError(
+            f"unknown task {composed.task!r}: no function {composed.task}() or @heyhi.task({composed.task!r}) "
+            f"in {path}; known tasks: {', '.join(known) or 'none'}"
+        )

@@ -24,7 +24,7 @@ from pathlib import Path
 from heyhi.errors import Refused
 from heyhi.runs import formats as F
 from heyhi.runs.ownership import canonical
-from heyhi.runs.perms import make_dir
+from heyhi.perms import make_dir
 
 TRASH = Path(".heyhi") / "trash"
 BESIDE = ".heyhi-trash"

@@ -37,7 +37,7 @@ and ``heyhi run`` without a sweep never load this wing).
 
 from __future__ import annotations
 
-import importlib
+from heyhi.exports import public
 
 _EXPORTS = {
     **dict.fromkeys(("SweepSpec", "parse_metric", "load_sweep_file", "positive_int",
@@ -53,17 +53,4 @@ _EXPORTS = {
     "looks_like_sweep": "heyhi.config.grammar",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'heyhi.sweep' has no attribute {name!r}")
-    value = getattr(importlib.import_module(mod), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__all__, __getattr__, __dir__ = public(__name__, _EXPORTS)

@@ -42,7 +42,7 @@ def plan_state(state: str) -> str:
         return "new"
     if state in R.LIVE_STATES:
         return "running"
-    if state == R.COMPLETED_S:
+    if state == R.COMPLETED:
         return "completed"
     if state == R.LOST:
         return "lost"

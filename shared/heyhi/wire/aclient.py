@@ -129,13 +129,9 @@ class AsyncClient:
         await self._send(msg)
         done = False
         try:
-            while True:
-                reply = await self._recv(timeout)
-                if ends_stream(reply):
-                    done = True
-                    checked(reply)
-                    return
+            while not (done := ends_stream(reply := await self._recv(timeout))):
                 yield reply
+            checked(reply)
         finally:
             if not done and not self._closed:
                 try:

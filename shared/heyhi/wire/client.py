@@ -133,13 +133,9 @@ class Client:
         sock.settimeout(timeout)
         done = False
         try:
-            while True:
-                reply = self._recv()
-                if ends_stream(reply):
-                    done = True
-                    checked(reply)
-                    return
+            while not (done := ends_stream(reply := self._recv())):
                 yield reply
+            checked(reply)
         finally:
             if self._sock is not None:
                 if not done:

@@ -55,7 +55,7 @@ def private_dir(path: str) -> str:
 
     An existing folder is left as it is (a test may deliberately use a 0755 one).
     """
-    from heyhi.runs.perms import make_dir
+    from heyhi.perms import make_dir
 
     make_dir(path, shared=False)
     return path

@@ -49,7 +49,7 @@ from heyhi.wire.protocol import (
 )
 from heyhi.wire import limits
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PROBE = "conf/probe/probe.prototxt"
 IDLE_S = 1.5  # the daemon's idle timeout in this module
 MAX_RSS = 300 << 20

@@ -223,7 +223,7 @@ def test_demo_grid_embedded_report_plots_relaunch_and_best(demo_project, results
 def make_lost(proj: Path, overrides: list[str]) -> Path:
     """A run queued by a launcher that died before starting it: lost."""
     from heyhi.config.compose import Composer
-    from heyhi.runs.launch import prepare_run
+    from heyhi.runs.prepare import prepare_run
     from heyhi.runs.outdir import run_folder
     from heyhi.config.project import Project
 

@@ -148,7 +148,7 @@ def test_the_daemon_keeps_its_index_intact_on_a_full_disk(daemon, proj, tmp_path
         second = run_cli(["run", "-c", PROBE, "--wait", "tag=two"], cwd=proj, timeout=60)
         assert second.returncode == 0, second.stderr  # the job runs and ends; only the index waits
         two = out_dir(proj, ["tag=two"])
-        assert status(two)["state"] == R.COMPLETED_S and job_of(sock, two).state == R.COMPLETED_S
+        assert status(two)["state"] == R.COMPLETED and job_of(sock, two).state == R.COMPLETED
         assert json.loads(index.read_text()) == before  # the last good index, whole
         assert not list(state.glob(".index.json*")), "a partial index was left behind"
         assert "index not saved (kept the last one)" in (tmp_path / f"{sock.parent.name}-{sock.stem}.stderr").read_text()
@@ -158,5 +158,5 @@ def test_the_daemon_keeps_its_index_intact_on_a_full_disk(daemon, proj, tmp_path
         assert third.returncode == 0, third.stderr
         three = str(out_dir(proj, ["tag=three"]))
         saved = lambda: {j["run_dir"]: j["state"] for j in json.loads(index.read_text())["jobs"]}  # noqa: E731
-        wait_for(lambda: saved().get(str(two)) == R.COMPLETED_S and saved().get(three) == R.COMPLETED_S,
+        wait_for(lambda: saved().get(str(two)) == R.COMPLETED and saved().get(three) == R.COMPLETED,
                  10, "the index saved again with every job")

@@ -32,7 +32,8 @@ from daemon_util import DaemonProcess, read_line
 from waiting import status, wait_for
 
 from heyhi.errors import Busy
-from heyhi.runs import locks, perms
+from heyhi import perms
+from heyhi.runs import locks
 
 PROBE = "conf/probe/probe.prototxt"
 STATUS_WITHIN_S = 2.0

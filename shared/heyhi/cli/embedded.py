@@ -1,4 +1,4 @@
-"""Launching a composed config from the CLI: through the daemon when one is up (or when the config's
+"""``heyhi run`` launching a composed config: through the daemon when one is up (or when the config's
 launcher is ``tracked_by_daemon``), else embedded through the launch sequence (``heyhi.runs.sequence``).
 
 The embedded path runs the job in the foreground: its launcher starts ``python -m heyhi.job RUN_DIR``
@@ -14,14 +14,12 @@ import sys
 from pathlib import Path
 
 from heyhi import launchers
-from heyhi.launchers.local import job_env, start_local  # noqa: F401 - re-exported
 from heyhi.runs import records as R
 from heyhi.errors import FolderTaken, HeyHiError
 from heyhi.runs.runner import ALREADY_CLAIMED
 from heyhi.runs.outdir import run_folder
-from heyhi.runs.prepare import prepare_run  # noqa: F401 - re-exported
-from heyhi.runs.locks import folder_lock  # noqa: F401 - re-exported
-from heyhi.runs.stopping import stop_run  # noqa: F401 - re-exported
+from heyhi.runs.stopping import stop_run
+from heyhi.runs.tasks import check_task
 from heyhi.cli.ask import ask_yes
 from heyhi.runs.ownership import record_launch, register_root
 from heyhi.runs.sequence import Host, Plan
@@ -53,24 +51,6 @@ def follow_until_exit(proc: subprocess.Popen, run_dir: Path, interval: float = 0
             proc.wait(timeout=interval)  # wakes at once when the job exits
         except subprocess.TimeoutExpired:
             pass
-
-
-def check_task(project, composed) -> None:
-    """Fail early (one line) when the project's run.py has no function for the task (read with
-    ast: the launcher does not import the project's code)."""
-    from heyhi.errors import ConfigError
-    from heyhi.runs.tasks import declared_tasks
-
-    path = project.root / project.run_module
-    if not path.is_file():
-        raise ConfigError(f"no task module: {path} does not exist")
-    declared = declared_tasks(path)
-    if composed.task not in declared:
-        known = sorted(t for t in project.schema.root.oneofs.get("task", []) if t in declared)
-        raise ConfigError(
-            f"unknown task {composed.task!r}: no function {composed.task}() or @heyhi.task({composed.task!r}) "
-            f"in {path}; known tasks: {', '.join(known) or 'none'}"
-        )
 
 
 def launch_from_cli(project, composed, args, tasks_module: str | None = None) -> int:
@@ -119,7 +99,7 @@ def _report_and_follow(out, mode: str) -> int:
         return 130
     final = R.RunDir(run_dir).read_status() or {}
     state = final.get("state")
-    if state == R.COMPLETED_S:
+    if state == R.COMPLETED:
         print(f"heyhi: completed: {run_dir}", file=sys.stderr)
     else:
         print(f"heyhi: {state}: {final.get('reason', '')} ({run_dir})", file=sys.stderr)

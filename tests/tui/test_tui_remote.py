@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_remote import DEMO, Remote, job_of, sshd  # noqa: F401  (fixtures)
+from remote_util import DEMO, Remote, job_of, sshd  # noqa: F401  (fixtures)
 from tui_util import screen_text, until
 
 from heyhi_tui.screens.configs import ConfigsScreen

@@ -3,32 +3,17 @@ one sacct for the tracked jobs that finished, and the interval to wait before th
 
 The Slurm commands (sbatch, scancel, scontrol) are the core Slurm launcher's (``heyhi.launchers.slurm``),
 the batch scripts and the squeue/sacct parsing the slurm wing's (``heyhi.slurm.script``,
-``heyhi.slurm.query``); their names are re-exported here for the daemon's tracker
-(``heyhi_daemon.launchers.slurm_tracker``) and its tests.
+``heyhi.slurm.query``); the daemon's tracker (``heyhi_daemon.launchers.slurm_tracker``) drives this poller.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Iterable, NamedTuple
 
-from heyhi.launchers.slurm import (SlurmError, cancel, check_controller, requeue, run_slurm, submit,
-                                   submit_timeout)
+from heyhi.launchers.slurm import SlurmError, run_slurm
 from heyhi.slurm import query as sp
-from heyhi.slurm.script import SlurmSpec, render_sbatch
 
-__all__ = [
-    "SlurmError",
-    "SlurmSpec",
-    "render_sbatch",
-    "run_slurm",
-    "submit",
-    "submit_timeout",
-    "check_controller",
-    "cancel",
-    "requeue",
-    "JobChange",
-    "SlurmPoller",
-]
+__all__ = ["JobChange", "SlurmPoller"]
 
 
 # --------------------------------------------------------------------------------------------

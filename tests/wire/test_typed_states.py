@@ -34,7 +34,7 @@ def test_enum_values_are_todays_strings():
     assert [s.value for s in JobState] == RUN_STATES + ["wiped"]
     assert [c.value for c in P.ErrorCode] == ERROR_CODES and list(P.ERROR_CODES) == ERROR_CODES
     # The names every reader uses are the members, and a string read back compares equal to them.
-    assert (R.QUEUED, R.COMPLETED_S, R.NOT_STARTED, P.NOT_FOUND) == (
+    assert (R.QUEUED, R.COMPLETED, R.NOT_STARTED, P.NOT_FOUND) == (
         RunState.QUEUED, RunState.COMPLETED, RunState.NOT_STARTED, P.ErrorCode.NOT_FOUND)
     assert "running" in LIVE_STATES and "lost" in FINAL_STATES and JobState("wiped") is JobState.WIPED
 

@@ -512,7 +512,7 @@ def test_import_is_a_cheap_leaf():
             "('pydantic', 'asyncio', 'textual', 'yaml', 'heyhi'))))")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=Path(REPO))
     assert p.returncode == 0, p.stderr
-    assert p.stdout.split() == ["heyhi", "heyhi.config", "heyhi.config.grammar", "heyhi.errors"]
+    assert p.stdout.split() == ["heyhi", "heyhi.config", "heyhi.config.grammar", "heyhi.errors", "heyhi.exports"]
 
 
 @pytest.mark.parametrize("token", ["batch_sizee=10", "--lr=fast", "it's=1", "batch_size=a\\b"])

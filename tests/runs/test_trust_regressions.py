@@ -46,7 +46,7 @@ def test_a_completed_run_whose_last_status_write_failed_is_completed_not_lost(pr
     gone = subprocess.Popen(["true"])
     gone.wait()
     R.RunDir(d).set_state(R.RUNNING, pid=gone.pid, pid_start=None)
-    assert R.RunDir(d).state(slurm_live=set())[0] == R.COMPLETED_S
+    assert R.RunDir(d).state(slurm_live=set())[0] == R.COMPLETED
     r = run_cli(["run", "-c", PROBE, "--no-daemon", "tag=done", "--mode", "start_restart", "--force"], cwd=proj)
     assert r.returncode == 0 and "skip: the run is completed" in r.stderr, r.stderr
     assert (d / "result.json").read_text() == '{"acc": 1}'

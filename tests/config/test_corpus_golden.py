@@ -2,7 +2,7 @@
 ``--print-out-dir`` and the error lines, on every top-level config of ``../shared/corpus``.
 
 The golden files in ``tests/fixtures/corpus_outputs/`` were captured before the core was rearranged into
-wings (issue 12). Regenerate them only on purpose: ``HEYHI_REGEN_GOLDEN=1 pytest tests/test_corpus_golden.py``.
+wings (issue 12). Regenerate them only on purpose: ``HEYHI_REGEN_GOLDEN=1 pytest tests/config/test_corpus_golden.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 from conftest import run_cli
 
-GOLDEN = Path(__file__).parent / "fixtures" / "corpus_outputs"
+GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "corpus_outputs"
 
 TOP_LEVEL = [
     "ag_pop_cmp/cmp", "ag_pop_cmp/template", "c01_ag_cmp/cmp", "c02_sup_train/sl_20200901",

@@ -5,7 +5,7 @@ not move the snapshots), it, the results root and the socket live at one fixed p
 the run folder's path; shown paths are relative to $HH_EXP_DIR or the project), the jobs are real
 runs whose recorded host and times are then set to fixed values (the daemon is restarted to read
 them back), and no clock is shown. A lock keeps two test sessions from sharing the path.
-Update with ``pytest tests/test_tui_snapshots.py --snapshot-update`` after checking the report.
+Update with ``pytest tests/tui/test_tui_snapshots.py --snapshot-update`` after checking the report.
 """
 
 from __future__ import annotations

@@ -38,7 +38,8 @@ def popen(proj: Path, args: list[str]) -> subprocess.Popen:
 def start_detached(proj: Path, overrides: list[str]) -> Path:
     """A running job nobody waits on (as the daemon starts them): prepare the folder, start the job."""
     from heyhi.config.compose import Composer
-    from heyhi.runs.launch import prepare_run, start_local
+    from heyhi.launchers.local import start_local
+    from heyhi.runs.prepare import prepare_run
     from heyhi.runs.outdir import run_folder
     from heyhi.config.project import Project
 

@@ -39,7 +39,7 @@ def pretend_running_on_fake_host(run_dir: Path) -> None:
         st.pop(k, None)
     st.update(state=R.RUNNING, host=FAKE_HOST, pid=dead_pid(), pid_start=1, jobid="local:1", launcher="local")
     R.write_atomic(run_dir / R.STATUS, json.dumps(st))
-    for marker in (R.COMPLETED, R.RESULT_JSON):
+    for marker in (R.COMPLETED_MARKER, R.RESULT_JSON):
         (run_dir / marker).unlink(missing_ok=True)
     beat(run_dir, age=0)
 
@@ -135,7 +135,7 @@ def test_a_stale_run_of_another_host_is_lost_and_start_restart_relaunches_it(rem
     assert r.returncode == 0, r.stderr
     assert len(lines(marker)) == 2
     st = status(run_dir)
-    assert st["state"] == R.COMPLETED_S and st["host"] == L.this_host()
+    assert st["state"] == R.COMPLETED and st["host"] == L.this_host()
 
 
 # ---- the job's own heartbeat ----------------------------------------------------------------------
@@ -160,7 +160,7 @@ def test_a_job_records_its_host_and_beats_until_it_ends(proj, tmp_path):
         if p.poll() is None:
             p.kill()
             p.wait()
-    assert status(run_dir)["state"] == R.COMPLETED_S
+    assert status(run_dir)["state"] == R.COMPLETED
     assert not list(run_dir.glob(".heyhi.reserve*")), "the disk-full reserve is removed at the end"
 
 

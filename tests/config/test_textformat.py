@@ -14,7 +14,7 @@ from heyhi.errors import ConfigError
 from heyhi.config.textformat import format_float, parse, parse_bool, parse_float, parse_int, quote_string
 from heyhi.config.tree import Entry, ListValue, Loc, Node, Scalar
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared/corpus/heyhi_cicero"
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared/corpus/heyhi_cicero"
 
 
 def dump(value):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from heyhi.config.schema import loader
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_cache_of_moved_classes_is_a_miss(tmp_path, monkeypatch):

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from heyhi.slurm import query as sp
-from heyhi_daemon.launchers.slurm import SlurmPoller, SlurmSpec, render_sbatch
+from heyhi.slurm.script import SlurmSpec, render_sbatch
+from heyhi_daemon.launchers.slurm_poller import SlurmPoller
 
 # `squeue -h -t all -u root -o '%i|%T|%r|%N|%S|%M|%A'`, captured while an array 5 (-a 0-11%2)
 # was partly pending, job 8 held, job 9 --begin=now+1hour, job 7 cancelled while pending.
@@ -273,7 +274,7 @@ def test_poller_requeue_and_interval():
 def test_poller_without_accounting_reports_squeue_final_state():
     def run(argv):
         if argv[0] == "sacct":
-            from heyhi_daemon.launchers.slurm import SlurmError
+            from heyhi.launchers.slurm import SlurmError
 
             raise SlurmError("sacct failed: Slurm accounting storage is disabled")
         return "6|FAILED|NonZeroExitCode|vm|2026-11-23T08:40:02|0:00|6\n"

@@ -21,19 +21,11 @@ try:
 except ImportError:  # tests/ imported as a package
     from tests.slurm_util import slurm_cluster  # noqa: F401
 
-from heyhi_daemon.launchers.slurm import (
-    JobChange,
-    SlurmError,
-    SlurmPoller,
-    SlurmSpec,
-    cancel,
-    render_sbatch,
-    requeue,
-    run_slurm,
-    submit,
-)
+from heyhi.launchers.slurm import SlurmError, cancel, requeue, run_slurm, submit
+from heyhi.slurm.script import SlurmSpec, render_sbatch
+from heyhi_daemon.launchers.slurm_poller import JobChange, SlurmPoller
 
-FAKE_JOB = Path(__file__).resolve().parent / "cluster" / "fake_job.py"
+FAKE_JOB = Path(__file__).resolve().parents[1] / "cluster" / "fake_job.py"
 pytestmark = pytest.mark.usefixtures("slurm_cluster")
 
 

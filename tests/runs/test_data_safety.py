@@ -79,7 +79,7 @@ def assert_same(before: dict, after: dict) -> None:
     assert before == after, diff(before, after)
 
 
-def make_run(proj: Path, overrides: list[str], *, state: str = R.COMPLETED_S, root: Path | None = None,
+def make_run(proj: Path, overrides: list[str], *, state: str = R.COMPLETED, root: Path | None = None,
              out: str | None = None) -> Path:
     """A run folder written by HeyHi's own writer (code snapshot included), left in ``state``."""
     from heyhi.config.compose import Composer
@@ -95,11 +95,11 @@ def make_run(proj: Path, overrides: list[str], *, state: str = R.COMPLETED_S, ro
     rd_ = R.RunDir(rd)
     if state != R.QUEUED:
         rd_.write_jobid(f"local:{os.getpid()}")
-    if state == R.COMPLETED_S:
+    if state == R.COMPLETED:
         rd_.set_state(R.RUNNING, pid=os.getpid())
-        rd_.set_state(R.COMPLETED_S, exit_code=0)
+        rd_.set_state(R.COMPLETED, exit_code=0)
         (rd / R.STDOUT).write_text("probe done\n")
-        (rd / R.COMPLETED).touch()
+        (rd / R.COMPLETED_MARKER).touch()
     elif state == R.CRASHED:
         rd_.set_state(R.CRASHED, exit_code=1, reason="probe crashed on purpose")
     return rd
@@ -501,14 +501,14 @@ def test_kill_at_each_step_leaves_no_folder_or_a_listed_one(root, sock, proj, tm
     at each step of a ``--mode restart --force`` over an earlier run (a running one for "stopped");
     afterwards each folder is gone (to the trash) or ``heyhi ctl list`` of a daemon started later
     shows it, and nothing half-written is left beside it."""
-    from heyhi.runs.launch import start_local
+    from heyhi.launchers.local import start_local
     from heyhi.runs.ownership import record_launch
 
     release = tmp_path / "release"
 
     def earlier_run(tag: str, running: bool) -> Path:
         ovs = [f"tag={tag}", f"release={release}"]
-        rd = make_run(proj, ovs, state=R.QUEUED if running else R.COMPLETED_S)
+        rd = make_run(proj, ovs, state=R.QUEUED if running else R.COMPLETED)
         record_launch(rd)  # launched by HeyHi without a daemon, as `heyhi run --no-daemon` records it
         if running:
             start_local(rd)
@@ -576,7 +576,7 @@ def plant_lost(proj: Path, root: Path) -> tuple[Path, Path, Path, Path]:
         st.pop(k, None)
     st.update(state=R.RUNNING, pid=dead_pid(), pid_start=1)
     R.write_atomic(lost / R.STATUS, json.dumps(st))
-    (lost / R.COMPLETED).unlink()
+    (lost / R.COMPLETED_MARKER).unlink()
     (lost / "mine.txt").write_text("mine")
     inner = make_run(proj, ["tag=inner"], out="group/inner")
     group = inner.parent

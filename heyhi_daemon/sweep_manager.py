@@ -356,8 +356,8 @@ class SweepManager:
         self.core.store.save()
 
         def prepare() -> list[tuple[Any, dict]]:
-            from heyhi.runs.sequence import Host, Plan
-            from heyhi.runs.sequence import launch as run_sequence
+            from heyhi.runs import Host, Plan
+            from heyhi.runs import launch as run_sequence
 
             class _ArrayHost(Host):  # started together, as arrays, once every folder is written
                 def start(self, folder, info):
@@ -402,7 +402,7 @@ class SweepManager:
                 array_id = await tracker.submit_array(chunk[0][2], f"hh-{sw.id}-{n}", lst, len(chunk), throttle,
                                                       script, out_dir)
             except NothingStarted as e:
-                from heyhi.runs.sequence import unstart
+                from heyhi.runs import unstart
 
                 sw.error(f"{launcher.title} array submission failed: nothing started: {e}")
                 for p, job, _, res in chunk:  # nothing started: the folders go back as they were
@@ -513,7 +513,7 @@ class SweepManager:
             log.warning("tell trial %d: %s", t.number, e)
 
     def _metric(self, run_dir: str, name: str, mode: str) -> float | None:
-        from heyhi.sweep.results import metric_value
+        from heyhi.sweep import metric_value
 
         key = (run_dir, name, mode)
         if key not in self._metric_cache:
@@ -525,7 +525,7 @@ class SweepManager:
 
     # ---- status ------------------------------------------------------------------------------------
     def _info(self, sw: _Sweep, rows: bool) -> SweepInfo:
-        from heyhi.sweep.results import PointResult, best_point, group
+        from heyhi.sweep import PointResult, best_point, group
         from heyhi.sweep import Record, count_states
 
         rec = Record(sw.dir)

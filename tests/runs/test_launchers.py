@@ -14,7 +14,7 @@ import pytest
 from heyhi import launchers
 from heyhi.runs import records as R
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PROBE = "conf/probe/probe.prototxt"
 
 
@@ -75,7 +75,7 @@ def test_a_test_launcher_runs_a_job_through_the_unchanged_launch_sequence(proj, 
     assert [h["state"] for h in st["history"]] == ["queued", "running", "completed"]
     assert st["history"][0]["launcher"] == "inline" and st["launcher"] == "inline"
     assert rd.read_run()["launcher"] == "inline" and rd.read_run()["slurm"] == {"on": True}
-    assert (out.run_dir / R.COMPLETED).exists()
+    assert (out.run_dir / R.COMPLETED_MARKER).exists()
     assert (out.run_dir / R.STDOUT).read_text().split()[:3] == ["1", "2", "3"]
     assert rd.state() == ("completed", st)
     again = launch(plan, Host())  # the folder is done: gentle_start skips it

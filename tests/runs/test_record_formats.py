@@ -79,7 +79,7 @@ def test_v0_fixtures_have_no_format():
 def test_v0_run_folders_read_as_before(proj):
     runs = install_v0(proj)
     state, st = R.RunDir(runs / DONE).state()
-    assert state == R.COMPLETED_S and st["exit_code"] == 0 and [h["state"] for h in st["history"]] == [
+    assert state == R.COMPLETED and st["exit_code"] == 0 and [h["state"] for h in st["history"]] == [
         "queued", "running", "completed"]
     state, st = R.RunDir(runs / CRASHED).state()
     assert state == R.CRASHED and st["exit_code"] == 1 and st["reason"] == "RuntimeError: probe crashed on purpose"

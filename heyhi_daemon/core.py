@@ -18,26 +18,30 @@ from pathlib import Path
 from typing import AsyncIterator
 
 from heyhi.wire import protocol as P
-from heyhi.runs import records as R
-from heyhi.errors import ConfigError, HeyHiError
+from heyhi.runs import (
+    records as R, Host, NeedsConfirm, Plan, guard, launch as run_sequence, ownership, remove_stale_aside,
+    roots_for, run_lock, wipe as do_wipe,
+)
+from heyhi.errors import ConfigError, HeyHiError, Busy, NothingStarted, Refused
 from heyhi.runs.formats import NewerFormat
 from heyhi.states import JobState, RunState
 from heyhi.wire.protocol import (
     Cancel, DirEntry, DirListing, Error, FileData, JobDetail, JobEvent, JobList, Launch, Launched, ListDir,
     ListJobs, Logs, Ok, OverrideError, ReadFile, Restart, ShowJob, Subscribe, Validate, ValidateResult, Wipe,
+    FieldDoc, FieldList,
 )
 
 from heyhi.launchers import DEFAULT as DEFAULT_LAUNCHER, for_config, get as get_launcher
 from heyhi_daemon.job_store import Job, JobStore, job_id_of
 from heyhi_daemon.launchers.local import LocalLauncher
 from heyhi_daemon.logs import follow, last_lines_offset
-from heyhi.runs import Host
+from heyhi_daemon.sweep_manager import SweepManager
+from heyhi.runs.ownership import launches_since
+from heyhi.wire.limits import MAX_DIR_ENTRIES, MAX_READ_LENGTH
 
 
 def _error_of(e: HeyHiError) -> Error:
     """The protocol's answer to a HeyHi error (its exit code picks the code)."""
-    from heyhi.errors import NothingStarted, Refused
-
     if isinstance(e, Refused):
         return Error(P.REFUSED, str(e))
     if isinstance(e, NothingStarted):
@@ -168,8 +172,6 @@ class DaemonCore:
         self._slurm_opts = slurm_poll or {}
         self._composers: dict[str, object] = {}
         self._save_task: asyncio.Task | None = None
-        from heyhi_daemon.sweep_manager import SweepManager  # sweeps (heyhi_daemon/sweep_manager.py)
-
         self.sweeps = SweepManager(self)
 
     # ---- lifecycle ------------------------------------------------------------------------------
@@ -219,7 +221,7 @@ class DaemonCore:
         if launcher.by_process:
             return self.local
         if self.slurm is None:
-            from heyhi_daemon.launchers.slurm_tracker import SlurmTracker
+            from heyhi_daemon.launchers.slurm_tracker import SlurmTracker  # lean: keeps the start-up of the daemon from loading it
 
             self.slurm = SlurmTracker(self.store, self.changed, **self._slurm_opts)
         return self.slurm
@@ -244,8 +246,8 @@ class DaemonCore:
     # ---- composition ----------------------------------------------------------------------------
     def composer(self, project_root: str):
         """The project's composer, cached until one of its schema files changes."""
-        from heyhi.config import Composer
-        from heyhi.config import Project
+        from heyhi.config import Composer  # lean: keeps the start-up of the daemon from loading it
+        from heyhi.config import Project  # lean: keeps the start-up of the daemon from loading it
 
         sig = _schema_signature(project_root)
         cached = self._composers.get(project_root)
@@ -260,8 +262,8 @@ class DaemonCore:
         """Each override is checked once (parsed, then applied in composition order to one message,
         a failing one skipped), then the config is composed once with the good ones: linear in the
         number of overrides."""
-        from heyhi.runs import run_folder
-        from heyhi.config import flat_items, flat_value_text
+        from heyhi.runs import run_folder  # lean: keeps the start-up of the daemon from loading it
+        from heyhi.config import flat_items, flat_value_text  # lean: keeps the start-up of the daemon from loading it
 
         comp = self.composer(req.project_root)
         overrides = list(req.overrides)
@@ -315,7 +317,7 @@ class DaemonCore:
         effective overrides are applied to it in the same order (includes first), each once. A
         ``HeyHiError`` not naming an override (the config itself is bad) propagates.
         """
-        from heyhi.config import apply_scalar, effective, parse_override
+        from heyhi.config import apply_scalar, effective, parse_override  # lean: keeps the start-up of the daemon from loading it
 
         parsed, by_source = [], {}
         for i, token in enumerate(overrides):
@@ -349,7 +351,7 @@ class DaemonCore:
 
     def _provenance(self, comp, composed) -> dict[str, str]:
         """Where each set value came from: the file, an include, an include override, an override."""
-        from heyhi.config import flat_items
+        from heyhi.config import flat_items  # lean: keeps the start-up of the daemon from loading it
 
         own, includes = comp.file_msg(Path(composed.config), comp.schema.root)
         own_keys = {k.split(".", 1)[1] for k, _ in flat_items(own) if "." in k}
@@ -383,11 +385,8 @@ class DaemonCore:
         the loop). ``own_folder``: a job's own folder (restart), used as the explicit folder;
         ``composed``: what to launch (a restart's recorded config) instead of composing ``req``;
         ``said``: added to the reason of a launch that runs."""
-        from heyhi.runs import check_task
-        from heyhi.runs import run_folder
-        from heyhi.runs import ownership
-        from heyhi.runs import NeedsConfirm, Plan
-        from heyhi.runs import launch as run_sequence
+        from heyhi.runs import check_task  # lean: keeps the start-up of the daemon from loading it
+        from heyhi.runs import run_folder  # lean: keeps the start-up of the daemon from loading it
 
         if composed is None:
             comp = self.composer(req.project_root)
@@ -450,10 +449,6 @@ class DaemonCore:
     async def _ingest_launches(self) -> None:
         """Index the run folders launched without the daemon since it last looked
         (``heyhi.runs.ownership.record_launch``), so a half-finished one is listed, never hidden."""
-        from heyhi.runs.ownership import launches_since
-
-        from heyhi.runs import remove_stale_aside
-
         def read():
             paths, offset = launches_since(getattr(self, "_launch_offset", 0))
             found = []
@@ -513,7 +508,6 @@ class DaemonCore:
             return job
         if job.state not in R.LIVE_STATES:
             return Error(P.NOT_RUNNING, f"job {job.job_id} is {job.state}: nothing to cancel")
-        from heyhi.errors import Busy
 
         try:
             await self._stop(job)
@@ -556,24 +550,20 @@ class DaemonCore:
     @staticmethod
     def _recorded(run_dir: str, info: dict):
         """The run's recorded config, typed against today's schema (``heyhi.runs.recorded``)."""
-        from heyhi.runs import load_recorded
+        from heyhi.runs import load_recorded  # lean: keeps the start-up of the daemon from loading it
 
         return load_recorded(run_dir, info)
 
     @staticmethod
     def _reran(info: dict) -> str:
         """What a restart's ``Launched.reason`` adds: it reran the record (with a fresh snapshot)."""
-        from heyhi.runs import RERAN
+        from heyhi.runs import RERAN  # lean: keeps the start-up of the daemon from loading it
 
         return RERAN if info.get("adhoc") else f"{RERAN}, with a fresh code snapshot"
 
     async def wipe(self, req: Wipe) -> Ok | Error:
         """Wipe a job's folder (to the trash, or ``purge``): stopped first if live, re-checked under
         the folder lock, through the one rule set (``heyhi.runs.sequence.wipe``)."""
-        from heyhi.errors import Refused
-        from heyhi.runs import ownership
-        from heyhi.runs import wipe as do_wipe
-
         job = self._resolve(req.job)
         if isinstance(job, Error):
             return job
@@ -582,9 +572,6 @@ class DaemonCore:
         loop = asyncio.get_running_loop()
 
         def run():
-            from heyhi.runs import guard
-            from heyhi.runs import roots_for, run_lock
-
             roots = roots_for([])
             folder = guard.check_wipe(job.run_dir, roots, ownership.created_outs())  # before any lock file
             with run_lock(folder, job.results_root or folder.parent, roots):
@@ -646,8 +633,7 @@ class DaemonCore:
             self.subscribers.discard(q)
 
     async def fields(self, req) -> "FieldList | Error":
-        from heyhi.config import task_fields
-        from heyhi.wire.protocol import FieldDoc, FieldList
+        from heyhi.config import task_fields  # lean: keeps the start-up of the daemon from loading it
 
         def run():
             try:
@@ -662,8 +648,6 @@ class DaemonCore:
     async def read_file(self, req: ReadFile) -> FileData | Error:
         """Up to ``req.length`` bytes (at most ``limits.MAX_READ_LENGTH``, checked on receipt) of a
         regular file; anything else (a FIFO, a device) is refused without being read."""
-        from heyhi.wire.limits import MAX_READ_LENGTH
-
         def read():
             p = Path(req.path).expanduser()
             try:
@@ -687,8 +671,6 @@ class DaemonCore:
     async def list_dir(self, req: ListDir) -> DirListing | Error:
         """The folder's entries, sorted by name: at most ``limits.MAX_DIR_ENTRIES`` (the first the
         folder yields), so a huge folder costs bounded time and fits one frame."""
-        from heyhi.wire.limits import MAX_DIR_ENTRIES
-
         def ls():
             p = Path(req.path).expanduser()
             try:

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Callable
 
 from heyhi.launchers import get as get_launcher
-from heyhi.runs import records as R
-from heyhi.runs import formats as F
+from heyhi.runs import records as R, formats as F
 from heyhi.runs.ownership import canonical
 from heyhi.wire.protocol import JobInfo
+from heyhi.perms import make_dir
 
 INDEX = "index.json"
 log = logging.getLogger("heyhi.daemon.jobs")
@@ -161,8 +161,6 @@ class JobStore:
             self._dirty = False
             return False
         with self._save_lock:
-            from heyhi.perms import make_dir
-
             self._dirty = False
             data = {F.KEY: F.INDEX, "jobs": [j.to_json() for j in list(self.jobs.values())], "queue": list(self.queue),
                     "roots": list(self.roots), "saved": time.time()}

@@ -98,7 +98,7 @@ async def follow(job_id: str, path: Path, stream: str, offset: int, follow: bool
 async def _watch(path: Path, timeout_ms: int = 150):
     """Yields when the run folder changes, or every ``timeout_ms`` (to recheck the job's state,
     and to catch a write made before the watch was in place)."""
-    from watchfiles import awatch
+    from watchfiles import awatch  # lean: keeps the start-up of the daemon from loading it
 
     folder = path.parent
     while not folder.exists():

@@ -21,10 +21,10 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from heyhi.wire import paths
-from heyhi.errors import HeyHiError
-from heyhi.wire import Client
+from heyhi.wire import paths, Client
+from heyhi.errors import HeyHiError, UsageError
 from heyhi.wire.protocol import DaemonError, DaemonUnavailable, Ping, ProtocolMismatch, Shutdown
+from heyhi.wire.limits import MAX_LOG_RECORD
 
 if TYPE_CHECKING:
     from heyhi_daemon.server import Core
@@ -42,9 +42,9 @@ def make_core() -> Core:
     ``HEYHI_MAX_LOCAL_JOBS`` caps concurrent local jobs (default: the CPU count);
     ``HEYHI_SLURM_MIN_POLL`` / ``HEYHI_SLURM_MAX_POLL`` set the Slurm poll interval bounds (s).
     """
-    from pathlib import Path
+    from pathlib import Path  # lean: keeps the start-up of heyhi-daemon status from loading it
 
-    from heyhi_daemon.core import DaemonCore
+    from heyhi_daemon.core import DaemonCore  # lean: keeps the start-up of heyhi-daemon status from loading it
 
     settings = env_settings()
     poll = {k: settings[v] for k, v in (("min_interval", "HEYHI_SLURM_MIN_POLL"),
@@ -54,8 +54,6 @@ def make_core() -> Core:
 
 def env_settings() -> dict[str, float | int | None]:
     """The daemon's environment settings, checked (a bad one is a one-line ``UsageError``)."""
-    from heyhi.errors import UsageError
-
     out: dict[str, float | int | None] = {}
     for name, kind in (("HEYHI_MAX_LOCAL_JOBS", int), ("HEYHI_SLURM_MIN_POLL", float),
                        ("HEYHI_SLURM_MAX_POLL", float)):
@@ -93,7 +91,7 @@ def main(argv: list[str] | None = None, *, core: Core | None = None) -> int:
     sock = os.path.abspath(args.socket) if args.socket else paths.socket_path()
     try:
         if args.command == "start":
-            from heyhi.errors import UsageError
+            from heyhi.errors import UsageError  # lean: optional, loaded only when this runs
 
             for flag, v in (("--hello-timeout", args.hello_timeout), ("--idle-timeout", args.idle_timeout)):
                 if v is not None and not (0 <= v < float("inf")) or (flag == "--hello-timeout" and v == 0):
@@ -135,12 +133,10 @@ def _start(sock: str, foreground: bool, timeouts: dict[str, float], core: Core |
 
 
 def _serve(sock: str, timeouts: dict[str, float], core: Core | None, ready) -> int:
-    import asyncio
-    import logging
+    import asyncio  # lean: keeps the start-up of heyhi-daemon status from loading it
+    import logging  # lean: keeps the start-up of heyhi-daemon status from loading it
 
-    from heyhi.wire.limits import MAX_LOG_RECORD
-
-    from heyhi_daemon.server import AlreadyRunning, serve
+    from heyhi_daemon.server import AlreadyRunning, serve  # lean: keeps the start-up of heyhi-daemon status from loading it
 
     class BoundedFormatter(logging.Formatter):
         """One record, traceback included, cut to ``MAX_LOG_RECORD`` characters."""
@@ -192,7 +188,7 @@ def _daemonize(sock: str, timeouts: dict[str, float], core: Core | None) -> int:
 
             code = _serve(sock, timeouts, core, ready)
         except BaseException:
-            import traceback
+            import traceback  # lean: keeps the start-up of heyhi-daemon status, the daemon from loading it
 
             traceback.print_exc()
         finally:

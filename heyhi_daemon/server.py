@@ -40,9 +40,8 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Protocol
 
 import heyhi
-from heyhi.wire import paths
+from heyhi.wire import paths, limits
 from heyhi.wire.framing import FrameError, read_frame, write_frame
-from heyhi.wire import limits
 from heyhi.wire.protocol import (
     BAD_FRAME,
     BAD_REQUEST,
@@ -83,6 +82,7 @@ from heyhi.wire.protocol import (
 
 from heyhi_daemon import handlers
 from heyhi_daemon.validate import BadRequest, parse_request
+from heyhi.perms import open_file
 
 log = logging.getLogger("heyhi_daemon")
 
@@ -281,8 +281,6 @@ class Server:
             self._release_pid_file()
 
     def _lock_pid_file(self) -> None:
-        from heyhi.perms import open_file
-
         fd = open_file(self.pid_path, os.O_RDWR, shared=False)  # 0600 whatever the umask, an old file too
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

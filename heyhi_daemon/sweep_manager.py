@@ -35,16 +35,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from heyhi.launchers import Launcher, config_of, for_config, for_status
-from heyhi.launchers import get as get_launcher
-from heyhi.runs import records as R
-from heyhi.errors import HeyHiError
+from heyhi.launchers import Launcher, config_of, for_config, for_status, get as get_launcher
+from heyhi.runs import records as R, formats as F, Host, Plan, launch as run_sequence
+from heyhi.errors import HeyHiError, NothingStarted
 from heyhi.wire import protocol as P
-from heyhi.runs import formats as F
 from heyhi.states import JobState
 from heyhi.wire.protocol import (
-    CancelSweep, Error, Launch, LaunchSweep, Ok, SweepInfo, SweepLaunched, SweepList, SweepStatus,
+    CancelSweep, Error, Launch, LaunchSweep, Ok, SweepInfo, SweepLaunched, SweepList, SweepStatus, Cancel,
 )
+from heyhi.sweep import (
+    LazySlurm, plan_state, plan_states, PointResult, best_point, group, Record, SweepError, count_states,
+    metric_value, point_line, sweep_id,
+)
+from heyhi_daemon.job_store import job_id_of
+import math
 
 log = logging.getLogger("heyhi.daemon.sweeps")
 STATE_FILE = "sweeps.json"
@@ -128,8 +132,6 @@ class SweepManager:
 
     # ---- requests ---------------------------------------------------------------------------------
     async def launch(self, req: LaunchSweep) -> SweepLaunched | Error:
-        from heyhi.sweep import Record, SweepError, count_states
-
         sdir = str(Path(req.sweep_dir).expanduser().absolute())
         try:
             rec = await asyncio.to_thread(Record, sdir)
@@ -178,8 +180,6 @@ class SweepManager:
         if len(hits) == 1:
             return hits[0]
         if (Path(p) / "sweep.json").is_file():
-            from heyhi.sweep import sweep_id
-
             return _Sweep(sweep_id(p), p)
         if hits:
             return Error(P.AMBIGUOUS, f"sweep {ref!r} is ambiguous: {', '.join(h.id for h in hits[:5])}")
@@ -203,8 +203,6 @@ class SweepManager:
         return SweepList(sweeps=infos)
 
     async def cancel(self, req: CancelSweep) -> Ok | Error:
-        from heyhi.wire.protocol import Cancel
-
         sw = self._resolve(req.sweep)
         if isinstance(sw, Error):
             return sw
@@ -224,8 +222,6 @@ class SweepManager:
     # ---- state of points --------------------------------------------------------------------------
     def _states(self, dirs: list[str]) -> list[str]:
         """Plan states, from the daemon's jobs where it tracks them (else from the folders)."""
-        from heyhi.sweep import LazySlurm, plan_state, plan_states
-
         jobs = self.core.store.jobs
         out: list[str | None] = []
         unknown = []
@@ -257,8 +253,6 @@ class SweepManager:
 
     # ---- the runner -------------------------------------------------------------------------------
     async def _run(self, sw: _Sweep) -> None:
-        from heyhi.sweep import Record
-
         try:
             if sw.record is None:
                 sw.record = await asyncio.to_thread(Record, sw.dir)
@@ -339,8 +333,6 @@ class SweepManager:
     async def _submit_arrays(self, sw: _Sweep, points, launcher: Launcher) -> None:
         """Write the points' folders through the launch sequence, then submit them as arrays of
         ``launcher`` (one per distinct launcher settings, split at its maximum array size)."""
-        from heyhi.errors import NothingStarted
-
         rec = sw.record
         comp = self.core.composer(rec.project_root)
         tracker = self.core.daemon_launcher(launcher.name)
@@ -356,9 +348,6 @@ class SweepManager:
         self.core.store.save()
 
         def prepare() -> list[tuple[Any, dict]]:
-            from heyhi.runs import Host, Plan
-            from heyhi.runs import launch as run_sequence
-
             class _ArrayHost(Host):  # started together, as arrays, once every folder is written
                 def start(self, folder, info):
                     return None
@@ -402,7 +391,7 @@ class SweepManager:
                 array_id = await tracker.submit_array(chunk[0][2], f"hh-{sw.id}-{n}", lst, len(chunk), throttle,
                                                       script, out_dir)
             except NothingStarted as e:
-                from heyhi.runs import unstart
+                from heyhi.runs import unstart  # lean: optional, loaded only when this runs
 
                 sw.error(f"{launcher.title} array submission failed: nothing started: {e}")
                 for p, job, _, res in chunk:  # nothing started: the folders go back as they were
@@ -427,8 +416,6 @@ class SweepManager:
 
     # ---- adaptive search ----------------------------------------------------------------------------
     async def _run_adaptive(self, sw: _Sweep) -> None:
-        from heyhi.sweep import point_line
-
         rec = sw.record
         spec, lay = rec.spec, rec.layout
         budget = spec.trials or 0
@@ -513,8 +500,6 @@ class SweepManager:
             log.warning("tell trial %d: %s", t.number, e)
 
     def _metric(self, run_dir: str, name: str, mode: str) -> float | None:
-        from heyhi.sweep import metric_value
-
         key = (run_dir, name, mode)
         if key not in self._metric_cache:
             v = metric_value(run_dir, name, mode)
@@ -525,9 +510,6 @@ class SweepManager:
 
     # ---- status ------------------------------------------------------------------------------------
     def _info(self, sw: _Sweep, rows: bool) -> SweepInfo:
-        from heyhi.sweep import PointResult, best_point, group
-        from heyhi.sweep import Record, count_states
-
         rec = Record(sw.dir)
         spec = rec.spec
         points = rec.points()
@@ -552,8 +534,6 @@ class SweepManager:
 
 
 def _job_id(run_dir: str) -> str:
-    from heyhi_daemon.job_store import job_id_of
-
     return job_id_of(run_dir)
 
 
@@ -594,7 +574,7 @@ def _count_trials(sweep_dir: Path) -> int:
 
 
 def _open_study(sweep_dir: Path, spec):
-    import optuna
+    import optuna  # lean: optuna loads only when this runs
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = f"sqlite:///{Path(sweep_dir) / 'study.db'}"
@@ -613,7 +593,7 @@ def _open_study(sweep_dir: Path, spec):
 
 
 def _distributions(lay, optuna) -> dict:
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution  # lean: optuna loads only when this runs
 
     out = {}
     for ai in lay.sampled:
@@ -623,8 +603,6 @@ def _distributions(lay, optuna) -> dict:
         elif ax.kind == "randint":
             out[ax.key] = IntDistribution(int(ax.low), int(ax.high))
         elif ax.is_int:
-            import math
-
             out[ax.key] = IntDistribution(int(math.ceil(ax.low)), int(math.floor(ax.high)), log=ax.log)
         else:
             out[ax.key] = FloatDistribution(ax.low, ax.high, log=ax.log)

@@ -26,6 +26,8 @@ from .format import config_label, short_path
 from .link import Connector, Link, LinkState, local_connector
 from .screens.configs import ConfigsScreen
 from .widgets.configs import ConfFile
+import asyncio
+import importlib
 
 if TYPE_CHECKING:
     from heyhi.wire.protocol import JobInfo
@@ -34,13 +36,13 @@ if TYPE_CHECKING:
 # Only the first screen is imported up front; the others (and the palette's provider) when first
 # used, so that the first frame comes sooner.
 def _commands():
-    from .commands import HeyHiCommands
+    from .commands import HeyHiCommands  # lean: keeps the start-up of heyhi-tui from loading it
 
     return HeyHiCommands
 
 
 def _jobs_screen():
-    from .screens.jobs import JobsScreen
+    from .screens.jobs import JobsScreen  # lean: keeps the start-up of heyhi-tui from loading it
 
     return JobsScreen()
 
@@ -153,9 +155,6 @@ class HeyHiApp(App[None]):
 
     @work(exclusive=True, group="conf-watch")
     async def watch_conf(self) -> None:
-        import asyncio
-        import importlib
-
         watchfiles = await asyncio.to_thread(importlib.import_module, "watchfiles")  # ~50 ms of imports
         awatch = watchfiles.awatch
         conf = os.path.join(self.project_root, "conf")
@@ -196,7 +195,7 @@ class HeyHiApp(App[None]):
         self.switch_to(self.JOBS)
 
     def action_help(self) -> None:
-        from .screens.help import HelpScreen
+        from .screens.help import HelpScreen  # lean: keeps the start-up of heyhi-tui from loading it
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen, self.keymap_path))
@@ -206,7 +205,7 @@ class HeyHiApp(App[None]):
         self.link.wake()
 
     def open_launch(self, config: str, overrides: list[str] | None = None) -> None:
-        from .screens.launch import LaunchScreen
+        from .screens.launch import LaunchScreen  # lean: keeps the start-up of heyhi-tui from loading it
 
         self.switch_to(self.CONFIGS)
         self.push_screen(LaunchScreen(config, overrides))
@@ -216,9 +215,9 @@ class HeyHiApp(App[None]):
         self.run_worker(self._show_job(job_id), group="navigate")
 
     async def _show_job(self, job_id: str) -> None:
-        from .screens.job import JobScreen
-        from .screens.jobs import JobsScreen
-        from .screens.logs import LogsScreen
+        from .screens.job import JobScreen  # lean: keeps the start-up of heyhi-tui from loading it
+        from .screens.jobs import JobsScreen  # lean: keeps the start-up of heyhi-tui from loading it
+        from .screens.logs import LogsScreen  # lean: keeps the start-up of heyhi-tui from loading it
 
         await self.switch_to(self.JOBS)
         while isinstance(self.screen, (JobScreen, LogsScreen)):
@@ -228,6 +227,6 @@ class HeyHiApp(App[None]):
         await self.push_screen(JobScreen(job_id))
 
     def show_logs(self, job_id: str, stream: str = "stdout") -> None:
-        from .screens.logs import LogsScreen
+        from .screens.logs import LogsScreen  # lean: keeps the start-up of heyhi-tui from loading it
 
         self.push_screen(LogsScreen(job_id, stream))

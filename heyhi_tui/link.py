@@ -111,7 +111,7 @@ class Link:
         return await asyncio.shield(task)
 
     async def _request(self, msg: Any) -> Any:
-        from heyhi.wire.protocol import DaemonError
+        from heyhi.wire.protocol import DaemonError  # lean: keeps the start-up of heyhi-tui from loading it
 
         assert self._req_lock is not None
         async with self._req_lock:
@@ -143,7 +143,7 @@ class Link:
     # ---- the worker -----------------------------------------------------------------------------
     async def run(self) -> None:
         """Connect, subscribe, forward events; on loss, back off and reconnect. Runs until cancelled."""
-        from heyhi.wire.protocol import DaemonError, ProtocolMismatch
+        from heyhi.wire.protocol import DaemonError, ProtocolMismatch  # lean: keeps the start-up of heyhi-tui from loading it
 
         self._wake = asyncio.Event()
         attempt = 0
@@ -174,7 +174,7 @@ class Link:
             await self._drop_request_connection()
 
     async def _connect_stream(self, first: bool) -> AsyncClient:
-        from heyhi.wire.protocol import DaemonUnavailable
+        from heyhi.wire.protocol import DaemonUnavailable  # lean: keeps the start-up of heyhi-tui from loading it
 
         try:
             return await self.connector()
@@ -187,7 +187,7 @@ class Link:
         return await self.connector()
 
     async def _serve(self, stream: AsyncClient) -> None:
-        from heyhi.wire.protocol import DaemonError, JobEvent, JobList, ListJobs, Subscribe
+        from heyhi.wire.protocol import DaemonError, JobEvent, JobList, ListJobs, Subscribe  # lean: keeps the start-up of heyhi-tui from loading it
 
         w = stream.welcome
         who = f"heyhi {w.daemon_version}, pid {w.pid}" if w is not None else ""
@@ -229,7 +229,7 @@ class Link:
 
 def local_connector(socket_path: str) -> Connector:
     async def connect() -> AsyncClient:
-        from heyhi.wire import AsyncClient
+        from heyhi.wire import AsyncClient  # lean: keeps the start-up of heyhi-tui from loading it
 
         return await AsyncClient.connect(socket_path, name="heyhi-tui")
 
@@ -259,7 +259,7 @@ class RemoteConnector:
         return client
 
     async def __call__(self) -> AsyncClient:
-        from heyhi.wire.protocol import DaemonError, DaemonUnavailable
+        from heyhi.wire.protocol import DaemonError, DaemonUnavailable  # lean: keeps the start-up of heyhi-tui from loading it
 
         if self._lock is None:
             self._lock = asyncio.Lock()
@@ -303,7 +303,7 @@ class RemoteConnector:
 
 async def start_daemon(socket_path: str) -> None:
     """``heyhi-daemon start --socket SOCK`` as a subprocess (it returns once the daemon answers)."""
-    from heyhi.wire.protocol import DaemonError
+    from heyhi.wire.protocol import DaemonError  # lean: keeps the start-up of heyhi-tui from loading it
 
     argv = [sys.executable, "-m", "heyhi_daemon.main", "start", "--socket", socket_path]
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from heyhi_tui.app import HeyHiApp
+from heyhi_tui.link import RemoteConnector
 
 PROG = "heyhi-tui"
 
@@ -20,7 +22,7 @@ def keymap_path() -> str:
 
 def load_keymap(path: str) -> dict[str, str]:
     """Binding id -> keys (``"jobs.logs" = "o"``, at the top or under ``[keymap]``); {} if missing."""
-    import tomllib
+    import tomllib  # lean: keeps the start-up of heyhi-tui from loading it
 
     try:
         with open(path, "rb") as fh:
@@ -42,8 +44,6 @@ def build_app(argv: list[str] | None = None):
     parser.add_argument("--no-start", action="store_true", help="do not start a daemon when none is up")
     args = parser.parse_args(argv)
 
-    from .app import HeyHiApp
-
     kpath = keymap_path()
     try:
         keymap = load_keymap(kpath)
@@ -51,11 +51,10 @@ def build_app(argv: list[str] | None = None):
         raise SystemExit(f"{PROG}: cannot read the keymap {kpath}: {e}")
     if args.remote:
         try:
-            from heyhi.wire import connect_remote
+            from heyhi.wire import connect_remote  # lean: keeps the start-up of heyhi-tui from loading it
         except ImportError as e:
             raise SystemExit(f"{PROG}: --remote {args.remote}: this heyhi has no remote support yet "
                              f"(heyhi.wire.remote.connect_remote is missing: {e})")
-        from .link import RemoteConnector
 
         # The project is a path on HOST: resolved there once connected (default: the host's
         # `project` setting in ~/.heyhi/remote.toml, else the remote home).

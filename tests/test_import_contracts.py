@@ -300,3 +300,26 @@ def test_every_name_a_wing_lists_resolves_and_importing_a_wing_loads_nothing_els
     assert p.returncode == 0, p.stderr
     loaded = set(p.stdout.split())
     assert loaded == {f"heyhi.{w}" for w in set(RANK) - {"launchers"}} | {"heyhi.exports"}, loaded
+
+
+def test_imports_inside_functions_say_which_start_up_they_keep_lean():
+    """An import inside a function is allowed only where its comment says so (``# lean: ...``): which
+    program's start-up would otherwise load it. Every other import sits at the top of its module."""
+    bad = []
+    for root in ROOTS.values():
+        for f in sorted(root.rglob("*.py")):
+            src = f.read_text()
+            lines = src.splitlines()
+
+            def visit(node: ast.AST, in_function: bool) -> None:
+                for child in ast.iter_child_nodes(node):
+                    if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.dump(child.test):
+                        continue
+                    inner = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+                    if in_function and isinstance(child, (ast.Import, ast.ImportFrom)):
+                        if "# lean:" not in lines[child.end_lineno - 1]:
+                            bad.append(f"{f.relative_to(REPO)}:{child.lineno}: {lines[child.lineno - 1].strip()}")
+                    visit(child, inner)
+
+            visit(ast.parse(src, str(f)), False)
+    assert not bad, "imports inside functions without a '# lean: <why>' comment:\n" + "\n".join(bad)

@@ -20,6 +20,7 @@ from heyhi.errors import Busy
 from heyhi.launchers.local import LOCAL, job_env  # the module is listed whole in heyhi.launchers.__all__
 
 from heyhi_daemon.job_store import Job, JobStore
+import subprocess
 
 GRACE_S = 10.0
 
@@ -104,8 +105,6 @@ class LocalLauncher:
         self._watch(job, pid, child=True)
 
     def _popen(self, python: str, job: Job) -> int:
-        import subprocess
-
         p = subprocess.Popen([python, "-m", "heyhi.job", job.run_dir], cwd=job.run_dir, env=job_env(job.run_dir),
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)
@@ -141,7 +140,7 @@ class LocalLauncher:
     async def _finish(self, job: Job, pid: int, code: int | None) -> None:
         rd = R.RunDir(job.run_dir)
         st = rd.read_status() or {}
-        from heyhi.runs import ALREADY_CLAIMED
+        from heyhi.runs import ALREADY_CLAIMED  # lean: keeps the start-up of the daemon from loading it
 
         if code == ALREADY_CLAIMED and st.get("state") == R.RUNNING and st.get("pid") != pid:
             job.refresh(st)  # another process runs it: watch that one

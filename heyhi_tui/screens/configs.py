@@ -101,7 +101,7 @@ class ConfigsScreen(Screen):
 
     @work(exclusive=True, group="listing")
     async def load_files(self) -> None:
-        from heyhi.wire.protocol import DaemonError, DirListing, ListDir
+        from heyhi.wire.protocol import DaemonError, DirListing, ListDir  # lean: keeps the start-up of heyhi-tui from loading it
 
         conf = posixpath.join(self.app.project_root, "conf")
         found: list[ConfFile] = []
@@ -154,7 +154,7 @@ class ConfigsScreen(Screen):
 
     @work(exclusive=True, group="preview")
     async def compose_preview(self, conf: ConfFile, serial: int, debounce: bool = True) -> None:
-        from heyhi.wire.protocol import DaemonError, Fields, FileData, ReadFile, Validate
+        from heyhi.wire.protocol import DaemonError, Fields, FileData, ReadFile, Validate  # lean: keeps the start-up of heyhi-tui from loading it
 
         if debounce:  # moving through the tree stays fast; the first selection shows at once
             await asyncio.sleep(PREVIEW_DEBOUNCE_S)

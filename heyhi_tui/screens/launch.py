@@ -227,11 +227,11 @@ class LaunchScreen(Screen):
             if isinstance(launched, Launched) and launched.decision == "confirm":
                 # The daemon decided, under the folder's lock, that this launch wipes a run: ask,
                 # naming the folder, then send a yes to exactly the state that was shown.
-                from dataclasses import replace
+                from dataclasses import replace  # lean: optional, loaded only when this runs
 
-                from rich.text import Text
+                from rich.text import Text  # lean: rich loads only when this runs
 
-                from ..dialogs.confirm import ConfirmDialog
+                from ..dialogs.confirm import ConfirmDialog  # lean: optional, loaded only when this runs
 
                 where = self.app.show_path(launched.run_dir)
                 yes = await self.app.push_screen_wait(ConfirmDialog(

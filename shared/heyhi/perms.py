@@ -33,7 +33,7 @@ def shared_gid() -> int | None:
         return None
     if name.isdigit():
         return int(name)
-    import grp
+    import grp  # lean: keeps the start-up of python -m heyhi.job, the daemon from loading it
 
     try:
         return grp.getgrnam(name).gr_gid

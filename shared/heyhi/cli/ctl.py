@@ -35,7 +35,7 @@ def _fail(msg: str, code: int = 1) -> int:
 
 
 def main(argv: list[str]) -> int:
-    from heyhi.errors import HeyHiError
+    from heyhi.errors import HeyHiError  # lean: keeps the start-up of heyhi ctl from loading it
 
     opts = {"json": False, "remote": None}
     rest: list[str] = []
@@ -68,8 +68,8 @@ def main(argv: list[str]) -> int:
             return _fail(str(e), e.exit_code)
     if cmd == "clean" and not opts["remote"]:  # works without a daemon: lost runs are found in the folders
         try:
-            from heyhi.wire.client import connect_or_none
-            from heyhi.cli.sweep import clean_main
+            from heyhi.wire.client import connect_or_none  # lean: keeps the start-up of heyhi ctl from loading it
+            from heyhi.cli.sweep import clean_main  # lean: keeps the start-up of heyhi ctl from loading it
 
             client = connect_or_none()
             try:
@@ -86,7 +86,7 @@ def main(argv: list[str]) -> int:
         with client:
             return _dispatch(client, cmd, args, opts["json"])
     except HeyHiError as e:
-        from heyhi.wire.protocol import TAKEN, DaemonError
+        from heyhi.wire.protocol import TAKEN, DaemonError  # lean: keeps the start-up of heyhi ctl from loading it
 
         if isinstance(e, DaemonError) and e.code == TAKEN:
             return _fail(str(e), 3)  # busy / taken is exit 3 on every path
@@ -98,8 +98,8 @@ def main(argv: list[str]) -> int:
 def _trash_main(cmd: str, args: list[str], as_json: bool) -> int:
     """``heyhi ctl trash`` lists wiped folders; ``heyhi ctl restore ENTRY|FOLDER`` brings one back."""
 
-    from heyhi.errors import Refused, UsageError
-    from heyhi.runs import ownership, trash
+    from heyhi.errors import Refused, UsageError  # lean: keeps the start-up of heyhi ctl from loading it
+    from heyhi.runs import ownership, trash  # lean: keeps the start-up of heyhi ctl from loading it
 
     roots = ownership.known_roots(_project_root_or_none())
     found = [e for t in trash.trashes(roots, ownership.created_outs()) for e in trash.entries(t)]
@@ -127,8 +127,8 @@ def _trash_main(cmd: str, args: list[str], as_json: bool) -> int:
 
 def _project_root_or_none():
     """The results root of the project around the working folder, if any (configured by the user)."""
-    from heyhi.errors import HeyHiError
-    from heyhi.config.project import Project
+    from heyhi.errors import HeyHiError  # lean: keeps the start-up of heyhi ctl from loading it
+    from heyhi.config.project import Project  # lean: keeps the start-up of heyhi ctl from loading it
 
     try:
         return Project.find(None).results_root
@@ -138,16 +138,16 @@ def _project_root_or_none():
 
 def _connect(remote: str | None):
     if remote:
-        from heyhi.wire.remote import connect_remote_blocking
+        from heyhi.wire.remote import connect_remote_blocking  # lean: keeps the start-up of heyhi ctl from loading it
 
         return connect_remote_blocking(remote)
-    from heyhi.wire.client import connect_or_none
+    from heyhi.wire.client import connect_or_none  # lean: keeps the start-up of heyhi ctl from loading it
 
     return connect_or_none()
 
 
 def _dispatch(client, cmd: str, args: list[str], as_json: bool) -> int:
-    from heyhi.wire import protocol as P
+    from heyhi.wire import protocol as P  # lean: keeps the start-up of heyhi ctl from loading it
 
     def one_job() -> str | None:
         return args[0] if args else None
@@ -166,7 +166,7 @@ def _dispatch(client, cmd: str, args: list[str], as_json: bool) -> int:
                 continue
             text = args[j]
             j += 1
-        from heyhi.runs import records as R
+        from heyhi.runs import records as R  # lean: keeps the start-up of heyhi ctl from loading it
 
         states = sorted(R.LIVE_STATES | R.FINAL_STATES)
         if state is not None and state not in states:
@@ -220,7 +220,7 @@ def _dispatch(client, cmd: str, args: list[str], as_json: bool) -> int:
         yes = "--yes" in args or "--force" in args
         r = client.request(P.Restart(job=job, force=yes))
         if r.decision == "confirm":
-            from heyhi.cli.ask import ask_yes
+            from heyhi.cli.ask import ask_yes  # lean: keeps the start-up of heyhi ctl from loading it
 
             if not sys.stdin.isatty():
                 return _fail(f"refusing to restart {r.run_dir} (its run is {r.state}) without a terminal to "
@@ -247,7 +247,7 @@ def _dispatch(client, cmd: str, args: list[str], as_json: bool) -> int:
             d = client.request(P.ShowJob(job=job))
             if not sys.stdin.isatty():
                 return _fail(f"refusing to wipe {d.job.run_dir} without a terminal to confirm: pass --yes", 2)
-            from heyhi.cli.ask import ask_yes
+            from heyhi.cli.ask import ask_yes  # lean: keeps the start-up of heyhi ctl from loading it
 
             what = "Delete" if purge else "Wipe"
             if not ask_yes(f"{what} {d.job.run_dir} (its run is {d.job.state})?"
@@ -289,7 +289,7 @@ def _dispatch(client, cmd: str, args: list[str], as_json: bool) -> int:
             return 0
         return 0
     if cmd == "clean":  # lost runs (heyhi.cli.sweep.clean_main): list, and with --yes wipe them
-        from heyhi.cli.sweep import clean_main
+        from heyhi.cli.sweep import clean_main  # lean: keeps the start-up of heyhi ctl from loading it
 
         return clean_main(args, client=client, as_json=as_json)
     if cmd == "stop":
@@ -334,8 +334,8 @@ def _row(j) -> list[str]:
 def _table(jobs) -> None:
     rows = [_row(j) for j in jobs]
     if sys.stdout.isatty():
-        from rich.console import Console
-        from rich.table import Table
+        from rich.console import Console  # lean: keeps the start-up of heyhi ctl from loading it
+        from rich.table import Table  # lean: keeps the start-up of heyhi ctl from loading it
 
         t = Table(*COLUMNS, box=None, header_style="bold")
         for j, r in zip(jobs, rows):

@@ -6,17 +6,16 @@ from __future__ import annotations
 import sys
 import threading
 
-from heyhi.wire.protocol import DaemonError, Launch, Logs, ShowJob
+from heyhi.wire.protocol import DaemonError, Launch, Logs, ShowJob, NOTHING_STARTED, TAKEN
+from dataclasses import replace
+from heyhi.cli.ask import ask_yes
+from heyhi.errors import FolderTaken, NothingStarted, Refused
+from heyhi.wire.client import Client
 
 
 def confirm_launch(client, req, res):
     """A launch the daemon answered "confirm" (it would wipe ``res.run_dir``, whose run is
     ``res.state``): ask on the terminal, then send it again as a yes to exactly that state."""
-    from dataclasses import replace
-
-    from heyhi.errors import Refused
-    from heyhi.cli.ask import ask_yes
-
     if not sys.stdin.isatty():
         raise Refused(f"refusing to wipe {res.run_dir} (its run is {res.state}) without a terminal to confirm: "
                       "pass --force")
@@ -61,9 +60,6 @@ def run_via_daemon(client, project, composed, args) -> int:
 def error_of(e: DaemonError) -> Exception:
     """The daemon's ``Error`` answer as the error ``heyhi run`` exits with: ``nothing_started``
     exits 69 (``NothingStarted``), ``taken`` 3 (``FolderTaken``), anything else as it came."""
-    from heyhi.errors import FolderTaken, NothingStarted
-    from heyhi.wire.protocol import NOTHING_STARTED, TAKEN
-
     if e.code == NOTHING_STARTED:
         return NothingStarted(e.message)
     if e.code == TAKEN:
@@ -73,8 +69,6 @@ def error_of(e: DaemonError) -> Exception:
 
 def follow_to_end(client, job_id: str) -> int:
     """Echo the job's stdout and stderr until it ends; returns its exit code."""
-    from heyhi.wire.client import Client
-
     def pump(c, stream, out):
         for chunk in c.stream(Logs(job=job_id, stream=stream, offset=0, follow=True)):
             if chunk.data:

@@ -22,8 +22,9 @@ from heyhi.runs.stopping import stop_run
 from heyhi.runs.tasks import check_task
 from heyhi.cli.ask import ask_yes
 from heyhi.runs.ownership import record_launch, register_root
-from heyhi.runs.sequence import Host, Plan
-from heyhi.runs.sequence import launch as sequence_launch
+from heyhi.runs.sequence import Host, Plan, launch as sequence_launch
+from heyhi.cli.daemon_run import run_via_daemon
+from heyhi.wire.client import connect_or_none
 
 
 def follow_until_exit(proc: subprocess.Popen, run_dir: Path, interval: float = 0.05) -> int:
@@ -59,14 +60,10 @@ def launch_from_cli(project, composed, args, tasks_module: str | None = None) ->
     launcher = launchers.for_config(composed)
     register_root(project.results_root)  # the user's configured root: wipes may act under it
     if not args.no_daemon and mode != "dryrun":
-        from heyhi.wire.client import connect_or_none
-
         client = connect_or_none()
         if client is None and launcher.tracked_by_daemon:
             client = start_daemon()
         if client is not None:
-            from heyhi.cli.daemon_run import run_via_daemon
-
             return run_via_daemon(client, project, composed, args)
     elif launcher.tracked_by_daemon and mode != "dryrun":
         raise HeyHiError(f"{launcher.title} launches go through the daemon: drop --no-daemon "
@@ -128,8 +125,6 @@ def _folder(project, composed, args) -> Path:
 
 def start_daemon():
     """Jobs of a launcher ``tracked_by_daemon`` (Slurm) need a daemon: start one (none is up); a client."""
-    from heyhi.wire.client import connect_or_none
-
     exe = Path(sys.executable).with_name("heyhi-daemon")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "heyhi_daemon.main"]
     subprocess.run(cmd + ["start"], stdin=subprocess.DEVNULL, capture_output=True, timeout=60)

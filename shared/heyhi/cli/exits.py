@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 from typing import Callable
+from heyhi.errors import HeyHiError
 
 
 def one_line_errors(command: Callable[..., int], *args) -> int:
     """``command(*args)``'s exit code; its errors printed as one line, never a traceback."""
-    from heyhi.errors import HeyHiError
-
     try:
         return command(*args)
     except HeyHiError as e:

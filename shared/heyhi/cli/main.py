@@ -66,19 +66,19 @@ def _dispatch(argv: list[str]) -> int:
         return 0 if argv else 2
     cmd, rest = argv[0], argv[1:]
     if cmd == "run":
-        from heyhi.cli.run import main as run_main
+        from heyhi.cli.run import main as run_main  # lean: keeps the start-up of heyhi ctl, heyhi sweep, heyhi stubs, heyhi run --remote from loading it
 
         return run_main(rest)
     if cmd == "ctl":
-        from heyhi.cli.ctl import main as ctl_main
+        from heyhi.cli.ctl import main as ctl_main  # lean: keeps the start-up of heyhi run, heyhi run --print, heyhi sweep, heyhi stubs, heyhi run --remote from loading it
 
         return ctl_main(rest)
     if cmd == "sweep":
-        from heyhi.cli.sweep import main as sweep_main
+        from heyhi.cli.sweep import main as sweep_main  # lean: keeps the start-up of heyhi ctl, heyhi run, heyhi run --print, heyhi stubs, heyhi run --remote from loading it
 
         return sweep_main(rest)
     if cmd == "stubs":
-        from heyhi.cli.stubs import main as stubs_main
+        from heyhi.cli.stubs import main as stubs_main  # lean: keeps the start-up of heyhi ctl, heyhi run, heyhi run --print, heyhi sweep, heyhi run --remote from loading it
 
         return stubs_main(rest)
     print(f"heyhi: unknown command {cmd!r}\n{USAGE}", file=sys.stderr)

@@ -23,10 +23,10 @@ import asyncio
 import posixpath
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from heyhi.errors import UsageError
+from heyhi.errors import UsageError, ConfigError, Refused
 
 LAUNCH_SETTLE_S = 5.0  # after a drop during Launch: how long to look for the launch it may have made
 
@@ -67,8 +67,8 @@ def _note(kind: str, message: str) -> None:
 
 
 async def _run(args: Any, state: _State) -> int:
-    from heyhi.wire.protocol import Launch, Validate
-    from heyhi.wire.remote import connect_remote
+    from heyhi.wire.protocol import Launch, Validate  # lean: keeps the start-up of heyhi run --remote from loading it
+    from heyhi.wire.remote import connect_remote  # lean: keeps the start-up of heyhi run --remote from loading it
 
     client = await connect_remote(args.remote, name="heyhi run --remote", on_event=_note)
     async with client:
@@ -98,15 +98,12 @@ async def _run(args: Any, state: _State) -> int:
         res = await _launch(client, launch)
         if res.decision == "confirm":  # the daemon decided, under the folder lock, that this wipes
             _confirm_wipe(res, args)
-            from dataclasses import replace
 
             res = await _launch(client, replace(launch, expect_state=res.state))
             if res.decision == "confirm":
-                from heyhi.errors import Refused
-
                 raise Refused(f"not wiping {args.remote}:{res.run_dir}: its run is now {res.state}; "
                               "run the command again to decide")
-        from heyhi.cli.daemon_run import announce
+        from heyhi.cli.daemon_run import announce  # lean: keeps the start-up of heyhi run --remote from loading it
 
         if announce(res, args, f"{args.remote}:{res.run_dir}"):
             return 0
@@ -116,8 +113,7 @@ async def _run(args: Any, state: _State) -> int:
 
 def _confirm_wipe(res: Any, args: Any) -> None:
     """The daemon answered "confirm" (the launch would wipe ``res.run_dir``): ask on a terminal."""
-    from heyhi.errors import Refused
-    from heyhi.cli.ask import ask_yes
+    from heyhi.cli.ask import ask_yes  # lean: keeps the start-up of heyhi run --remote from loading it
 
     where = f"{args.remote}:{res.run_dir}"
     if not sys.stdin.isatty():
@@ -128,8 +124,7 @@ def _confirm_wipe(res: Any, args: Any) -> None:
 
 async def _find_project(client: Any, cfg: str) -> str:
     """The nearest folder above ``cfg`` (on the remote) that holds ``conf/``."""
-    from heyhi.errors import ConfigError
-    from heyhi.wire.protocol import DaemonError, ListDir
+    from heyhi.wire.protocol import DaemonError, ListDir  # lean: keeps the start-up of heyhi run --remote from loading it
 
     d = posixpath.dirname(cfg)
     while True:
@@ -150,8 +145,8 @@ async def _find_project(client: Any, cfg: str) -> str:
 
 async def _launch(client: Any, launch: Any) -> Any:
     """Send ``launch``; after a drop, reconnect and find out whether it happened."""
-    from heyhi.wire.protocol import DaemonError, Launched, Ping
-    from heyhi.wire.remote import RemoteError
+    from heyhi.wire.protocol import DaemonError, Launched, Ping  # lean: keeps the start-up of heyhi run --remote from loading it
+    from heyhi.wire.remote import RemoteError  # lean: keeps the start-up of heyhi run --remote from loading it
 
     t0 = (await client.request(Ping())).time  # the daemon's clock
     try:
@@ -176,7 +171,7 @@ async def _launch(client: Any, launch: Any) -> Any:
 
 
 async def _launched_since(client: Any, config: str, t0: float) -> Any:
-    from heyhi.wire.protocol import ListJobs, ShowJob
+    from heyhi.wire.protocol import ListJobs, ShowJob  # lean: keeps the start-up of heyhi run --remote from loading it
 
     for job in reversed((await client.request(ListJobs(config=config), retry=True)).jobs):
         if (job.created or 0) >= t0 or (job.started or 0) >= t0:
@@ -190,7 +185,7 @@ async def _launched_since(client: Any, config: str, t0: float) -> Any:
 async def follow_to_end(client: Any, job_id: str) -> int:
     """Echo the job's stdout and stderr (streamed by the daemon, resumed after drops) until it
     ends; returns its exit code."""
-    from heyhi.wire.protocol import Logs, ShowJob
+    from heyhi.wire.protocol import Logs, ShowJob  # lean: keeps the start-up of heyhi run --remote from loading it
 
     async def pump(c: Any, stream: str, out: Any) -> None:
         async for chunk in c.stream(Logs(job=job_id, stream=stream, offset=0, follow=True)):

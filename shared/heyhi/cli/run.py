@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from heyhi.config.grammar import looks_like_sweep  # the one grammar; a leaf, cheap to import
+from heyhi.cli.args import RUN_HELP, parse_run_args
 
 
 def main(argv: list[str] | None = None, tasks_module: str | None = None) -> int:
@@ -16,31 +17,29 @@ def main(argv: list[str] | None = None, tasks_module: str | None = None) -> int:
     """
     if argv is None:
         sys.exit(main(sys.argv[1:], tasks_module))
-    from heyhi.cli.exits import one_line_errors
+    from heyhi.cli.exits import one_line_errors  # lean: keeps the start-up of heyhi run, heyhi run --print from loading it
 
     return one_line_errors(_main, argv, tasks_module)
 
 
 def _main(argv: list[str], tasks_module: str | None) -> int:
-    from heyhi.cli.args import RUN_HELP, parse_run_args
-
     args = parse_run_args(argv)
     if args.help:
         print(RUN_HELP)
         return 0
     if args.remote:
-        from heyhi.cli.remote_run import run_remote
+        from heyhi.cli.remote_run import run_remote  # lean: keeps the start-up of heyhi run, heyhi run --print from loading it
 
         return run_remote(args)
     if args.plan or args.trials or args.zip or any(map(looks_like_sweep, args.overrides)):
         # --- sweeps (heyhi.cli.sweep): None means "no sweep after all", go on with args.overrides
-        from heyhi.cli.sweep import run_sweep
+        from heyhi.cli.sweep import run_sweep  # lean: keeps the start-up of heyhi run, heyhi run --print from loading it
 
         code = run_sweep(args, tasks_module)
         if code is not None:
             return code
-    from heyhi.config.compose import composer_for
-    from heyhi.config.project import Project
+    from heyhi.config.compose import composer_for  # lean: keeps the start-up of heyhi run from loading it
+    from heyhi.config.project import Project  # lean: keeps the start-up of heyhi run from loading it
 
     cfg = Path(args.cfg)
     project = Project.find(cfg, args.project)
@@ -54,7 +53,7 @@ def _main(argv: list[str], tasks_module: str | None) -> int:
     composed = composer.compose(cfg, args.overrides)
     _note_flag_fields(composed, args)
     if args.print or args.print_flat or args.print_flat_all or args.print_out_dir or args.help_fields is not None:
-        from heyhi.config.printing import flat_lines, to_text
+        from heyhi.config.printing import flat_lines, to_text  # lean: keeps the start-up of heyhi run from loading it
 
         out = []
         if args.print:
@@ -64,18 +63,18 @@ def _main(argv: list[str], tasks_module: str | None) -> int:
         if args.print_out_dir:
             out.append(f"{_out_dir(project, composed, args)}\n")
         if args.help_fields is not None:
-            from heyhi.config.fieldhelp import field_help
+            from heyhi.config.fieldhelp import field_help  # lean: keeps the start-up of heyhi run, heyhi run --print from loading it
 
             out.append(field_help(composed, args.help_fields))
         sys.stdout.write("".join(out))
         return 0
-    from heyhi.cli.embedded import launch_from_cli
+    from heyhi.cli.embedded import launch_from_cli  # lean: keeps the start-up of heyhi run, heyhi run --print from loading it
 
     return launch_from_cli(project, composed, args, tasks_module=tasks_module)
 
 
 def _out_dir(project, composed, args) -> Path:
-    from heyhi.runs.outdir import run_folder
+    from heyhi.runs.outdir import run_folder  # lean: keeps the start-up of heyhi run, heyhi run --print from loading it
 
     return run_folder(
         project.results_root, composed.config, project.conf_dir, composed.raw_overrides, args.adhoc, args.out

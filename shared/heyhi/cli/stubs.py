@@ -50,14 +50,14 @@ def render_stubs(schema) -> str:
 
 
 def main(argv: list[str]) -> int:
-    import argparse
+    import argparse  # lean: keeps the start-up of heyhi stubs from loading it
 
     p = argparse.ArgumentParser(prog="heyhi stubs", allow_abbrev=False)
     p.add_argument("--project", default=None)
     p.add_argument("--out", default=None, help="default: conf/heyhi_configs.pyi")
     a = p.parse_args(argv)
     try:
-        from heyhi.config.project import Project
+        from heyhi.config.project import Project  # lean: keeps the start-up of heyhi stubs from loading it
 
         project = Project.find(None, a.project)
         text = render_stubs(project.schema)

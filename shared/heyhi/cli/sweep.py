@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from heyhi.errors import HeyHiError, UsageError
+from heyhi.errors import HeyHiError, UsageError, ConfigError, FolderTaken, NothingStarted, Refused
 
 USAGE = __doc__.split("\n\n", 1)[1].rsplit("\n\nSWEEP", 1)[0].replace("    heyhi", "heyhi").replace("\n              ", "\n    ")
 
@@ -48,8 +48,8 @@ def run_sweep(args, tasks_module: str | None = None) -> int | None:
     """The sweep branch of ``heyhi run``; None when the tokens hold no sweep after all (a flag
     file of plain overrides, a list that is a repeated field's value): ``args.overrides`` then
     holds the plain overrides and ``heyhi run`` goes on as usual."""
-    from heyhi.config.project import Project
-    from heyhi.sweep import SweepSpec, Sweep
+    from heyhi.config.project import Project  # lean: keeps the start-up of heyhi sweep from loading it
+    from heyhi.sweep import SweepSpec, Sweep  # lean: keeps the start-up of heyhi sweep from loading it
 
     if args.print or args.print_flat or args.print_flat_all or args.help_fields is not None:
         if not (args.plan or args.trials or args.zip):
@@ -86,11 +86,9 @@ def run_sweep(args, tasks_module: str | None = None) -> int | None:
 def launch(sw, opts: Options, validated: bool = True) -> int:
     """Plan or launch a built (or parsed and resolved) sweep: through the daemon when one is up
     (or needed: Slurm, adaptive), else embedded in the foreground."""
-    from heyhi.sweep import SweepError, count_states, plan_states, summary_line, sweep_id, to_launch, Record
+    from heyhi.sweep import SweepError, count_states, plan_states, summary_line, sweep_id, to_launch, Record  # lean: keeps the start-up of heyhi sweep from loading it
 
     if not validated:
-        from heyhi.errors import ConfigError
-
         try:
             sw.validate()
             sw.expand()
@@ -126,11 +124,11 @@ def launch(sw, opts: Options, validated: bool = True) -> int:
     needs_daemon = adaptive or tracked is not None
     client = None
     if not opts.no_daemon:
-        from heyhi.wire.client import connect_or_none
+        from heyhi.wire.client import connect_or_none  # lean: keeps the start-up of heyhi sweep from loading it
 
         client = connect_or_none()
         if client is None and needs_daemon:
-            from heyhi.cli.embedded import start_daemon
+            from heyhi.cli.embedded import start_daemon  # lean: keeps the start-up of heyhi sweep from loading it
 
             client = start_daemon()
     if client is None and needs_daemon:
@@ -138,7 +136,7 @@ def launch(sw, opts: Options, validated: bool = True) -> int:
         raise HeyHiError(f"{why} go through the daemon: drop --no-daemon (it is started when none is up)"
                          if opts.no_daemon else f"{why} need the daemon and none could be started")
     if client is not None:
-        from heyhi.wire.protocol import LaunchSweep
+        from heyhi.wire.protocol import LaunchSweep  # lean: keeps the start-up of heyhi sweep from loading it
 
         with client:
             res = client.request(LaunchSweep(sweep_dir=str(sdir), retry_failed=opts.retry_failed,
@@ -158,7 +156,7 @@ def _tracked_by_daemon(sw):
     """The first launcher of a point that needs the daemon (``tracked_by_daemon``: Slurm), or None."""
     if not sw.points and sw.spec.kind != "adaptive":
         return None
-    from heyhi.launchers import for_config
+    from heyhi.launchers import for_config  # lean: keeps the start-up of heyhi sweep from loading it
 
     lay = sw.layout
     if any(a.key.startswith("Ilauncher") or a.key.startswith("launcher.") for a in lay.axes):
@@ -178,8 +176,8 @@ def print_plan(sw, points, states) -> None:
 
 def wait_sweep(client, sid: str, interval: float = 0.5) -> int:
     """Follow a daemon sweep until it is no longer active; exit 0 when every point completed."""
-    from heyhi.wire.protocol import SweepStatus
-    from heyhi.sweep import summary_line
+    from heyhi.wire.protocol import SweepStatus  # lean: keeps the start-up of heyhi sweep from loading it
+    from heyhi.sweep import summary_line  # lean: keeps the start-up of heyhi sweep from loading it
 
     last = None
     try:
@@ -203,16 +201,15 @@ def wait_sweep(client, sid: str, interval: float = 0.5) -> int:
 def run_embedded(sw, idx: list[int], states: list[str], opts: Options) -> int:
     """No daemon: run the points here, one after another in the foreground (logs shown), or up
     to --max-parallel at once as subprocesses (one line per point)."""
-    from heyhi.runs import records as R
-    from heyhi.errors import FolderTaken, NothingStarted, Refused
-    from heyhi.launchers import for_config
-    from heyhi.cli.embedded import check_task, follow_until_exit, stop_run
-    from heyhi.runs.sequence import Host, Plan
-    from heyhi.runs.sequence import launch as sequence_launch
+    from heyhi.runs import records as R  # lean: keeps the start-up of heyhi sweep from loading it
+    from heyhi.launchers import for_config  # lean: keeps the start-up of heyhi sweep from loading it
+    from heyhi.cli.embedded import check_task, follow_until_exit, stop_run  # lean: keeps the start-up of heyhi sweep from loading it
+    from heyhi.runs.sequence import Host, Plan  # lean: keeps the start-up of heyhi sweep from loading it
+    from heyhi.runs.sequence import launch as sequence_launch  # lean: keeps the start-up of heyhi sweep from loading it
 
     class _SweepHost(Host):  # the run's launcher starts it (``Host.start``)
         def before_write(self, folder, previous):
-            from heyhi.runs.ownership import record_launch
+            from heyhi.runs.ownership import record_launch  # lean: keeps the start-up of heyhi sweep from loading it
 
             record_launch(folder)  # write-ahead: a daemon lists this run even if we are killed now
 
@@ -291,7 +288,7 @@ def run_embedded(sw, idx: list[int], states: list[str], opts: Options) -> int:
             proc.wait()
             lock.close()
         return 130
-    from heyhi.sweep import count_states, plan_states, summary_line
+    from heyhi.sweep import count_states, plan_states, summary_line  # lean: keeps the start-up of heyhi sweep from loading it
 
     _say(f"sweep done: {summary_line(count_states(plan_states([p.dir for p in points])))}")
     return 1 if failed else 0
@@ -304,7 +301,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0 if argv else 2
-    from heyhi.cli.exits import one_line_errors
+    from heyhi.cli.exits import one_line_errors  # lean: keeps the start-up of heyhi sweep from loading it
 
     return one_line_errors(_sweep_command, argv)
 
@@ -348,7 +345,7 @@ def _parse(argv: list[str], allowed_values=("max_parallel", "checkpoint", "proje
                 v = argv[i]
             dest = _VALUE_FLAGS[name]
             if dest == "max_parallel":
-                from heyhi.sweep import positive_int
+                from heyhi.sweep import positive_int  # lean: keeps the start-up of heyhi sweep from loading it
 
                 opts.max_parallel = positive_int(v, "--max-parallel")
             elif dest in ("checkpoint", "project"):
@@ -365,8 +362,8 @@ def _parse(argv: list[str], allowed_values=("max_parallel", "checkpoint", "proje
 
 def file_cmd(argv: list[str]) -> int:
     """``heyhi sweep FILE.yaml [overrides] [flags]``."""
-    from heyhi.config.project import Project
-    from heyhi.sweep import Sweep, load_sweep_file, positive_int
+    from heyhi.config.project import Project  # lean: keeps the start-up of heyhi sweep from loading it
+    from heyhi.sweep import Sweep, load_sweep_file, positive_int  # lean: keeps the start-up of heyhi sweep from loading it
 
     opts, vals, rest = _parse(argv, ("max_parallel", "checkpoint", "project", "trials"))
     if not rest:
@@ -392,15 +389,15 @@ def file_cmd(argv: list[str]) -> int:
 
 
 def _record_and_report(ref: str, metric: str | None, plots: bool):
-    from heyhi.sweep.results import report
-    from heyhi.sweep import find_sweep
+    from heyhi.sweep.results import report  # lean: keeps the start-up of heyhi sweep from loading it
+    from heyhi.sweep import find_sweep  # lean: keeps the start-up of heyhi sweep from loading it
 
     d = find_sweep(ref)
     return report(d, metric, plots=plots)
 
 
 def report_cmd(argv: list[str]) -> int:
-    from heyhi.sweep.results import table_csv, table_text
+    from heyhi.sweep.results import table_csv, table_text  # lean: keeps the start-up of heyhi sweep from loading it
 
     args = list(argv)
     fmt = "text"
@@ -438,7 +435,7 @@ def report_cmd(argv: list[str]) -> int:
     if fmt == "csv":
         sys.stdout.write(table_csv(rep.rows, rep.metric, rep.keys))
         return 0
-    from heyhi.sweep import summary_line
+    from heyhi.sweep import summary_line  # lean: keeps the start-up of heyhi sweep from loading it
 
     how = {"last": "last value", "max": "best (max)", "min": "best (min)"}[rep.mode]
     print(f"sweep {rep.sweep_dir}")
@@ -454,15 +451,15 @@ def report_cmd(argv: list[str]) -> int:
 
 
 def _group_over(rep) -> list[str]:
-    from heyhi.sweep import Record
+    from heyhi.sweep import Record  # lean: keeps the start-up of heyhi sweep from loading it
 
     return Record(rep.sweep_dir).spec.group_over
 
 
 def best_cmd(argv: list[str]) -> int:
     """Run the best group's config again with new seeds (a retrain sweep)."""
-    from heyhi.config.project import Project
-    from heyhi.sweep import Record, Sweep, SweepSpec, find_sweep, parse_metric
+    from heyhi.config.project import Project  # lean: keeps the start-up of heyhi sweep from loading it
+    from heyhi.sweep import Record, Sweep, SweepSpec, find_sweep, parse_metric  # lean: keeps the start-up of heyhi sweep from loading it
 
     opts, vals, rest = _parse(argv, ("max_parallel", "checkpoint", "project", "seeds", "metric"))
     if len(rest) != 1 or "seeds" not in vals:
@@ -472,7 +469,7 @@ def best_cmd(argv: list[str]) -> int:
         raise UsageError("--seeds: give seeds, comma-separated (0,1,2)")
     d = find_sweep(rest[0])
     rec = Record(d)
-    from heyhi.sweep.results import report
+    from heyhi.sweep.results import report  # lean: keeps the start-up of heyhi sweep from loading it
 
     rep = report(d, vals.get("metric"), plots=False)
     rows = [r for r in rep.rows if r.n]
@@ -496,15 +493,15 @@ def best_cmd(argv: list[str]) -> int:
 
 
 def status_cmd(argv: list[str], listing: bool = False) -> int:
-    from heyhi.wire.client import connect_or_none
-    from heyhi.sweep import find_sweep, summary_line
+    from heyhi.wire.client import connect_or_none  # lean: keeps the start-up of heyhi sweep from loading it
+    from heyhi.sweep import find_sweep, summary_line  # lean: keeps the start-up of heyhi sweep from loading it
 
     as_json = "--json" in argv
     refs = [a for a in argv if not a.startswith("--")]
     client = connect_or_none()
     infos = []
     if client is not None:
-        from heyhi.wire.protocol import SweepStatus, to_wire
+        from heyhi.wire.protocol import SweepStatus, to_wire  # lean: keeps the start-up of heyhi sweep from loading it
 
         with client:
             infos = [to_wire(i) for i in client.request(SweepStatus(sweep=refs[0] if refs else None,
@@ -530,8 +527,8 @@ def status_cmd(argv: list[str], listing: bool = False) -> int:
 
 
 def _all_local() -> list[Path]:
-    from heyhi.config.project import Project
-    from heyhi.sweep import all_sweeps
+    from heyhi.config.project import Project  # lean: keeps the start-up of heyhi sweep from loading it
+    from heyhi.sweep import all_sweeps  # lean: keeps the start-up of heyhi sweep from loading it
 
     try:
         root = Project.find(None).results_root
@@ -542,8 +539,8 @@ def _all_local() -> list[Path]:
 
 def _local_info(d: Path) -> dict:
     """A SweepStatus-like summary read from the folders (no daemon)."""
-    from heyhi.sweep.results import report
-    from heyhi.sweep import Record
+    from heyhi.sweep.results import report  # lean: keeps the start-up of heyhi sweep from loading it
+    from heyhi.sweep import Record  # lean: keeps the start-up of heyhi sweep from loading it
 
     rec = Record(d)
     rep = report(d, plots=False)
@@ -556,8 +553,8 @@ def _local_info(d: Path) -> dict:
 
 
 def cancel_cmd(argv: list[str]) -> int:
-    from heyhi.wire.client import connect_or_none
-    from heyhi.wire.protocol import CancelSweep
+    from heyhi.wire.client import connect_or_none  # lean: keeps the start-up of heyhi sweep from loading it
+    from heyhi.wire.protocol import CancelSweep  # lean: keeps the start-up of heyhi sweep from loading it
 
     if len(argv) != 1:
         raise UsageError("usage: heyhi sweep cancel SWEEP")
@@ -579,8 +576,8 @@ def cancel_cmd(argv: list[str]) -> int:
 def clean_main(argv: list[str], client=None, as_json: bool = False) -> int:
     """``heyhi ctl clean [--sweep SWEEP] [--yes]`` / ``heyhi sweep clean [SWEEP] [--yes]``: list the
     lost runs (stopped without a final record) and, confirmed, wipe them so they run again."""
-    from heyhi.config.project import Project
-    from heyhi.sweep import find_sweep, lost_runs
+    from heyhi.config.project import Project  # lean: keeps the start-up of heyhi sweep from loading it
+    from heyhi.sweep import find_sweep, lost_runs  # lean: keeps the start-up of heyhi sweep from loading it
 
     yes = "--yes" in argv or "-y" in argv
     refs = [a for a in argv if a not in ("--yes", "-y", "--sweep")]
@@ -611,14 +608,14 @@ def clean_main(argv: list[str], client=None, as_json: bool = False) -> int:
         if input(f"Wipe {len(lost)} lost runs? [y/N] ").strip().lower() not in ("y", "yes"):
             _say("not wiped")
             return 1
-    from heyhi.runs import records as R
-    from heyhi.runs.sequence import roots_for, run_lock
-    from heyhi.runs.sequence import wipe as wipe_run
+    from heyhi.runs import records as R  # lean: keeps the start-up of heyhi sweep from loading it
+    from heyhi.runs.sequence import roots_for, run_lock  # lean: keeps the start-up of heyhi sweep from loading it
+    from heyhi.runs.sequence import wipe as wipe_run  # lean: keeps the start-up of heyhi sweep from loading it
 
     wiped = 0
     for d in lost:
         if client is not None:
-            from heyhi.wire.protocol import DaemonError, Wipe
+            from heyhi.wire.protocol import DaemonError, Wipe  # lean: keeps the start-up of heyhi sweep from loading it
 
             try:
                 client.request(Wipe(job=str(d), confirm_job=str(d), expect_state=R.LOST))

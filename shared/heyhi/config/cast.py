@@ -18,6 +18,7 @@ from typing import Any
 
 from heyhi.errors import ConfigError
 from heyhi.config.schema.model import FLOAT_KINDS, INT_KINDS, INT_RANGES, FieldSpec
+import sys
 
 __all__ = ["cast_string", "cast_python_value", "to_float32"]
 
@@ -50,7 +51,7 @@ def cast_string(f: FieldSpec, kind: str, value: str, where: str, key: str) -> An
         try:
             n = int(_number_text(value, key, kind, where))  # the original's int(): "010" is 10
         except ValueError:
-            from heyhi.config.textformat import parse_int
+            from heyhi.config.textformat import parse_int  # lean: optional, loaded only when this runs
 
             try:
                 n = parse_int(value)
@@ -69,7 +70,6 @@ def cast_string(f: FieldSpec, kind: str, value: str, where: str, key: str) -> An
         if kind == "float":
             x32 = to_float32(x)
             if x32 != x and x32 in (float("inf"), float("-inf")):  # as the original: inf, but said
-                import sys
 
                 print(f"heyhi: warning: {where}: {key!r} is a float (float32): {value} is beyond its "
                       f"range and becomes {x32}", file=sys.stderr)

@@ -29,6 +29,7 @@ from heyhi.config.schema.model import MessageType, Schema
 from heyhi.config.tree import ListValue, Loc, Node, Scalar
 from heyhi.config.typed import node_to_msg
 from heyhi.config.values import Msg
+from heyhi.config.textformat import parse
 
 EXTS = (".prototxt", ".yaml", ".yml", ".json")
 INCLUDES_FIELD = "includes"
@@ -175,7 +176,7 @@ class Composer:
         if mount:
             msg += f" for mount {mount!r}"
         if known:
-            from heyhi.config.suggest import closest
+            from heyhi.config.suggest import closest  # lean: only an error needs it (keeps difflib off the start-up of heyhi run --print)
 
             msg += "; known includes: " + ", ".join(closest(name, known, 12))
         raise ConfigError(msg, where)
@@ -285,14 +286,13 @@ class Composer:
 def _parse_text(text: str, path: Path) -> Node:
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
-        from heyhi.config.yamljson import parse_yaml
+        from heyhi.config.yamljson import parse_yaml  # lean: keeps the start-up of heyhi run --print from loading it
 
         return parse_yaml(text, str(path))
     if suffix == ".json":
-        from heyhi.config.yamljson import parse_json
+        from heyhi.config.yamljson import parse_json  # lean: keeps the start-up of heyhi run --print from loading it
 
         return parse_json(text, str(path))
-    from heyhi.config.textformat import parse
 
     return parse(text, str(path))
 
@@ -333,7 +333,7 @@ def _sub_config(msg: Msg, mount: str, where: str, display: str) -> Msg:
     for part in mount.split("."):
         f = cur.type.fields.get(part)
         if f is None or f.kind != "message" or f.repeated:
-            from heyhi.config.suggest import did_you_mean
+            from heyhi.config.suggest import did_you_mean  # lean: only an error needs it (keeps difflib off the start-up of heyhi run --print)
 
             cands = [n for n, x in cur.type.fields.items() if x.kind == "message" and not x.repeated]
             raise ConfigError(f"cannot mount an include at {display!r}: no message field {part!r}{did_you_mean(part, cands)}", where)
@@ -401,7 +401,7 @@ def load_config(
     ovs = parse_overrides(overrides)
     task = comp.task_of(path) if mtype is schema.root else None
     msg = comp.load_message(path, mtype, ovs, extra_include_dirs, task=task)
-    from heyhi.config.frozen import freeze
+    from heyhi.config.frozen import freeze  # lean: keeps the start-up of heyhi run --print from loading it
 
     return freeze(msg, copy=False)  # a fresh message: no need to copy it
 

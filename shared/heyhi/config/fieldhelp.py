@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from heyhi.config.values import Msg, to_dict
 from heyhi.config.printing import flat_value_text, flatten
+from heyhi.config.compose import EXTS
+from pathlib import Path
+import os
 
 
 def field_rows(msg: Msg, prefix: str = "") -> list[tuple[str, str, str, str, str]]:
@@ -52,11 +55,6 @@ def task_fields(composer, config) -> tuple[str, list[dict], dict[str, list[str]]
     """(task, fields, includes) of a config, for completion: every dotted key of the task with its
     type, default, doc, enum values and oneof; and for each message field (an include mount)
     the include names that fit it (files under <config folder>/<mount> and conf/common/<mount>)."""
-    import os
-    from pathlib import Path
-
-    from heyhi.config.compose import EXTS
-
     config = Path(config)
     task = composer.task_of(config)
     tmsg = composer.schema.root.fields[task].message

@@ -21,6 +21,10 @@ from pathlib import Path
 
 from heyhi.config.source import read_text
 from heyhi.errors import ConfigError
+from heyhi.config.yamljson import _compose
+import csv
+import io
+import json
 
 SUFFIXES = (".yaml", ".yml", ".json", ".csv")
 
@@ -58,8 +62,6 @@ def load(path: str | Path) -> FlagFile:
     if p.suffix.lower() == ".csv":
         return _load_csv(p, text, where)
     if p.suffix.lower() == ".json":
-        import json
-
         try:
             json.loads(text)
         except ValueError as e:
@@ -73,9 +75,7 @@ _TAG = "tag:yaml.org,2002:"
 
 
 def _load_yaml(p: Path, text: str, where: str) -> FlagFile:
-    import yaml
-
-    from heyhi.config.yamljson import _compose
+    import yaml  # lean: yaml loads only when this runs
 
     root = _compose(text, where, "YAML" if p.suffix.lower() != ".json" else "JSON")
     ff = FlagFile(p)
@@ -105,7 +105,7 @@ def _at(where: str, node) -> str:
 
 
 def _mapping(node, prefix: str, where: str) -> list[Entry]:
-    import yaml
+    import yaml  # lean: yaml loads only when this runs
 
     out: list[Entry] = []
     seen: set[str] = set()
@@ -137,7 +137,7 @@ def _mapping(node, prefix: str, where: str) -> list[Entry]:
 
 
 def _list_item(node, where: str) -> str:
-    import yaml
+    import yaml  # lean: yaml loads only when this runs
 
     if isinstance(node, yaml.SequenceNode):
         return "[" + ",".join(_list_item(x, where) for x in node.value) + "]"
@@ -168,9 +168,6 @@ def quote_item(s: str) -> str:
 
 
 def _load_csv(p: Path, text: str, where: str) -> FlagFile:
-    import csv
-    import io
-
     reader = csv.reader(io.StringIO(text))
     rows = [r for r in reader]
     lines = [i + 1 for i, r in enumerate(rows)]

@@ -13,7 +13,7 @@ re-exports these names and keeps ``_unpickle`` for frozen configs pickled by an 
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from pydantic import BaseModel, ConfigDict
 
@@ -75,9 +75,8 @@ def frozen_class(mtype: MessageType) -> type[FrozenConfig]:
     cls = mtype.__dict__.get("_frozen_cls")
     if cls is not None:
         return cls
-    from typing import Optional
 
-    from pydantic import PrivateAttr, create_model
+    from pydantic import PrivateAttr, create_model  # lean: pydantic loads only when this runs
 
     fields: dict[str, Any] = {}
     for f in mtype.fields.values():

@@ -80,7 +80,7 @@ def _apply_scalar(root: Msg, path: str, o: Override, display_prefix: str) -> Non
         return k[len(display_prefix):] if display_prefix and k.startswith(display_prefix) else k
 
     def unknown(at: int) -> ConfigError:
-        from heyhi.config.suggest import did_you_mean_key
+        from heyhi.config.suggest import did_you_mean_key  # lean: only an error needs it (keeps difflib off the start-up of heyhi run --print)
 
         return ConfigError(f"unknown key {key!r}{did_you_mean_key(key, root.type, display_prefix)}", where)
 

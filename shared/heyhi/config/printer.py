@@ -8,6 +8,7 @@ Below ``heyhi.config.values`` (``Msg.__str__`` prints with it) and ``heyhi.confi
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from heyhi.config.textformat import format_float, quote_string
 
 if TYPE_CHECKING:
     from heyhi.config.values import Msg
@@ -16,8 +17,6 @@ __all__ = ["to_text"]
 
 
 def _scalar_text(kind: str, value: Any, enum=None) -> str:
-    from heyhi.config.textformat import format_float, quote_string
-
     if kind == "string":
         return quote_string(value)
     if kind == "bytes":

@@ -50,7 +50,7 @@ class Project:
         pp = self.root / "pyproject.toml"
         if not pp.is_file():
             return {}
-        import tomllib
+        import tomllib  # lean: keeps the start-up of heyhi run --print from loading it
 
         try:
             data = tomllib.loads(pp.read_text())
@@ -60,7 +60,7 @@ class Project:
 
     @cached_property
     def schema(self):
-        from heyhi.config.schema.loader import load_project_schema
+        from heyhi.config.schema.loader import load_project_schema  # lean: keeps the start-up of heyhi run --print from loading it
 
         return load_project_schema(self)
 

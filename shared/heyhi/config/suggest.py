@@ -32,7 +32,7 @@ def did_you_mean(name: str, candidates: list[str], n: int = 5) -> str:
 def did_you_mean_key(key: str, mtype, prefix: str = "", n: int = 5) -> str:
     """``"; did you mean: a.b, c.d"`` for an unknown dotted ``key`` under ``mtype``'s key
     ``prefix`` (candidates relative to it), from the type's key index, or an empty string."""
-    from heyhi.config.keyindex import key_index_under
+    from heyhi.config.keyindex import key_index_under  # lean: keeps the start-up of heyhi run --print from loading it
 
     idx, within = key_index_under(mtype, prefix)
     best = idx.closest(key, n, within)

@@ -402,7 +402,7 @@ def format_float(x: float, float32: bool) -> str:
     if x == float("-inf"):
         return "-inf"
     if float32:
-        from struct import pack, unpack  # only the writer needs it
+        from struct import pack, unpack  # lean: only the writer needs it
 
         def to32(v: float) -> float:
             return unpack("<f", pack("<f", v))[0]

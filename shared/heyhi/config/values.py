@@ -160,7 +160,7 @@ class Msg:
         return to_dict(self, with_defaults=with_defaults, with_all=with_all)
 
     def to_frozen(self):
-        from heyhi.config.frozen import freeze  # here, not at the top: keeps pydantic off the print path
+        from heyhi.config.frozen import freeze  # lean: keeps pydantic off the start-up of heyhi run --print
 
         return freeze(self)
 

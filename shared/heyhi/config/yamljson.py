@@ -17,6 +17,8 @@ from pathlib import Path
 
 from heyhi.errors import ConfigError
 from heyhi.config.tree import Entry, ListValue, Loc, Node, Scalar
+from heyhi.config import textformat
+from heyhi.config.source import read_text
 
 __all__ = ["parse_yaml", "parse_json", "parse_file"]
 
@@ -44,8 +46,6 @@ def parse_file(path: str | Path) -> Node:
     """Read and parse a config file, choosing the format by its suffix (unknown: text format).
 
     The file is read by ``heyhi.config.source``: a regular file of at most 4 MiB of UTF-8 text."""
-    from heyhi.config.source import read_text
-
     path = Path(path)
     text = read_text(path)  # regular files only, bounded, never blocks; UTF-8 errors at file:line:col
     where = str(path)
@@ -54,7 +54,6 @@ def parse_file(path: str | Path) -> Node:
         return parse_yaml(text, where)
     if suffix in _JSON_SUFFIXES:
         return parse_json(text, where)
-    from heyhi.config import textformat
 
     return textformat.parse(text, where)
 
@@ -69,7 +68,7 @@ def parse_yaml(text: str, file: str = "<string>") -> Node:
 
 def parse_json(text: str, file: str = "<string>") -> Node:
     """Parse a JSON config (whose top level is an object) into a ``Node``."""
-    import json
+    import json  # lean: a .prototxt never loads the json module (tests/config/test_yamljson.py)
 
     try:
         json.loads(text)
@@ -157,7 +156,7 @@ def _depth_error(text: str, index: int, file: str) -> None:
 
 
 def _compose(text: str, file: str, what: str, pure_python: bool = False):
-    import yaml
+    import yaml  # lean: yaml loads only when this runs
 
     _check_depth(text, file, what)
 
@@ -236,8 +235,8 @@ class _Converter:
         self.json_mode = json_mode
         self.what = "JSON" if json_mode else "YAML"
         self.open: set[int] = set()  # ids of the collections being converted (alias cycles)
-        import yaml
-        from yaml.constructor import SafeConstructor
+        import yaml  # lean: yaml loads only when this runs
+        from yaml.constructor import SafeConstructor  # lean: yaml loads only when this runs
 
         self.MappingNode, self.SequenceNode, self.ScalarNode = (
             yaml.MappingNode, yaml.SequenceNode, yaml.ScalarNode,

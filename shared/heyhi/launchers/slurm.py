@@ -157,7 +157,7 @@ class SlurmLauncher(Launcher):
     by_process = False
 
     def settings(self, msg: Any) -> dict | None:
-        from heyhi.config.values import to_dict  # the config's values: only when a Slurm config is read
+        from heyhi.config.values import to_dict  # lean: python -m heyhi.job loads the launchers, not config values
 
         return to_dict(msg, with_defaults=True)
 

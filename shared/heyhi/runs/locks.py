@@ -27,6 +27,7 @@ from typing import Iterator
 
 from heyhi.errors import Busy, HeyHiError
 from heyhi import perms
+import fcntl
 
 STATUS_LOCK = ".heyhi.status.lock"
 LOCKS_DIR = (".heyhi", "locks")
@@ -76,8 +77,6 @@ def _open(path: Path) -> int:
 def acquire(fd: int, what: str, deadline: float, held: str = "is locked by another process") -> None:
     """Take an exclusive flock on ``fd`` within ``deadline`` seconds, else raise ``Busy``
     ("busy: WHAT HELD"). A holder of another uid raises at once: "busy: held by uid N: WHAT"."""
-    import fcntl
-
     if on_event_loop():
         deadline = min(deadline, ON_LOOP_MAX_S)
     end = time.monotonic() + deadline

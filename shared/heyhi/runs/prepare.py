@@ -8,21 +8,18 @@ import json
 import sys
 from pathlib import Path
 
-from heyhi import launchers
-from heyhi.runs import records as R
-from heyhi.runs import formats as F
+from heyhi import launchers, __version__
+from heyhi.runs import records as R, formats as F
 from heyhi.runs.liveness import this_host
 from heyhi.perms import make_dir
+from heyhi.config.printing import to_text
+from heyhi.runs.snapshot import git_info, take_snapshot
 
 
 def prepare_run(project, composed, run_dir: Path, *, adhoc: bool = False, checkpoint: str | None = None,
                 state: str = R.QUEUED, owner_pid: int | None = None, results_root: Path | None = None) -> dict:
     """Write the run folder's records (config, overrides, version, run info, status) and take
     the code snapshot. On failure nothing half-written is left behind."""
-    from heyhi import __version__
-    from heyhi.config.printing import to_text
-    from heyhi.runs.snapshot import git_info, take_snapshot
-
     run_dir = Path(run_dir)
     created = not run_dir.exists()
     results_root = Path(results_root) if results_root else project.results_root
@@ -63,7 +60,7 @@ def prepare_run(project, composed, run_dir: Path, *, adhoc: bool = False, checkp
         return info
     except BaseException:
         if created and run_dir.exists():
-            import shutil
+            import shutil  # lean: optional, loaded only when this runs
 
             shutil.rmtree(run_dir, ignore_errors=True)
         raise

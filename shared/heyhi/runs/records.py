@@ -30,11 +30,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from heyhi import launchers
+from heyhi import launchers, perms
 from heyhi.launchers.local import pid_alive, proc_start_time  # noqa: F401 - a local job's process, for readers
-from heyhi.runs import formats as F
+from heyhi.runs import formats as F, liveness as L
 from heyhi.runs.formats import NewerFormat  # noqa: F401 - raised by the readers below
 from heyhi.states import FINAL_STATES, LIVE_STATES, RunState  # noqa: F401 - LIVE_STATES: for readers
+import threading
 
 CONFIG = "config.prototxt"
 CONFIG_META = "config_meta.prototxt"
@@ -66,10 +67,6 @@ def write_atomic(path: Path, data: str | bytes, *, shared: bool | None = None) -
     The file gets HeyHi's file mode (0600, or 0660 in a shared group: ``heyhi.perms``; ``shared=False``
     keeps it private), and a folder of the user's that grants more than HeyHi's folder mode (a run folder
     made under a loose umask) is tightened to it."""
-    import threading
-
-    from heyhi import perms
-
     path = Path(path)
     perms.secure_dir(path.parent, shared=shared)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -113,7 +110,7 @@ class RunDir:
     def status_lock(self) -> Iterator[None]:
         """The status record's lock (``heyhi.runs.locks.status_lock``): waited for a few seconds at
         most, never on an event loop, and never when another uid holds it (``Busy``)."""
-        from heyhi.runs.locks import status_lock
+        from heyhi.runs.locks import status_lock  # lean: keeps the start-up of python -m heyhi.job, the daemon from loading it
 
         with status_lock(self.path):
             yield
@@ -197,7 +194,6 @@ class RunDir:
         state = st.get("state", LOST)
         if state not in LIVE_STATES:
             return state, st
-        from heyhi.runs import liveness as L
 
         jobid = st.get("jobid") or self.read_jobid() or ""
         other_host = state == RUNNING and L.is_other_host(st)

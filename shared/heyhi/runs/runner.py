@@ -20,11 +20,11 @@ import sys
 import traceback
 from pathlib import Path
 
-from heyhi import launchers
-from heyhi.runs import records as R
+from heyhi import launchers, perms
+from heyhi.runs import records as R, liveness as L
 from heyhi.errors import HeyHiError
-from heyhi.runs import liveness as L
-from heyhi import perms
+from heyhi.runs.formats import NewerFormat
+import subprocess
 
 
 ALREADY_CLAIMED = 75  # the run was claimed by another job process: this one did nothing
@@ -167,7 +167,7 @@ def _run_claimed(rd: R.RunDir, run_dir: Path, info: dict, slurm_id: str | None, 
         raise _Cancelled()
 
     def on_usr2(signum, frame):
-        from heyhi.runs import task_api as jobapi
+        from heyhi.runs import task_api as jobapi  # lean: keeps the start-up of python -m heyhi.job from loading it
 
         if slurm_id:
             # Slurm's requeue ends this process with SIGTERM: that is not a cancel.
@@ -179,8 +179,6 @@ def _run_claimed(rd: R.RunDir, run_dir: Path, info: dict, slurm_id: str | None, 
         except Exception:
             traceback.print_exc()
         if slurm_id:
-            import subprocess
-
             rd.set_state(R.REQUEUED, attempt=attempt, reason="time limit or preemption: requeued")
             subprocess.run(["scontrol", "requeue", slurm_id.split("_")[0] if "_" not in slurm_id else slurm_id], check=False)
             os._exit(0)
@@ -190,13 +188,13 @@ def _run_claimed(rd: R.RunDir, run_dir: Path, info: dict, slurm_id: str | None, 
     try:
         cfg, task = _load(info, run_dir)
         code_dir = Path(info.get("code_dir") or info["project_root"])
-        from heyhi.runs.tasks import find_task, load_tasks_module
+        from heyhi.runs.tasks import find_task, load_tasks_module  # lean: keeps the start-up of python -m heyhi.job from loading it
 
         mod = load_tasks_module(code_dir, info.get("tasks_module", "run.py"))
         fn = find_task(mod, task, info.get("known_tasks", [task]))
         result = fn(cfg)
     except _Cancelled:
-        from heyhi.runs import locks
+        from heyhi.runs import locks  # lean: keeps the start-up of python -m heyhi.job from loading it
 
         locks.DEFAULT_DEADLINE_S = CANCEL_STATUS_WAIT_S  # being stopped: record it briefly or not at all
         try:
@@ -229,7 +227,7 @@ def _completed(rd: R.RunDir, result) -> int:
         try:
             R.write_atomic(rd / R.RESULT_JSON, json.dumps(result, indent=1, default=_no_json))
         except (TypeError, ValueError):
-            import pickle
+            import pickle  # lean: keeps the start-up of python -m heyhi.job from loading it
 
             R.write_atomic(rd / R.RESULT_PKL, pickle.dumps(result))
     perms.write_file(rd / R.COMPLETED_MARKER, "")
@@ -244,8 +242,8 @@ def _no_json(x):
 
 def _load(info: dict, run_dir: Path):
     """The frozen task config, composed from the run's config_meta.prototxt."""
-    from heyhi.config.compose import Composer
-    from heyhi.config.project import Project
+    from heyhi.config.compose import Composer  # lean: keeps the start-up of python -m heyhi.job from loading it
+    from heyhi.config.project import Project  # lean: keeps the start-up of python -m heyhi.job from loading it
 
     code_dir = Path(info.get("code_dir") or info["project_root"])
     project = Project(code_dir if (code_dir / "conf").is_dir() else info["project_root"])
@@ -265,10 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         print("usage: python -m heyhi.job RUN_DIR", file=sys.stderr)
         return 2
-    from heyhi.runs import locks
+    from heyhi.runs import locks  # lean: keeps the start-up of python -m heyhi.job from loading it
 
     locks.DEFAULT_DEADLINE_S = JOB_STATUS_WAIT_S  # a result is never lost to a moment of contention
-    from heyhi.runs.formats import NewerFormat
 
     try:
         code = run(Path(argv[0]))

@@ -30,12 +30,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from heyhi import launchers
-from heyhi.runs import records as R
+from heyhi.runs import records as R, guard, ownership, trash, liveness as L
 from heyhi.errors import HeyHiError, NothingStarted, Refused
 from heyhi.runs.modes import Decision, decide
-from heyhi.runs import guard, ownership, trash
-from heyhi.runs import liveness as L
 from heyhi.perms import make_dir
+from heyhi.wire.paths import state_dir
 
 STEPS = ("checked", "locked", "decided", "stopped", "wiped", "indexed", "written", "started")
 
@@ -108,7 +107,7 @@ class Host:
 
     def stop(self, folder: Path, status: dict) -> None:
         """Stop the live run in ``folder`` and return once it has stopped."""
-        from heyhi.runs.stopping import stop_run
+        from heyhi.runs.stopping import stop_run  # lean: keeps the start-up of the daemon from loading it
 
         stop_run(folder, status)
 
@@ -152,7 +151,6 @@ def lock_root(folder: Path, results_root: Path | str, roots: list[Path]) -> Path
     owners = [r for r in roots if r in folder.parents]
     if owners:
         return max(owners, key=lambda r: len(r.parts))
-    from heyhi.wire.paths import state_dir
 
     return Path(state_dir())
 
@@ -162,8 +160,7 @@ def run_lock(folder: Path, results_root: Path | str, roots: list[Path]) -> Itera
     """The folder's launch lock, held by every path that writes or wipes it: one in the user's state
     folder, keyed by the folder alone (so launches naming different results roots still meet), and,
     for a group-shared root, one under ``lock_root`` (so colleagues meet too)."""
-    from heyhi.wire.paths import state_dir
-    from heyhi.runs.locks import folder_lock
+    from heyhi.runs.locks import folder_lock  # lean: keeps the start-up of the daemon from loading it
 
     with ExitStack() as stack:
         mine = Path(state_dir())
@@ -266,7 +263,7 @@ def unstart(folder: Path, created: bool, saved_status: bytes | None) -> None:
 
 def write_run(plan: Plan, folder: Path) -> dict:
     """Write the run's records: aside and renamed into place for a new folder, in place otherwise."""
-    from heyhi.runs.prepare import prepare_run
+    from heyhi.runs.prepare import prepare_run  # lean: keeps the start-up of the daemon from loading it
 
     remove_stale_aside(folder)
     kw = dict(adhoc=plan.adhoc, checkpoint=plan.checkpoint, owner_pid=plan.owner_pid, results_root=plan.results_root)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from heyhi.errors import ConfigError
+import ast
 
 _REGISTRY: dict[str, Callable] = {}
 
@@ -57,8 +58,6 @@ def declared_tasks(module_path: Path) -> set[str]:
     """Task names a task module declares, read with ``ast`` (the module is not imported, so a
     launcher never runs the project's imports): top-level functions, and the names given to
     ``@heyhi.task("name")`` / ``@task("name")``."""
-    import ast
-
     try:
         tree = ast.parse(Path(module_path).read_text(), str(module_path))
     except (OSError, SyntaxError, UnicodeDecodeError) as e:

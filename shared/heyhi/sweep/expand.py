@@ -14,12 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from heyhi.config import grammar as G
+from heyhi.config import grammar as G, flagfiles
 from heyhi.config.grammar import split_items
 from heyhi.errors import ConfigError, SweepError
 from heyhi.runs import formats as F
 from heyhi.sweep.record import Layout, Point, _check_points, point_line, read_json, sweep_dir_for, sweep_id
 from heyhi.sweep.spec import Axis, DISTRIBUTIONS, FOLDERS_FILE, POINTS_FILE, SPEC_FILE, SweepSpec
+from heyhi.config.compose import composer_for
+from heyhi.config.flagfiles import quote_item
+from heyhi.config.overrides import apply_scalar, cast_string, parse_override
+from heyhi.config.project import Project
+from heyhi.config.schema.model import FLOAT_KINDS, INT_KINDS
+from heyhi.runs.outdir import config_folder_tag
+from heyhi.runs.records import write_atomic
 
 
 # ---- validation ------------------------------------------------------------------------------
@@ -75,8 +82,6 @@ _NUMERIC = None
 def _numeric_kinds():
     global _NUMERIC
     if _NUMERIC is None:
-        from heyhi.config.schema.model import FLOAT_KINDS, INT_KINDS
-
         _NUMERIC = (INT_KINDS, FLOAT_KINDS)
     return _NUMERIC
 
@@ -130,7 +135,6 @@ class Checker:
         if raw in self.ok:
             return
         key, _, value = raw.partition("=")
-        from heyhi.config.overrides import cast_string, parse_override
 
         if key.startswith("I"):
             try:
@@ -150,8 +154,6 @@ class Checker:
         first = key not in self.keys_done
         if (first or leaf is None or leaf.whole_list or value in ("NULL", "SELECT")
                 or leaf.kind in ("message", "map")):
-            from heyhi.config.overrides import apply_scalar
-
             o = parse_override(raw)
             m = self.base.meta.copy()
             try:
@@ -204,8 +206,6 @@ class Sweep:
         return Path(self.project.results_root)
 
     def base_dir(self) -> str:
-        from heyhi.runs.outdir import config_folder_tag
-
         cfg = self.spec.config
         return f"{self.results_root}/p/{config_folder_tag(cfg, self.project.conf_dir)}/{cfg.name.rsplit('.', 1)[0]}"
 
@@ -215,8 +215,6 @@ class Sweep:
 
     def parse(self) -> None:
         """Tokens -> template (fixed strings and axes); flag files read; no schema yet."""
-        from heyhi.config import flagfiles
-
         template: list = []
         axes: list[Axis] = []
         for tok in self.spec.tokens:
@@ -250,8 +248,6 @@ class Sweep:
     def resolve(self) -> None:
         """With the schema: lists on repeated fields become values, choices become sampled under
         --trials/adaptive, zip groups are formed, and every value is validated."""
-        from heyhi.config.compose import composer_for
-
         spec = self.spec
         comp = self.composer or composer_for(self.project)
         self.composer = comp
@@ -412,8 +408,6 @@ class Sweep:
 
     def write_record(self) -> Path:
         """Write (or refresh) the sweep record before anything is launched; returns its folder."""
-        from heyhi.runs.records import write_atomic
-
         d = self.sweep_dir
         d.mkdir(parents=True, exist_ok=True)
         rec = self.record()
@@ -429,16 +423,12 @@ class Sweep:
 
 
 def _requote(v: str) -> str:
-    from heyhi.config.flagfiles import quote_item
-
     return quote_item(v)
 
 
 def build(spec: SweepSpec, project=None, composer=None, *, validate: bool = True) -> Sweep:
     """Parse, resolve, validate and expand a sweep (raises SweepError / ConfigError, one line)."""
     if project is None:
-        from heyhi.config.project import Project
-
         project = Project.find(spec.config)
     sw = Sweep(spec, project, composer)
     try:

@@ -7,9 +7,11 @@ import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from heyhi.runs import formats as F
+from heyhi.runs import formats as F, records as R
 from heyhi.sweep.record import Record
 from heyhi.sweep.spec import PLAN_STATES, SWEEPS_DIR
+from heyhi.launchers.slurm import live_jobs
+from heyhi.runs.records import RunDir
 
 
 # ---- planning --------------------------------------------------------------------------------
@@ -24,8 +26,6 @@ class LazySlurm:
 
     def __contains__(self, jobid) -> bool:
         if self._live is None and not self._none:
-            from heyhi.launchers.slurm import live_jobs
-
             live = live_jobs()
             if live is None:
                 self._none = True
@@ -36,8 +36,6 @@ class LazySlurm:
 
 def plan_state(state: str) -> str:
     """A run folder's state as the plan names it: new, running, completed, crashed or lost."""
-    from heyhi.runs import records as R
-
     if state == R.NOT_STARTED:
         return "new"
     if state in R.LIVE_STATES:
@@ -52,8 +50,6 @@ def plan_state(state: str) -> str:
 def plan_states(dirs: Sequence[str], slurm_live=None) -> list[str]:
     """The plan state of each folder: one listing per parent folder, records read only for
     folders that exist, squeue asked at most once."""
-    from heyhi.runs.records import RunDir
-
     listing: dict[str, set] = {}
     live = slurm_live if slurm_live is not None else LazySlurm()
     out = []
@@ -95,8 +91,6 @@ def to_launch(states: Sequence[str], retry_failed: bool) -> list[int]:
 def lost_runs(results_root: Path, sweep_dir: Path | None = None) -> list[Path]:
     """Runs that stopped without a final record (the process or Slurm job is gone): under the
     results root, or among a sweep's points."""
-    from heyhi.runs import records as R
-
     live = LazySlurm()
     if sweep_dir is not None:
         dirs = [Path(p.dir) for p in Record(sweep_dir).points()]

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from heyhi.errors import SweepError
-from heyhi.errors import ConfigError
+from heyhi.errors import SweepError, ConfigError
 from heyhi.runs import formats as F
 from heyhi.sweep.spec import Axis, POINTS_FILE, SPEC_FILE, SWEEPS_DIR, SweepSpec, load_sweep_file
+from heyhi.config.project import Project
+from heyhi.runs.outdir import config_folder_tag, overrides_tags
 
 
 
@@ -85,8 +86,6 @@ class Layout:
     def points(self, trials: list[dict[int, str]] | None = None, trial_numbers: list[int] | None = None,
                seen: set | None = None) -> tuple[list[Point], int]:
         """Every point (grid x trials), in order; duplicates (same folder) dropped and counted."""
-        from heyhi.runs.outdir import overrides_tags
-
         dims = [self._dim_choices(d) for d in self.dims]
         tpos = {a: i for i, a in enumerate(self.template) if isinstance(a, int)}
         if trials is not None:
@@ -159,8 +158,6 @@ class Layout:
 
 def sweep_dir_for(results_root: Path, config: Path, conf_dir: Path, hash_tokens: Sequence[str]) -> Path:
     """``<root>/sweeps/<config folder>/<config>/<tag>_<hash>`` (the tag made path-safe)."""
-    from heyhi.runs.outdir import config_folder_tag, overrides_tags
-
     tag, h = overrides_tags(list(hash_tokens))
     tag = re.sub(r"[^A-Za-z0-9._@=+,-]", "_", re.sub(r"[\[\]()\s\"']", "", tag))[:100] or "default"
     cfg = Path(config)
@@ -250,14 +247,11 @@ def find_sweep(ref: str, results_root: Path | None = None, project=None) -> Path
         return p.absolute()
     if p.is_file() and p.suffix in (".yaml", ".yml"):
         spec = load_sweep_file(p)
-        from heyhi.config.project import Project
 
         proj = project or Project.find(spec.config)
         return sweep_dir_for(proj.results_root, spec.config, proj.conf_dir, spec.hash_tokens())
     if results_root is None:
         if project is None:
-            from heyhi.config.project import Project
-
             try:
                 project = Project.find(None)
             except ConfigError:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from heyhi.runs import records as R
+from heyhi.sweep import Record, parse_metric, plan_states, count_states
 
 MAX_CURVES = 10
 
@@ -207,10 +208,10 @@ def table_csv(rows: Sequence[Row], metric: str, keys: Sequence[str]) -> str:
 
 
 def _plt():
-    import matplotlib
+    import matplotlib  # lean: matplotlib loads only when this runs
 
     matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lean: matplotlib loads only when this runs
 
     return plt
 
@@ -343,8 +344,6 @@ class Report:
 
 def report(sweep_dir: Path | str, metric: str | None = None, *, plots: bool = True, states=None) -> Report:
     """Read a sweep's points and metrics; group, rank; write the plots into the sweep folder."""
-    from heyhi.sweep import Record, parse_metric, plan_states
-
     rec = Record(sweep_dir)
     spec = rec.spec
     if metric:
@@ -358,7 +357,6 @@ def report(sweep_dir: Path | str, metric: str | None = None, *, plots: bool = Tr
         names = metric_names([p.dir for p, s in zip(points, states) if s == "completed"])
         name = "loss" if "loss" in names else (names[0] if names else "loss")
         name, mode, direction = parse_metric(name)
-    from heyhi.sweep import count_states
 
     results = collect(points, states, name, mode)
     rows = group(results, spec.group_over, direction)

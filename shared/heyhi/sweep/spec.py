@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from heyhi.config import grammar as G
+from heyhi.config import grammar as G, flagfiles
 from heyhi.config.grammar import DISTRIBUTIONS, FUNCS, looks_like_sweep  # noqa: F401 (re-exported)
 from heyhi.errors import SweepError
+from heyhi.config.source import read_text
+from heyhi.config.suggest import did_you_mean
+from heyhi.config.yamljson import _compose
 
 KINDS = ("grid", "random", "adaptive")
 GROUP_OVER = ("seed",)
@@ -212,14 +215,10 @@ SWEEP_FILE_KEYS = ("config", "overrides", "space", "search", "sampler", "metric"
 
 def load_sweep_file(path: Path, extra_tokens: Sequence[str] = (), project_root: Path | None = None) -> SweepSpec:
     """A sweep file (YAML, kept in conf/): see docs/sweeps.md and conf/sweeps/lr_search.yaml."""
-    import yaml
-
-    from heyhi.config import flagfiles
-    from heyhi.config.yamljson import _compose
+    import yaml  # lean: yaml loads only when this runs
 
     path = Path(path)
     where = str(path)
-    from heyhi.config.source import read_text
 
     text = read_text(path, "sweep file")  # a regular file, bounded, never blocks (a FIFO is refused)
     root = _compose(text, where, "YAML")
@@ -230,8 +229,6 @@ def load_sweep_file(path: Path, extra_tokens: Sequence[str] = (), project_root: 
     for k, v in root.value:
         key = str(k.value)
         if key not in SWEEP_FILE_KEYS:
-            from heyhi.config.suggest import did_you_mean
-
             raise SweepError(f"{where}:{k.start_mark.line + 1}: unknown key {key!r}{did_you_mean(key, list(SWEEP_FILE_KEYS))}")
         nodes[key] = v
     plain = yaml.safe_load(text) or {}

@@ -36,6 +36,7 @@ from heyhi.wire.protocol import (
     from_wire,
     to_wire,
 )
+import select
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -78,8 +79,6 @@ class Client:
     def _cut_while_idle(self) -> bool:
         """Did the daemon close this idle connection (its idle timeout) since the last answer?
         Between requests nothing is due from the daemon: anything readable is that closing."""
-        import select
-
         if self._sock is None:
             return False
         try:

@@ -55,7 +55,7 @@ def private_dir(path: str) -> str:
 
     An existing folder is left as it is (a test may deliberately use a 0755 one).
     """
-    from heyhi.perms import make_dir
+    from heyhi.perms import make_dir  # lean: keeps the start-up of heyhi-tui, heyhi-daemon status from loading it
 
     make_dir(path, shared=False)
     return path
@@ -67,7 +67,7 @@ def socket_problem(sock: str) -> str | None:
     The socket and its folder must belong to this user, and the folder must not be writable by group
     or others, so nobody else can stand in for the daemon; a missing one is no problem here (connecting
     then says no daemon listens)."""
-    import stat
+    import stat  # lean: keeps the start-up of heyhi-tui, heyhi-daemon status from loading it
 
     me = os.geteuid()
     folder = os.path.dirname(os.path.abspath(sock)) or "/"

@@ -56,7 +56,8 @@ from typing import Any, AsyncIterator, Callable, Iterator
 
 from heyhi.wire.aclient import AsyncClient
 from heyhi.wire.client import DEFAULT_TIMEOUT
-from heyhi.wire.protocol import STREAMS, DaemonError, LogChunk, Logs, ProtocolMismatch
+from heyhi.wire.protocol import STREAMS, DaemonError, LogChunk, Logs, ProtocolMismatch, DaemonUnavailable
+import tomllib
 
 CONFIG_ENV = "HEYHI_REMOTE_CONFIG"
 DAEMON_CMD_ENV = "HEYHI_REMOTE_DAEMON_CMD"
@@ -167,8 +168,6 @@ def load_settings(spec: HostSpec, **overrides: Any) -> RemoteSettings:
     s = RemoteSettings()
     path = os.path.expanduser(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
     if os.path.isfile(path):
-        import tomllib
-
         try:
             with open(path, "rb") as f:
                 data = tomllib.load(f)
@@ -213,7 +212,7 @@ def _paths(v: Any) -> Any:
 
 
 def _asyncssh():
-    import asyncssh
+    import asyncssh  # lean: asyncssh loads only when this runs
 
     return asyncssh
 
@@ -612,8 +611,6 @@ async def connect_remote(
     ``DaemonUnavailable`` instead of starting one. Errors are one line: ``RemoteError`` for SSH and
     for starting the daemon, ``DaemonError`` / ``ProtocolMismatch`` as ``AsyncClient.connect``.
     """
-    from heyhi.wire.protocol import DaemonUnavailable
-
     spec = HostSpec.parse(host)
     settings = load_settings(spec, known_hosts=known_hosts, client_keys=client_keys, daemon_cmd=daemon_cmd,
                              socket=socket_path, ssh_config=ssh_config, connect_timeout=connect_timeout,

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from heyhi.errors import ConfigError
 from heyhi.config.schema.model import Schema
+from heyhi import __version__
+from heyhi.config.schema.proto_reader import read_project_schema
 
 CACHE_VERSION = "2"  # bumped when the pickled classes move or change shape
 
@@ -28,7 +30,7 @@ def load_project_schema(project) -> Schema:
     """The compiled schema of ``project`` (a ``heyhi.config.project.Project``)."""
     spec = project.settings.get("schema")
     if spec:
-        from heyhi.config.schema.pydantic_front import schema_from_spec
+        from heyhi.config.schema.pydantic_front import schema_from_spec  # lean: only a pydantic schema needs it
 
         return schema_from_spec(spec, project.root)
     protos = sorted(project.conf_dir.glob("*.proto"))
@@ -39,8 +41,6 @@ def load_project_schema(project) -> Schema:
 
 def load_proto_schema(conf_dir: Path, protos: list[Path]) -> Schema:
     """``read_project_schema`` with an on-disk cache keyed by (path, size, mtime) of every file read."""
-    from heyhi import __version__
-
     key_src = [CACHE_VERSION, __version__, str(conf_dir)]
     for p in protos:
         st = p.stat()
@@ -54,7 +54,6 @@ def load_proto_schema(conf_dir: Path, protos: list[Path]) -> Schema:
             return schema
     except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ValueError, TypeError, ImportError):
         pass  # any unreadable cache (another HeyHi's classes included) is a miss
-    from heyhi.config.schema.proto_reader import read_project_schema
 
     schema = read_project_schema(conf_dir)
     deps = [(str(f), _stamp(Path(f))) for f in getattr(schema, "source_files", [str(p) for p in protos])]

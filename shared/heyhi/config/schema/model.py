@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field as dc_field
 from typing import Any
+from heyhi.errors import ConfigError
 
 # Scalar kinds, as protobuf names them.
 INT_KINDS = frozenset(
@@ -151,7 +152,5 @@ class Schema:
     def root(self) -> MessageType:
         m = self.find_message(self.root_name)
         if m is None:
-            from heyhi.errors import ConfigError
-
             raise ConfigError(f"the schema has no root message {self.root_name!r}")
         return m

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 from heyhi.errors import ConfigError
 from heyhi.config.schema.model import FLOAT_KINDS, INT_KINDS, INT_RANGES, SCALAR_KINDS, EnumType, FieldSpec, MessageType, Schema
+from heyhi.config.source import decode, read_bytes
 
 __all__ = ["read_protos", "read_project_schema"]
 
@@ -926,7 +927,7 @@ def _default_value(fd: _Field, kind: str, enum: _Enum | None, msg: _Msg) -> Any:
 
 
 def _suggest(name: str, candidates: list[str]) -> str:
-    import difflib  # only on the error path
+    import difflib  # lean: only the error path needs it
 
     hits = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
     if not hits:
@@ -1021,7 +1022,7 @@ class _Linker:
             for k in types:
                 by_short.setdefault(k.rsplit(".", 1)[-1], []).append(k)
             hint = ""
-            import difflib
+            import difflib  # lean: only the error path needs it
 
             close = difflib.get_close_matches(short, list(by_short), n=3, cutoff=0.6)
             if not close:
@@ -1088,8 +1089,6 @@ class _Linker:
 def _read_file(path: Path, where: str | None) -> str:
     """The UTF-8 text of a .proto file, read by ``heyhi.config.source`` (a regular file, bounded,
     never blocking); errors name the file, at ``where`` (the import that named it) when given."""
-    from heyhi.config.source import decode, read_bytes
-
     try:
         data = read_bytes(path, "proto file")
     except ConfigError as e:

@@ -165,7 +165,7 @@ def schema_from_models(root_model: type) -> Schema:
         kind, tname = kind_of(tp, meta, where)
         spec = FieldSpec(fname, number, kind, type_name=tname, doc=doc)
         default = finfo.default
-        from pydantic_core import PydanticUndefined
+        from pydantic_core import PydanticUndefined  # lean: pydantic_core loads only when this runs
 
         if default is not None and default is not PydanticUndefined and kind != "message":
             spec.has_default = True

@@ -11,7 +11,6 @@ never by asking which launcher it is. The sweep manager uses ``composer``, ``cha
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import stat
 from pathlib import Path
@@ -72,7 +71,7 @@ def _typed(cls: type, records: list) -> list:
     """Protocol values (``HistoryEntry``, ``PreviousRun``) from a record's dicts: the keys the class
     has, the ones not recorded (absent or null) left at their defaults; a row whose state is not a
     ``RunState`` (a hand-edited record) is left out rather than sent."""
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = set(P.field_names(cls))
     out = []
     for d in records:
         if not isinstance(d, dict) or d.get("state") not in _RUN_STATES:

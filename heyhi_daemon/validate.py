@@ -2,24 +2,48 @@
 
 Three steps, cheapest first, each refusing with a one-line ``BadRequest`` (answered ``bad_request``):
 sizes and counts against ``heyhi.wire.limits`` (a list of a million junk items is refused on its
-length, before pydantic could build one error per item); then pydantic, which validates the stdlib
-dataclasses of ``heyhi.wire.protocol`` directly (the ``kind`` field is the discriminator), so the message
-types stay defined once and the CLI never imports pydantic; then every length, offset and count
+length, before pydantic could build one error per item); then pydantic, against dataclasses made here
+from the annotations of ``heyhi.wire.protocol``'s classes (the ``kind`` field is the discriminator), so
+the message types stay defined once and the CLI never imports pydantic; then every length, offset and count
 against its range (``limits.INT_RANGES``). The work is bounded by ``MAX_REQUEST_FRAME``, so it is cheap
 enough for the event loop.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import operator
+import typing
 from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
-from heyhi.wire.protocol import Request
 from heyhi.wire import limits as L
+from heyhi.wire import protocol as P
+from heyhi.wire.protocol import Request
 
+
+def _mirror(cls: type) -> type:
+    """A stdlib dataclass with ``cls``'s fields, types and defaults, for pydantic to validate."""
+    specs = []
+    for name, kind in P.field_types(cls).items():
+        default = cls._defaults.get(name, dataclasses.MISSING)
+        if isinstance(default, P._Factory):
+            spec = dataclasses.field(default_factory=default.make)
+        elif default is dataclasses.MISSING:
+            spec = dataclasses.field()
+        else:
+            spec = dataclasses.field(default=str(default) if name == "kind" else default, kw_only=name == "kind")
+        specs.append((name, kind, spec))
+    own = {"__post_init__": cls.__post_init__} if hasattr(cls, "__post_init__") else {}
+    return dataclasses.make_dataclass(cls.__name__, specs, frozen=True, namespace=own)
+
+
+_MIRRORS = {cls: _mirror(cls) for cls in typing.get_args(Request)}
+_REAL = {m: cls for cls, m in _MIRRORS.items()}
 _REQUEST = TypeAdapter(
-    Annotated[Request, Field(discriminator="kind")],
+    Annotated[functools.reduce(operator.or_, _MIRRORS.values()), Field(discriminator="kind")],
     config=ConfigDict(extra="forbid"),
 )
 
@@ -32,9 +56,11 @@ def parse_request(obj: Any) -> Request:
     """The request ``obj`` (a decoded frame) stands for, or ``BadRequest``."""
     _check_sizes(obj)
     try:
-        req = _REQUEST.validate_python(obj)
+        checked = _REQUEST.validate_python(obj)
     except ValidationError as e:
         raise BadRequest(_one_line(e, obj)) from None
+    cls = _REAL[type(checked)]
+    req = P._rebuild(cls, tuple(getattr(checked, n) for n in P.field_names(cls)))  # checked already
     _check_ranges(req)
     return req
 

@@ -13,7 +13,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Button, Header, Label, Select, Static
 
-from heyhi.wire.protocol import DaemonError, FieldList, Fields, Launch, Launched, Validate, ValidateResult
+from heyhi.wire.protocol import DaemonError, FieldList, Fields, Launch, Launched, Validate, ValidateResult, replace
 
 from ..completion import Schema
 from ..format import OUT_DIR_STYLE, config_label, fit_path
@@ -227,8 +227,6 @@ class LaunchScreen(Screen):
             if isinstance(launched, Launched) and launched.decision == "confirm":
                 # The daemon decided, under the folder's lock, that this launch wipes a run: ask,
                 # naming the folder, then send a yes to exactly the state that was shown.
-                from dataclasses import replace  # lean: optional, loaded only when this runs
-
                 from rich.text import Text  # lean: rich loads only when this runs
 
                 from ..dialogs.confirm import ConfirmDialog  # lean: optional, loaded only when this runs

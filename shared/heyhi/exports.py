@@ -10,10 +10,9 @@ module of the wing (``{"protocol": "heyhi.wire.protocol"}``) makes the whole mod
 from __future__ import annotations
 
 import importlib
-from typing import Callable
 
 
-def public(package: str, exports: dict[str, str]) -> tuple[list[str], Callable, Callable]:
+def public(package: str, exports: dict[str, str]) -> tuple[list[str], object, object]:
     """``(__all__, __getattr__, __dir__)`` for ``package``, serving ``exports`` (name -> defining module)."""
     names = sorted(exports)
 

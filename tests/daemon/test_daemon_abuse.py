@@ -358,8 +358,10 @@ def test_request_lists_and_maps_hold_strings_only():
     request today; a new request with another item type must extend ``validate._check_sizes``."""
     import typing
 
+    from heyhi.wire.protocol import field_types
+
     for cls in REQUESTS:
-        for name, hint in typing.get_type_hints(cls).items():
+        for name, hint in field_types(cls).items():
             origin = typing.get_origin(hint)
             if origin in (list, dict, tuple):
                 assert all(a is str for a in typing.get_args(hint)), (cls.__name__, name, hint)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import pickle
 import os
 import socket
 import struct
@@ -29,6 +29,8 @@ from heyhi.wire.framing import (
     write_frame,
 )
 from heyhi.wire.protocol import (
+    field_names,
+    replace,
     ERROR_CODES,
     REQUESTS,
     RESPONSES,
@@ -92,7 +94,7 @@ MESSAGES = [
                         "x/y", ""), id="launch"),
     pytest.param(Launched("j1", "/r/j1", "wipe+run", "mode restart"), id="launched"),
     pytest.param(ListJobs(state="running", text="lr"), id="list_jobs"),
-    pytest.param(JobList([JOB, dataclasses.replace(JOB, job_id="j2")]), id="job_list"),
+    pytest.param(JobList([JOB, replace(JOB, job_id="j2")]), id="job_list"),
     pytest.param(ShowJob("j1"), id="show_job"),
     pytest.param(JobDetail(JOB, [P.HistoryEntry("queued", 1.0), P.HistoryEntry("crashed", 2.0, "exit code 3", 3)],
                            [P.PreviousRun("completed", 0, started=0.5, ended=0.75)], ["123", "124"], "FAILED"),
@@ -143,7 +145,7 @@ def test_daemon_validates_every_request(msg):
 
 
 def test_every_message_is_covered_once():
-    kinds = [c.__dataclass_fields__["kind"].default for c in REQUESTS + RESPONSES]
+    kinds = [str(c._defaults["kind"]) for c in REQUESTS + RESPONSES]
     assert len(kinds) == len(set(kinds))
     tested = {type(p.values[0]) for p in MESSAGES}
     assert tested == set(REQUESTS) | set(RESPONSES)
@@ -151,13 +153,27 @@ def test_every_message_is_covered_once():
     assert not set(REQUESTS) & set(RESPONSES)
 
 
-def test_messages_are_frozen_slotted_dataclasses():
+def test_messages_are_frozen_slotted_and_typed():
     for cls in REQUESTS + RESPONSES:
-        assert dataclasses.is_dataclass(cls)
-        assert cls.__dataclass_params__.frozen, cls
-        assert "__slots__" in cls.__dict__, cls
-    with pytest.raises(dataclasses.FrozenInstanceError):
+        assert cls.__dict__["__slots__"] == field_names(cls) == tuple(cls.__annotations__), cls
+        assert field_names(cls)[-1] == "kind" and "kind" not in cls.__match_args__, cls
+    with pytest.raises(AttributeError, match="messages are immutable"):
         Ping().kind = "pong"  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="messages are immutable"):
+        del Logs("j").job
+    with pytest.raises(AttributeError):
+        Logs("j").extra = 1  # type: ignore[attr-defined]  (slots: no other attribute)
+    with pytest.raises(TypeError):  # a required field
+        Logs()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):  # an unknown field
+        Logs("j", jobb="x")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):  # a field given twice
+        Logs("j", job="k")  # type: ignore[misc]
+    a, b = JobList(), JobList()
+    a.jobs.append(JOB)
+    assert b.jobs == []  # a fresh default per message
+    assert replace(Logs("j"), follow=True) == Logs("j", follow=True)
+    assert pickle.loads(pickle.dumps(Logs("j", offset=3))) == Logs("j", offset=3)
     assert repr(Logs("j")) == "Logs(job='j', stream='stdout', offset=None, last_lines=None, follow=False)"
     assert Ok("a") != Ok("b") and Ok("a") == Ok("a") and hash(Ok("a")) == hash(Ok("a"))
 

@@ -6,9 +6,16 @@ printing tables to a terminal.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
+
+from heyhi.states import FINAL_STATES, LIVE_STATES
+
+def _json(value, **kw) -> str:
+    import json  # lean: only --json needs it (json and re cost heyhi ctl status ~10 ms)
+
+    return json.dumps(value, **kw)
+
 
 USAGE = """usage: heyhi ctl [--remote HOST] [--json] COMMAND
   status                      the daemon and a table of jobs
@@ -105,7 +112,7 @@ def _trash_main(cmd: str, args: list[str], as_json: bool) -> int:
     found = [e for t in trash.trashes(roots, ownership.created_outs()) for e in trash.entries(t)]
     if cmd == "trash":
         if as_json:
-            print(json.dumps({"trash": [{"entry": str(e.path), "origin": str(e.origin), "at": e.at} for e in found]}))
+            print(_json({"trash": [{"entry": str(e.path), "origin": str(e.origin), "at": e.at} for e in found]}))
             return 0
         if not found:
             print("heyhi: the trash is empty")
@@ -166,9 +173,7 @@ def _dispatch(client, cmd: str, args: list[str], as_json: bool) -> int:
                 continue
             text = args[j]
             j += 1
-        from heyhi.runs import records as R  # lean: keeps the start-up of heyhi ctl from loading it
-
-        states = sorted(R.LIVE_STATES | R.FINAL_STATES)
+        states = sorted(LIVE_STATES | FINAL_STATES)
         if state is not None and state not in states:
             return _fail(f"--state {state}: expected one of {', '.join(states)}", 2)
         if "--state" in args[-1:] or "--config" in args[-1:]:
@@ -179,7 +184,7 @@ def _dispatch(client, cmd: str, args: list[str], as_json: bool) -> int:
             if cmd == "status":
                 w = client.welcome
                 out["daemon"] = {"version": w.daemon_version, "pid": w.pid, "started": w.started}
-            print(json.dumps(out, default=str))
+            print(_json(out, default=str))
             return 0
         if cmd == "status":
             w = client.welcome
@@ -195,7 +200,7 @@ def _dispatch(client, cmd: str, args: list[str], as_json: bool) -> int:
             return _fail("usage: heyhi ctl show JOB", 2)
         d = client.request(P.ShowJob(job=one_job()))
         if as_json:
-            print(json.dumps(P.to_wire(d), default=str))
+            print(_json(P.to_wire(d), default=str))
             return 0
         j = d.job
         fields = [("job", j.job_id), ("state", j.state + (f" ({j.reason})" if j.reason else "")),
@@ -307,7 +312,7 @@ def _ts(t) -> str | None:
 
 def _extra(entry, skip: tuple[str, ...]) -> str:
     """``key=value`` for each field of a history entry that was recorded, by name (as in the record)."""
-    names = sorted(n for n in entry.__dataclass_fields__ if n not in skip and n != "kind")
+    names = sorted(n for n in type(entry)._fields if n not in skip and n != "kind")
     return " ".join(f"{n}={getattr(entry, n)}" for n in names if getattr(entry, n) not in (None, ""))
 
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from heyhi.wire.protocol import DaemonError, Launch, Logs, ShowJob, NOTHING_STARTED, TAKEN
-from dataclasses import replace
+from heyhi.wire.protocol import DaemonError, Launch, Logs, ShowJob, NOTHING_STARTED, TAKEN, replace
 from heyhi.cli.ask import ask_yes
 from heyhi.errors import FolderTaken, NothingStarted, Refused
 from heyhi.wire.client import Client

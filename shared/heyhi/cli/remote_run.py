@@ -23,7 +23,7 @@ import asyncio
 import posixpath
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from heyhi.errors import UsageError, ConfigError, Refused
@@ -67,7 +67,7 @@ def _note(kind: str, message: str) -> None:
 
 
 async def _run(args: Any, state: _State) -> int:
-    from heyhi.wire.protocol import Launch, Validate  # lean: keeps the start-up of heyhi run --remote from loading it
+    from heyhi.wire.protocol import Launch, Validate, replace  # lean: keeps the start-up of heyhi run --remote from loading it
     from heyhi.wire.remote import connect_remote  # lean: keeps the start-up of heyhi run --remote from loading it
 
     client = await connect_remote(args.remote, name="heyhi run --remote", on_event=_note)
@@ -98,7 +98,6 @@ async def _run(args: Any, state: _State) -> int:
         res = await _launch(client, launch)
         if res.decision == "confirm":  # the daemon decided, under the folder lock, that this wipes
             _confirm_wipe(res, args)
-
             res = await _launch(client, replace(launch, expect_state=res.state))
             if res.decision == "confirm":
                 raise Refused(f"not wiping {args.remote}:{res.run_dir}: its run is now {res.state}; "

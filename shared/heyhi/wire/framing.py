@@ -11,7 +11,9 @@ No asyncio import here: the blocking client must not pay for it.
 from __future__ import annotations
 
 import struct
-from typing import Any
+TYPE_CHECKING = False  # not typing's: importing typing costs `heyhi ctl` ~5 ms
+if TYPE_CHECKING:  # annotations only (strings here)
+    from typing import Any
 
 import msgpack
 

@@ -51,12 +51,12 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any, AsyncIterator, Callable, Iterator
 
 from heyhi.wire.aclient import AsyncClient
 from heyhi.wire.client import DEFAULT_TIMEOUT
-from heyhi.wire.protocol import STREAMS, DaemonError, LogChunk, Logs, ProtocolMismatch, DaemonUnavailable
+from heyhi.wire.protocol import STREAMS, DaemonError, LogChunk, Logs, ProtocolMismatch, DaemonUnavailable, replace
 import tomllib
 
 CONFIG_ENV = "HEYHI_REMOTE_CONFIG"

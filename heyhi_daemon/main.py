@@ -91,8 +91,6 @@ def main(argv: list[str] | None = None, *, core: Core | None = None) -> int:
     sock = os.path.abspath(args.socket) if args.socket else paths.socket_path()
     try:
         if args.command == "start":
-            from heyhi.errors import UsageError  # lean: optional, loaded only when this runs
-
             for flag, v in (("--hello-timeout", args.hello_timeout), ("--idle-timeout", args.idle_timeout)):
                 if v is not None and not (0 <= v < float("inf")) or (flag == "--hello-timeout" and v == 0):
                     raise UsageError(f"{flag} {v:g}: expected a number of seconds"

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from heyhi.launchers import Launcher, config_of, for_config, for_status, get as get_launcher
-from heyhi.runs import records as R, formats as F, Host, Plan, launch as run_sequence
+from heyhi.runs import records as R, formats as F, Host, Plan, launch as run_sequence, unstart
 from heyhi.errors import HeyHiError, NothingStarted
 from heyhi.wire import protocol as P
 from heyhi.states import JobState
@@ -391,8 +391,6 @@ class SweepManager:
                 array_id = await tracker.submit_array(chunk[0][2], f"hh-{sw.id}-{n}", lst, len(chunk), throttle,
                                                       script, out_dir)
             except NothingStarted as e:
-                from heyhi.runs import unstart  # lean: optional, loaded only when this runs
-
                 sw.error(f"{launcher.title} array submission failed: nothing started: {e}")
                 for p, job, _, res in chunk:  # nothing started: the folders go back as they were
                     await asyncio.to_thread(unstart, Path(p.dir), res.created, res.saved_status)

@@ -229,7 +229,7 @@ class LaunchScreen(Screen):
                 # naming the folder, then send a yes to exactly the state that was shown.
                 from rich.text import Text  # lean: rich loads only when this runs
 
-                from ..dialogs.confirm import ConfirmDialog  # lean: optional, loaded only when this runs
+                from ..dialogs.confirm import ConfirmDialog  # lean: loads when a wipe is asked, not with heyhi-tui
 
                 where = self.app.show_path(launched.run_dir)
                 yes = await self.app.push_screen_wait(ConfirmDialog(

@@ -18,6 +18,7 @@ from typing import Any
 
 from heyhi.errors import ConfigError
 from heyhi.config.schema.model import FLOAT_KINDS, INT_KINDS, INT_RANGES, FieldSpec
+from heyhi.config.textformat import parse_int
 import sys
 
 __all__ = ["cast_string", "cast_python_value", "to_float32"]
@@ -51,8 +52,6 @@ def cast_string(f: FieldSpec, kind: str, value: str, where: str, key: str) -> An
         try:
             n = int(_number_text(value, key, kind, where))  # the original's int(): "010" is 10
         except ValueError:
-            from heyhi.config.textformat import parse_int  # lean: optional, loaded only when this runs
-
             try:
                 n = parse_int(value)
             except ValueError:

@@ -5,6 +5,7 @@ whether and where; on failure nothing half-written is left behind."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -60,7 +61,5 @@ def prepare_run(project, composed, run_dir: Path, *, adhoc: bool = False, checkp
         return info
     except BaseException:
         if created and run_dir.exists():
-            import shutil  # lean: optional, loaded only when this runs
-
             shutil.rmtree(run_dir, ignore_errors=True)
         raise

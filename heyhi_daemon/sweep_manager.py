@@ -98,6 +98,7 @@ class SweepManager:
         self.sweeps: dict[str, _Sweep] = {}
         self._by_dir: dict[str, str] = {}  # point folder -> sweep id (active sweeps)
         self._path = Path(core.store.state_dir) / STATE_FILE
+        self.newer: str | None = None  # the one line when sweeps.json is a newer HeyHi's: never saved over
         self._metric_cache: dict[tuple, float | None] = {}
         core.store.listeners.append(self._on_job)
 
@@ -107,6 +108,12 @@ class SweepManager:
             data = json.loads(self._path.read_text())
         except (OSError, ValueError):
             data = {}
+        try:
+            F.check(self._path, data, F.DAEMON_SWEEPS)
+        except F.NewerFormat as e:  # a newer HeyHi's sweeps: kept as they are, not resumed here
+            self.newer = str(e)
+            log.error("%s; the daemon resumes no sweep and leaves that file as it is", e)
+            return
         for sid, d in (data.get("sweeps") or {}).items():
             self.sweeps[sid] = _Sweep.from_json(sid, d)
         for sw in self.sweeps.values():
@@ -114,8 +121,11 @@ class SweepManager:
                 self._start_runner(sw)
 
     def _save(self) -> None:
+        if self.newer is not None:  # a newer HeyHi's file stays as it is
+            return
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        R.write_atomic(self._path, json.dumps({"sweeps": {s.id: s.to_json() for s in self.sweeps.values()}}))
+        data = F.stamp({"sweeps": {s.id: s.to_json() for s in self.sweeps.values()}}, F.DAEMON_SWEEPS)
+        R.write_atomic(self._path, json.dumps(data))
 
     def _on_job(self, job) -> None:
         sid = self._by_dir.get(job.run_dir)
@@ -132,6 +142,8 @@ class SweepManager:
 
     # ---- requests ---------------------------------------------------------------------------------
     async def launch(self, req: LaunchSweep) -> SweepLaunched | Error:
+        if self.newer is not None:  # its sweeps could not be recorded without writing over that file
+            return Error(P.REFUSED, f"{self.newer}: this daemon launches no sweep; use the newer HeyHi")
         sdir = str(Path(req.sweep_dir).expanduser().absolute())
         try:
             rec = await asyncio.to_thread(Record, sdir)

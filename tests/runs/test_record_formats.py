@@ -71,7 +71,7 @@ def bump(path: Path, found: int = 7, **fields) -> bytes:
 
 def test_v0_fixtures_have_no_format():
     files = v0_files()
-    assert len(files) == 12
+    assert len(files) == 13  # 12 written by HeyHi at 59f42c6, and the daemon's sweeps.json
     for p in files:
         assert '"format"' not in p.read_text(), p
 
@@ -108,6 +108,25 @@ def test_v0_index_reads_as_before_and_is_saved_with_its_format(proj, tmp_path):
     assert store.save()
     saved = json.loads((tmp_path / "state" / INDEX).read_text())
     assert saved["format"] == F.INDEX and len(saved["jobs"]) == 3
+
+
+def test_v0_daemon_sweeps_file_reads_as_before_and_is_saved_with_its_format(proj, tmp_path):
+    """The daemon's sweeps.json (its sweeps across restarts), read by its real SweepManager over a
+    real JobStore (the rest of the daemon's core is not needed to load it)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from heyhi_daemon.sweep_manager import STATE_FILE, SweepManager
+
+    install_v0(proj, tmp_path / "state")
+    manager = SweepManager(SimpleNamespace(store=JobStore(tmp_path / "state")))
+    asyncio.run(manager.start())
+    results = Path(os.environ["HH_EXP_DIR"])
+    assert [(sw.dir, sw.active) for sw in manager.sweeps.values()] == [(str(results / SWEEP), False)]
+    assert manager.newer is None
+    manager._save()
+    saved = json.loads((tmp_path / "state" / STATE_FILE).read_text())
+    assert saved["format"] == F.DAEMON_SWEEPS and list(saved["sweeps"]) == list(manager.sweeps)
 
 
 def test_v0_sweep_record_reads_as_before(proj):
@@ -239,6 +258,28 @@ def test_the_daemon_keeps_a_newer_index_and_starts_with_an_empty_view(sock, tmp_
     finally:
         d.stop()
     assert index.read_bytes() == before
+
+
+def test_the_daemon_keeps_a_newer_sweeps_file_and_launches_no_sweep(sock, tmp_path, proj):
+    from heyhi_daemon.sweep_manager import STATE_FILE
+
+    state = tmp_path / "daemon-state"
+    install_v0(proj, state)
+    sweeps = state / STATE_FILE
+    before = bump(sweeps)
+    d = DaemonProcess.start(sock, hello_timeout=5, stderr_dir=tmp_path)
+    try:
+        said = [x for x in d.stderr().splitlines() if "record format" in x]
+        assert len(said) == 1 and said[0].endswith(
+            newer_line(sweeps)[len("heyhi: "):] + "; the daemon resumes no sweep and leaves that file as it is")
+        with Client(str(d.socket)) as c:
+            with pytest.raises(DaemonError) as e:
+                c.request(P.LaunchSweep(sweep_dir=str(Path(os.environ["HH_EXP_DIR"]) / SWEEP)))
+            assert e.value.code == P.REFUSED and "this daemon launches no sweep" in e.value.message
+            assert c.request(P.ListJobs()).jobs != []  # the rest of the daemon works
+    finally:
+        d.stop()
+    assert sweeps.read_bytes() == before
 
 
 def test_the_daemon_leaves_a_newer_run_alone(sock, tmp_path, proj):

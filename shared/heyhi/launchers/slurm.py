@@ -162,7 +162,7 @@ class SlurmLauncher(Launcher):
         return to_dict(msg, with_defaults=True)
 
     def owns_job_id(self, jobid: str) -> bool:
-        return bool(jobid) and not jobid.startswith("local:")
+        return jobid.split("_")[0].isdigit()  # a Slurm id: 123, or 123_4 for an array task
 
     def job_id_here(self) -> str | None:
         if "SLURM_ARRAY_JOB_ID" in os.environ and "SLURM_ARRAY_TASK_ID" in os.environ:

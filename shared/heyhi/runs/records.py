@@ -55,6 +55,14 @@ METRICS = "metrics.jsonl"
 
 RECORD_FILES = (STATUS, JOBID, RUN, CONFIG_META)
 
+# A run folder of the original HeyHi (heyhi.jobid, no heyhi.status.json), judged as its ExperimentDir did:
+# running if Slurm lists its job, done if its task wrote result.torch, else dead. Its local runs ("local")
+# left no pid: files changed in the last ORIGINAL_FRESH_S seconds count as running.
+ORIGINAL_RESULT = "result.torch"
+ORIGINAL_LOCAL_ID = "local"
+ORIGINAL_FRESH_S = 600
+_ORIGINAL_SCAN = 2000  # the most entries looked at for the newest change (a bounded walk)
+
 # States, as in heyhi.status.json (``heyhi.states.RunState``; each member is its string).
 QUEUED, SUBMITTED, RUNNING, REQUEUED = RunState.QUEUED, RunState.SUBMITTED, RunState.RUNNING, RunState.REQUEUED
 COMPLETED, CRASHED, CANCELLED, LOST = RunState.COMPLETED, RunState.CRASHED, RunState.CANCELLED, RunState.LOST
@@ -189,7 +197,7 @@ class RunDir:
             if (self.path / COMPLETED_MARKER).exists():
                 return COMPLETED, {}
             if (self.path / JOBID).exists():
-                return LOST, {"reason": "no heyhi.status.json"}
+                return self._original_state(slurm_live)
             return NOT_STARTED, {}
         state = st.get("state", LOST)
         if state not in LIVE_STATES:
@@ -234,6 +242,43 @@ class RunDir:
         if (self.path / COMPLETED_MARKER).exists():
             return COMPLETED, {**st2, "state": COMPLETED, "reason": "COMPLETED written; status not updated"}
         return LOST, {**st2, "reason": "Slurm no longer knows the job and it left no final record"}
+
+    def _original_state(self, slurm_live: set | None) -> tuple[str, dict]:
+        """The state of a run the original HeyHi wrote (its ``heyhi.jobid``, no status record)."""
+        jobid = self.read_jobid() or ""
+        if jobid == ORIGINAL_LOCAL_ID:
+            age = self._newest_change_age()
+            if age is not None and age < ORIGINAL_FRESH_S:
+                return RUNNING, {"state": RUNNING, "jobid": jobid, "launcher": launchers.LOCAL.name,
+                                 "reason": f"a local run of the original HeyHi: its files changed {int(age)} s ago"}
+        elif jobid:
+            slurm = launchers.for_status({}, jobid, stopping=True)  # the scheduler that owns the id
+            live = slurm_live if slurm_live is not None else slurm.live_jobs()
+            if live is not None and (jobid in live or jobid.split("_")[0] in live):
+                return RUNNING, {"state": RUNNING, "jobid": jobid, "slurm_id": jobid, "launcher": slurm.name,
+                                 "reason": f"a run of the original HeyHi: Slurm runs its job {jobid}"}
+        if (self.path / ORIGINAL_RESULT).exists():
+            return COMPLETED, {"state": COMPLETED, "jobid": jobid,
+                               "reason": f"a finished run of the original HeyHi ({ORIGINAL_RESULT})"}
+        return LOST, {"state": LOST, "jobid": jobid,
+                      "reason": f"a run of the original HeyHi that left no {ORIGINAL_RESULT}"}
+
+    def _newest_change_age(self) -> float | None:
+        """Seconds since the newest change of a file in the folder (at most ``_ORIGINAL_SCAN`` entries)."""
+        newest, seen = None, 0
+        for dirpath, dirnames, filenames in os.walk(self.path):
+            for name in filenames + dirnames:
+                seen += 1
+                if seen > _ORIGINAL_SCAN:
+                    break
+                try:
+                    m = os.lstat(os.path.join(dirpath, name)).st_mtime
+                except OSError:
+                    continue
+                newest = m if newest is None else max(newest, m)
+            if seen > _ORIGINAL_SCAN:
+                break
+        return None if newest is None else max(0.0, time.time() - newest)
 
     def _judged(self, state: str, st: dict, alive: bool, why: str) -> tuple[str, dict]:
         if alive:

@@ -86,6 +86,7 @@ def run(run_dir: Path) -> int:
         )
 
     reserve = _reserve(run_dir)
+    _RESERVED[:] = [reserve]
     try:
         try:
             claimed = claim()
@@ -160,6 +161,16 @@ def _disk_full(rd: R.RunDir, reserve: Path | None, e: OSError) -> int:
     return 1
 
 
+_RESERVED: list[Path | None] = [None]  # this job's reserve file, freed just before its final record
+
+
+def _final(rd: R.RunDir, state: str, **fields) -> None:
+    """Record how the job ended, freeing the reserve first: room for the record on a full disk, and no
+    reserve file left in a folder that already says it ended (a copy taken then sees every file)."""
+    _free(_RESERVED[0])
+    rd.set_state(state, **fields)
+
+
 def _run_claimed(rd: R.RunDir, run_dir: Path, info: dict, slurm_id: str | None, attempt: int) -> int:
     """Run the claimed job to its end and record it."""
 
@@ -198,7 +209,7 @@ def _run_claimed(rd: R.RunDir, run_dir: Path, info: dict, slurm_id: str | None, 
 
         locks.DEFAULT_DEADLINE_S = CANCEL_STATUS_WAIT_S  # being stopped: record it briefly or not at all
         try:
-            rd.set_state(R.CANCELLED, exit_code=143, reason="SIGTERM")
+            _final(rd, R.CANCELLED, exit_code=143, reason="SIGTERM")
         except HeyHiError:
             pass  # the status lock is held: whoever stops us records the end
 
@@ -209,7 +220,7 @@ def _run_claimed(rd: R.RunDir, run_dir: Path, info: dict, slurm_id: str | None, 
         if code == 0:
             return _completed(rd, None)
         perms.write_file(run_dir / R.CRASH, f"SystemExit: exit code {code}\n")
-        rd.set_state(R.CRASHED, exit_code=code, reason=f"exit code {code}")
+        _final(rd, R.CRASHED, exit_code=code, reason=f"exit code {code}")
         return code
     except BaseException as e:
         tb = traceback.format_exc()
@@ -217,7 +228,7 @@ def _run_claimed(rd: R.RunDir, run_dir: Path, info: dict, slurm_id: str | None, 
         sys.stderr.flush()
         perms.write_file(run_dir / R.CRASH, tb)
         reason = f"{type(e).__name__}: {e}".splitlines()[0][:300] if str(e) else type(e).__name__
-        rd.set_state(R.CRASHED, exit_code=1, reason=reason)
+        _final(rd, R.CRASHED, exit_code=1, reason=reason)
         return 1
     return _completed(rd, result)
 
@@ -231,7 +242,7 @@ def _completed(rd: R.RunDir, result) -> int:
 
             R.write_atomic(rd / R.RESULT_PKL, pickle.dumps(result))
     perms.write_file(rd / R.COMPLETED_MARKER, "")
-    rd.set_state(R.COMPLETED, exit_code=0)
+    _final(rd, R.COMPLETED, exit_code=0)
     sys.stdout.flush()
     return 0
 

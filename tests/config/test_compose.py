@@ -361,3 +361,18 @@ def test_pydantic_schema_keeps_docs():
     s = schema_from_spec("conf.schema:MetaCfg", REPO)
     assert s.find_message("TrainTask").fields["lr"].doc == "Learning rate."
     assert Project(REPO).schema.find_message("TrainTask").fields["lr"].doc == "Learning rate."
+
+
+def test_package_functions_are_not_shadowed_by_their_modules():
+    """``heyhi.compose`` stays the function after ``heyhi.load_config`` was used (the module that defines
+    it is ``heyhi.config.compose``; a module of the same name under ``heyhi`` once replaced it)."""
+    import subprocess
+    import sys
+
+    code = ("import heyhi\n"
+            "heyhi.load_config('conf/c02_sup_train/sl.prototxt', ['lr=0.1'])\n"
+            "import heyhi.config.compose\n"
+            "assert callable(heyhi.compose) and heyhi.compose.__name__ == 'compose', heyhi.compose\n"
+            "assert all(not type(getattr(heyhi, n)).__name__ == 'module' for n in heyhi.__all__), heyhi.__all__\n")
+    p = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr

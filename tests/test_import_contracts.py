@@ -205,9 +205,10 @@ def test_ctl_status_with_a_daemon_loads_no_pydantic_asyncio_or_textual(sock):
 
 # A module may import its own wing and the wings ranked below it (wire: config's types only). The
 # leaves every wing may use: the package root (lazy names only), errors, states, perms, exports.
-RANK = {"config": 1, "slurm": 2, "wire": 2, "launchers": 3, "runs": 4, "sweep": 5, "cli": 6}
+RANK = {"config": 1, "slurm": 2, "wire": 2, "launchers": 3, "runs": 4, "sweep": 5, "cli": 6, "compat": 7}
 LEAVES = {"heyhi", "heyhi.errors", "heyhi.states", "heyhi.perms", "heyhi.exports"}
-ENTRY_POINTS = {"heyhi.job"}  # ``python -m heyhi.job``: a shim over heyhi.runs.runner
+ENTRY_POINTS = {"heyhi.job",  # ``python -m heyhi.job``: a shim over heyhi.runs.runner
+                "heyhi.conf", "heyhi.run", "heyhi.util"}  # the original HeyHi's modules: shims over heyhi.compat
 
 
 def wing_of(mod: str) -> str | None:

@@ -9,8 +9,11 @@ class HeyHiError(Exception):
     exit_code = 2
 
 
-class ConfigError(HeyHiError):
+class ConfigError(HeyHiError, ValueError):
     """A bad config file, schema, include or override. ``where`` is file:line:col or the override.
+
+    Also a ``ValueError``, as the original HeyHi raised for a bad override or value: code written
+    for it (``except ValueError``) still catches it.
 
     An override's error carries it: ``override`` (the ``heyhi.config.grammar.Override`` that
     failed to apply, else None) and ``token`` (its text, also for a token that did not parse)."""
@@ -21,6 +24,11 @@ class ConfigError(HeyHiError):
         self.override = override
         self.token = token if token is not None or override is None else override.token
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A Python value of the wrong type assigned to a config field (a float to an int field, an int
+    to a string field): also a ``TypeError``, as protobuf raises for it."""
 
 
 class SweepError(HeyHiError):

@@ -432,7 +432,7 @@ QUOTES = [
     ("it's", r'"it\'s"'),
     ("back\\slash", r'"back\\slash"'),
     ("\x00\x01\x7f\x1b", r'"\000\001\177\033"'),
-    ("é中\U0001f600", '"é中\U0001f600"'),
+    ("é中\U0001f600", r'"\303\251\344\270\255\360\237\230\200"'),  # UTF-8 bytes in octal, as protobuf prints
     ("#not comment", '"#not comment"'),
 ]
 

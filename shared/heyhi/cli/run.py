@@ -83,7 +83,7 @@ def _out_dir(project, composed, args) -> Path:
 
 def _note_flag_fields(composed, args) -> None:
     """Where a flag's name is also a field of the task, the flag wins: say so once."""
-    fields = composed.task_msg.type.fields
+    fields = composed.task_msg._type.fields
     for flag in dict.fromkeys(args.given):
         name = flag.lstrip("-").replace("-", "_")
         if len(flag) > 2 and name in fields:

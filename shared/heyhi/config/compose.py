@@ -58,7 +58,7 @@ class Composed:
 
     @property
     def task_msg(self) -> Msg:
-        return self.meta.v[self.task]
+        return self.meta._v[self.task]
 
     @property
     def raw_overrides(self) -> list[str]:
@@ -186,7 +186,7 @@ class Composer:
         sub = _sub_config(msg, mount, where, display_mount)
         resolved = self.resolve_include(inc_path, dirs, display_mount, where)
         chain = self._chain(chain, resolved, where)
-        sub.merge_from(self.load_message(resolved, sub.type, chain=chain))
+        sub._merge(self.load_message(resolved, sub._type, chain=chain))
 
     def _chain(self, chain: tuple, path: Path, where: str) -> tuple:
         """``chain`` (the files being composed, outermost first, as (real path, path)) plus
@@ -227,9 +227,9 @@ class Composer:
         msg = Msg(mtype)
         for inc in includes:
             self._apply_include(msg, mount_of(inc.mount), inc.path, dirs, inc.where, inc.mount, chain)
-        msg.merge_from(own)
+        msg._merge(own)
         if INCLUDES_FIELD in mtype.fields:
-            msg.clear(INCLUDES_FIELD)
+            msg._clear(INCLUDES_FIELD)
         eff = effective(overrides)
         for o in eff:
             if o.kind == OverrideKind.INCLUDE:
@@ -249,7 +249,7 @@ class Composer:
         own, _ = self.file_msg(Path(config), root)
         if TASK_ONEOF not in root.oneofs:
             raise ConfigError(f"the root message {root.name} has no oneof 'task'")
-        task = own.which(TASK_ONEOF)
+        task = own._which(TASK_ONEOF)
         if task is None:
             raise ConfigError(
                 f"no task set: the config must set one of {', '.join(root.oneofs[TASK_ONEOF])}", str(config)
@@ -264,7 +264,7 @@ class Composer:
             ovs = parse_overrides(str(o) if not isinstance(o, Override) else o.token for o in overrides)
         task = self.task_of(config)
         meta = self.load_message(config, self.schema.root, ovs, task=task)
-        if meta.which(TASK_ONEOF) != task:
+        if meta._which(TASK_ONEOF) != task:
             raise ConfigError(f"the overrides switched the task away from {task!r}", str(config))
         return Composed(config=config, task=task, meta=meta, overrides=list(ovs), project=self.project)
 
@@ -331,13 +331,13 @@ def _sub_config(msg: Msg, mount: str, where: str, display: str) -> Msg:
         return msg
     cur = msg
     for part in mount.split("."):
-        f = cur.type.fields.get(part)
+        f = cur._type.fields.get(part)
         if f is None or f.kind != "message" or f.repeated:
             from heyhi.config.suggest import did_you_mean  # lean: only an error needs it (keeps difflib off the start-up of heyhi run --print)
 
-            cands = [n for n, x in cur.type.fields.items() if x.kind == "message" and not x.repeated]
+            cands = [n for n, x in cur._type.fields.items() if x.kind == "message" and not x.repeated]
             raise ConfigError(f"cannot mount an include at {display!r}: no message field {part!r}{did_you_mean(part, cands)}", where)
-        cur = cur.sub(part)
+        cur = cur._sub(part)
     return cur
 
 
@@ -372,41 +372,75 @@ def compose(config: Path | str, overrides: Sequence[str] = (), *, project: Path 
     return composer_for(_find_project(Path(config), project)).compose(config, overrides)
 
 
+def message_type(schema: Schema, msg_class: Any) -> MessageType | None:
+    """The type of ``schema`` that ``msg_class`` names: a ``MessageType`` (this schema's type of that full
+    name, when it has one), a message name (``"Launcher"``, ``"TestTask.SubMessage"``), or a config class
+    (an editable or a frozen per-type class); None for None (guess)."""
+    if msg_class is None:
+        return None
+    if hasattr(msg_class, "get_proto_class"):  # a frozen config class: its editable class names the type
+        msg_class = msg_class.get_proto_class()
+    carried = msg_class if isinstance(msg_class, MessageType) else getattr(msg_class, "_heyhi_type", None)
+    if isinstance(carried, MessageType):
+        return schema.messages.get(carried.full_name, carried)
+    if isinstance(msg_class, str):
+        names = [msg_class]
+    else:
+        names = [getattr(msg_class, a, None) for a in ("__qualname__", "__name__")]
+    for name in dict.fromkeys(n for n in names if isinstance(n, str)):
+        mtype = schema.find_message(name)
+        if mtype is not None:
+            return mtype
+    raise ConfigError(f"unknown message type {next((n for n in names if n), str(msg_class))!r}")
+
+
+def load_message(
+    config_path: Path | str,
+    overrides: Sequence[str] = (),
+    *,
+    msg_class: Any = None,
+    extra_include_dirs: Sequence[Path] = (),
+    project: Path | str | None = None,
+) -> Msg:
+    """Load ``config_path`` with ``overrides`` as an editable config (see ``load_config``)."""
+    path = Path(config_path)
+    comp = composer_for(_find_project(path, project))
+    schema = comp.schema
+    mtype = message_type(schema, msg_class) or comp.guess_type(path)
+    ovs = parse_overrides(overrides)
+    task = comp.task_of(path) if mtype is schema.root else None
+    return comp.load_message(path, mtype, ovs, extra_include_dirs, task=task)
+
+
 def load_config(
-    path: Path | str,
+    config_path: Path | str,
     overrides: Sequence[str] = (),
     *,
     msg_class: Any = None,
     extra_include_dirs: Sequence[Path] = (),
     project: Path | str | None = None,
 ):
-    """Load ``path`` with ``overrides`` and return a frozen config.
+    """Load ``config_path`` with ``overrides`` and return a frozen config.
 
-    ``msg_class`` is a message name (``"Launcher"``), a schema ``MessageType``, or None to guess
-    (the root ``MetaCfg`` if the file parses as one). For the root, keys and mounts in overrides
-    are relative to the task.
+    ``msg_class`` is a message name (``"Launcher"``), a schema ``MessageType``, a config class, or None
+    to guess (the root ``MetaCfg`` if the file parses as one). For the root, keys and mounts in
+    overrides are relative to the task.
     """
-    path = Path(path)
-    comp = composer_for(_find_project(path, project))
-    schema = comp.schema
-    if msg_class is None:
-        mtype = comp.guess_type(path)
-    elif isinstance(msg_class, MessageType):
-        mtype = msg_class
-    else:
-        name = msg_class if isinstance(msg_class, str) else getattr(msg_class, "__name__", str(msg_class))
-        mtype = schema.find_message(name)
-        if mtype is None:
-            raise ConfigError(f"unknown message type {name!r}")
-    ovs = parse_overrides(overrides)
-    task = comp.task_of(path) if mtype is schema.root else None
-    msg = comp.load_message(path, mtype, ovs, extra_include_dirs, task=task)
+    msg = load_message(config_path, overrides, msg_class=msg_class, extra_include_dirs=extra_include_dirs,
+                       project=project)
     from heyhi.config.frozen import freeze  # lean: keeps the start-up of heyhi run --print from loading it
 
     return freeze(msg, copy=False)  # a fresh message: no need to copy it
 
 
-def load_root_config(path: Path | str, overrides: Sequence[str] = (), **kw):
+def load_root_config(
+    config_path: Path | str,
+    overrides: Sequence[str] = (),
+    *,
+    extra_include_dirs: Sequence[Path] = (),
+    project: Path | str | None = None,
+):
     """``load_config`` for the top-level ``MetaCfg``."""
-    comp = composer_for(_find_project(Path(path), kw.get("project")))
-    return load_config(path, overrides, msg_class=comp.schema.root, **kw)
+    comp = composer_for(_find_project(Path(config_path), project))
+    return load_config(config_path, overrides, msg_class=comp.schema.root, extra_include_dirs=extra_include_dirs,
+                       project=project)

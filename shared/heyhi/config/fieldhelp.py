@@ -34,7 +34,7 @@ def field_rows(msg: Msg, prefix: str = "") -> list[tuple[str, str, str, str, str
             cur = flat_value_text(current[key]) if key in current else ""
             rows.append((key, f.type_label(), default, cur, doc))
 
-    walk(msg.type, "", ())
+    walk(msg._type, "", ())
     p = prefix.strip(".")
     return [r for r in rows if not p or r[0] == p or r[0].startswith(p + ".")]
 

@@ -3,7 +3,7 @@ override grammar) applied by ``compose``.
 
 ``a.b=1`` sets a scalar (a leading ``--`` is optional); ``I<mount>=<path>`` (also ``I.<mount>``,
 and ``I=`` for the task itself) merges an include; the value ``NULL`` clears a field or a whole
-oneof; ``SELECT`` selects an empty message in a oneof; ``list.N=v`` sets, ``list.-1=v`` appends;
+oneof; ``SELECT`` selects an empty message in a oneof (on a scalar it is the text, as in the original); ``list.N=v`` sets, ``list.-1=v`` appends;
 ``map.k=v`` sets an entry. The last value of a repeated key wins, at its first position.
 
 Promises: an error applying an override is one line at ``override 'TOKEN'``; a ``ConfigError``
@@ -82,31 +82,31 @@ def _apply_scalar(root: Msg, path: str, o: Override, display_prefix: str) -> Non
     def unknown(at: int) -> ConfigError:
         from heyhi.config.suggest import did_you_mean_key  # lean: only an error needs it (keeps difflib off the start-up of heyhi run --print)
 
-        return ConfigError(f"unknown key {key!r}{did_you_mean_key(key, root.type, display_prefix)}", where)
+        return ConfigError(f"unknown key {key!r}{did_you_mean_key(key, root._type, display_prefix)}", where)
 
     while True:
         seg = parts[i]
         last = i == n - 1
         if not isinstance(cur, Msg):
             raise unknown(i)
-        f = cur.type.fields.get(seg)
+        f = cur._type.fields.get(seg)
         if f is None:
-            if last and seg in cur.type.oneofs and o.kind == _NULL:
-                cur.clear(seg)
+            if last and seg in cur._type.oneofs and o.kind == _NULL:
+                cur._clear(seg)
                 return
             raise unknown(i)
         if last:
             _set_leaf(cur, f, o, key, where)
             return
         if f.kind == "message" and not f.repeated:
-            if o.kind == _NULL and not cur.has(seg):
-                return  # clearing inside an unset message: nothing to do
-            cur = cur.sub(seg)
+            # NULL inside an unset message creates the parents, as the original's did (protobuf's
+            # ClearField through nested reads): ``launcher.slurm.partition=NULL`` selects slurm.
+            cur = cur._sub(seg)
             i += 1
             continue
         if f.kind == "map":
             mkey = _cast_map_key(f, parts[i + 1], where, key)
-            m = cur.get_map(seg)
+            m = cur._map(seg)
             if i + 1 == n - 1:
                 if o.kind == _NULL:
                     m.pop(mkey, None)
@@ -123,7 +123,7 @@ def _apply_scalar(root: Msg, path: str, o: Override, display_prefix: str) -> Non
             i += 2
             continue
         if f.repeated:
-            lst = cur.get_list(seg)
+            lst = cur._list(seg)
             try:
                 idx = int(parts[i + 1])
             except ValueError:
@@ -164,17 +164,17 @@ def _apply_scalar(root: Msg, path: str, o: Override, display_prefix: str) -> Non
 
 def _set_leaf(cur: Msg, f: FieldSpec, o: Override, key: str, where: str) -> None:
     if o.kind == _NULL:
-        cur.clear(f.name)
+        cur._clear(f.name)
         return
     if f.kind == "message" and not f.repeated:
         if o.kind == _SELECT:
-            cur.sub(f.name)
+            cur._sub(f.name)
             return
         raise ConfigError(f"{key!r} is a message ({f.message.name}): set its fields, or use NULL/SELECT", where)
     if f.repeated and f.kind != "message" and o.kind == _SCALAR and o.value.startswith("[") and o.value.endswith("]"):
         # A list is a repeated field's whole value (to sweep it, use choice(...)).
         items = split_items(o.value[1:-1], where, o.token) if o.value[1:-1].strip() else []
-        cur.set(f.name, [cast_string(f, f.kind, x.strip(), where, key) for x in items])
+        cur._set(f.name, [cast_string(f, f.kind, x.strip(), where, key) for x in items])
         return
     if f.repeated or f.kind == "map":
         if o.kind == _SELECT:
@@ -182,9 +182,14 @@ def _set_leaf(cur: Msg, f: FieldSpec, o: Override, key: str, where: str) -> None
         raise ConfigError(
             f"{key!r} is {f.type_label()}: set an element with {key}.N=VALUE or append with {key}.-1=VALUE", where
         )
-    if o.kind == _SELECT:
-        raise ConfigError(f"SELECT only applies to a message in a oneof; {key!r} is {f.type_label()}", where)
-    cur.set(f.name, cast_string(f, f.kind, o.value, where, key))
+    if o.kind == _SELECT:  # on a scalar it is its plain text, as in the original: a string stores "SELECT"
+        try:
+            value = cast_string(f, f.kind, o.value, where, key)
+        except ConfigError:
+            raise ConfigError(f"SELECT only applies to a message in a oneof; {key!r} is {f.type_label()}", where) from None
+        cur._set(f.name, value)
+        return
+    cur._set(f.name, cast_string(f, f.kind, o.value, where, key))
 
 
 def _cast_map_key(f: FieldSpec, text: str, where: str, key: str):

@@ -2,13 +2,13 @@
 order, map entries sorted by key, floats as the shortest text that reads back the same value.
 
 Below ``heyhi.config.values`` (``Msg.__str__`` prints with it) and ``heyhi.config.printing`` (which re-exports
-``to_text``): it reads a message through ``msg.type`` and ``msg.v`` only and imports no ``Msg``.
+``to_text``): it reads a message through ``msg._type`` and ``msg._v`` only and imports no ``Msg``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from heyhi.config.textformat import format_float, quote_string
+from heyhi.config.textformat import format_float, quote_bytes, quote_string
 
 if TYPE_CHECKING:
     from heyhi.config.values import Msg
@@ -20,7 +20,7 @@ def _scalar_text(kind: str, value: Any, enum=None) -> str:
     if kind == "string":
         return quote_string(value)
     if kind == "bytes":
-        return quote_string(value.decode("utf-8", "backslashreplace"))
+        return quote_bytes(value)
     if kind == "bool":
         return "true" if value else "false"
     if kind == "enum":
@@ -39,8 +39,8 @@ def to_text(msg: "Msg", indent: int = 0) -> str:
 
 def _emit(msg: "Msg", indent: int, out: list[str]) -> None:
     pad = " " * indent
-    v = msg.v
-    for f in msg.type.by_number:
+    v = msg._v
+    for f in msg._type.by_number:
         if f.name not in v:
             continue
         val = v[f.name]

@@ -12,8 +12,10 @@ Accepts what Google's ``text_format.Merge`` accepts, without needing the schema:
 - numbers (kept as their raw text) and identifiers (enum names, ``true``, ``inf``, ``-inf`` ...).
 
 Values are not converted here: ``parse_int``, ``parse_float`` and ``parse_bool`` do that later,
-when the tree is typed against a schema. ``quote_string`` and ``format_float`` are the printing
-counterparts used by the text-format writer.
+when the tree is typed against a schema. ``quote_string``, ``quote_bytes`` and ``format_float`` are
+the printing counterparts used by the text-format writer: strings print as protobuf prints them
+(ASCII only, other bytes as octal escapes), and every Unicode string ``quote_string`` prints
+parses back to itself.
 
 Speed matters (this runs on every CLI start): one compiled regex splits the whole text into
 tokens, positions are kept as offsets and turned into line:col only when a ``Loc`` is built.
@@ -27,7 +29,7 @@ from bisect import bisect_right
 from heyhi.errors import ConfigError
 from heyhi.config.tree import Entry, ListValue, Loc, Node, Scalar
 
-__all__ = ["parse", "parse_int", "parse_float", "parse_bool", "quote_string", "format_float"]
+__all__ = ["parse", "parse_int", "parse_float", "parse_bool", "quote_string", "quote_bytes", "format_float"]
 
 # ---------------------------------------------------------------------------------------------
 # Tokenizer
@@ -376,20 +378,32 @@ def parse_bool(text: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def _make_str_escapes() -> dict[int, str]:
-    # Same table as protobuf's text_encoding._str_escapes (CEscape with as_utf8=True).
-    table = {i: "\\%03o" % i for i in range(128) if not 32 <= i < 127}
+def _make_byte_escapes() -> dict[int, str]:
+    # protobuf's text_encoding._cescape_byte_to_str (CEscape with as_utf8=False), indexed by the
+    # latin-1 character that stands for each byte: bytes below 32 and from 127 as 3-digit octal,
+    # but \t \n \r \" \' \\ as those escapes; printable ASCII as itself.
+    table = {i: "\\%03o" % i for i in range(256) if not 32 <= i < 127}
     table.update({ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r"})
     table.update({ord('"'): '\\"', ord("'"): "\\'", ord("\\"): "\\\\"})
     return table
 
 
-_STR_ESCAPES = _make_str_escapes()
+_BYTE_ESCAPES = _make_byte_escapes()
+
+
+def quote_bytes(data: bytes) -> str:
+    """Double-quoted text-format string of ``data``, escaped as protobuf's ``text_format`` prints
+    it: pure ASCII, every byte outside printable ASCII as a 3-digit octal escape (``\\303``)."""
+    return '"' + data.decode("latin-1").translate(_BYTE_ESCAPES) + '"'
 
 
 def quote_string(s: str) -> str:
-    """Double-quoted text-format string; non-ASCII characters stay as they are (UTF-8 text)."""
-    return '"' + s.translate(_STR_ESCAPES) + '"'
+    """Double-quoted text-format string of ``s``, as protobuf's ``text_format`` prints a string
+    field (``as_utf8=False``, what the original HeyHi's ``--print`` and saved configs show): its
+    UTF-8 bytes through ``quote_bytes`` (``é`` is ``\\303\\251``). ``parse`` reads it back to ``s``."""
+    if s.isascii():
+        return '"' + s.translate(_BYTE_ESCAPES) + '"'
+    return quote_bytes(s.encode("utf-8", "surrogatepass"))  # a lone surrogate prints, but never reads back
 
 
 def format_float(x: float, float32: bool) -> str:

@@ -29,7 +29,7 @@ def node_to_msg(node: Node, mtype: MessageType, into: Msg | None = None) -> Msg:
             _merge_map(msg, f, val, entry)
         elif f.repeated:
             items = val.items if isinstance(val, ListValue) else [val]
-            lst = msg.get_list(f.name)
+            lst = msg._list(f.name)
             for item in items:
                 lst.append(_typed_value(f, item, entry.name))
         elif isinstance(val, ListValue):
@@ -40,17 +40,17 @@ def node_to_msg(node: Node, mtype: MessageType, into: Msg | None = None) -> Msg:
                     f"field {entry.name!r} is a message ({f.message.name}): expected '{{ ... }}', got a value",
                     str(val.loc),
                 )
-            node_to_msg(val, f.message, msg.sub(f.name))
+            node_to_msg(val, f.message, msg._sub(f.name))
         else:
             if isinstance(val, Scalar) and val.kind == "null":
-                msg.clear(f.name)
+                msg._clear(f.name)
                 continue
-            msg.set(f.name, _typed_value(f, val, entry.name))
+            msg._set(f.name, _typed_value(f, val, entry.name))
     return msg
 
 
 def _merge_map(msg: Msg, f: FieldSpec, val: Any, entry) -> None:
-    dst = msg.get_map(f.name)
+    dst = msg._map(f.name)
     if isinstance(val, Node) and not any(e.name in ("key", "value") for e in val.entries) and val.entries:
         # YAML/JSON style: a mapping of key -> value.
         for e in val.entries:

@@ -377,6 +377,8 @@ class _Converter:
                 return Scalar("null", None, loc)
             if (tag == _TIMESTAMP or tag == _VALUE) and not node.style:
                 return Scalar("string", text, loc)  # a date stays the text it was written as
+        except ConfigError:  # a ConfigError is also a ValueError: it keeps its own message
+            raise
         except (ValueError, TypeError, ArithmeticError):
             raise self.error(f"invalid {tag.rsplit(':', 1)[-1]} value '{_one_line(text)}'", node) from None
         raise self.error(f"unsupported YAML tag '{_short_tag(tag)}'", node)

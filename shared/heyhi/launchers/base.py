@@ -102,13 +102,13 @@ def get(name: str | None) -> Launcher:
 def _arm(composed) -> tuple[str | None, Any]:
     """(the set arm of the task's ``launcher`` oneof, its message) or (None, None)."""
     task = composed.task_msg
-    if "launcher" not in task.type.fields:
+    if "launcher" not in task._type.fields:
         return None, None
-    lmsg = task.v.get("launcher")
+    lmsg = task._v.get("launcher")
     if lmsg is None:
         return None, None
-    which = lmsg.which("launcher") if "launcher" in lmsg.type.oneofs else None
-    return which, (lmsg.v.get(which) if which else None)
+    which = lmsg._which("launcher") if "launcher" in lmsg._type.oneofs else None
+    return which, (lmsg._v.get(which) if which else None)
 
 
 def for_config(composed) -> Launcher:

@@ -3,7 +3,7 @@
 tasks, the one launch sequence (``sequence``: lock, decide, confirm, stop, wipe, ``prepare``, start)
 with its safety rules (``guard``, ``ownership``, ``locks``, ``trash``), liveness, stopping, the
 recorded config a restart reruns (``recorded``), the job runner (``runner``) and what a running task
-can call (``task_api``). It imports the launchers, slurm, wire (paths) and config wings.
+can call (``task_api``, ``jobenv``). It imports the launchers, slurm, wire (paths) and config wings.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ _EXPORTS = {
     "check_task": "heyhi.runs.tasks",
     "run_folder": "heyhi.runs.outdir",
     "NewerFormat": "heyhi.runs.formats",
+    **dict.fromkeys(("job_env", "JobEnv", "expand_hostlist", "HostlistError"), "heyhi.runs.jobenv"),
 }
 
 __all__, __getattr__, __dir__ = public(__name__, _EXPORTS)

@@ -1,8 +1,9 @@
 """Output folder names, bit-for-bit as the original HeyHi.
 
 ``<root>/<prefix>/<cfg_folder>/<cfg>/<tag>_<hash>``: prefix ``p`` (or ``adhoc/<ISO datetime
-without colons>``); cfg_folder the config's folder under ``conf/`` with ``/`` -> ``_`` (outside
-``conf/``: md5 of the absolute parent folder, 8 hex); hash the first 8 hex of the md5 of
+without colons>``); cfg_folder the config's absolute parent folder with the conf folder's path cut
+off its start and ``/`` -> ``_`` (as the original's string prefix test: ``conf/a/b`` -> ``a_b``,
+a sibling ``conf_old/x`` -> ``_old_x``), else md5 of that folder, 8 hex; hash the first 8 hex of the md5 of
 ``repr()`` of the overrides sorted by (number of dot parts, key, whole string); tag the
 ``key@value`` pairs joined by ``@`` (long keys shortened), cut to 100 chars, or ``default``.
 """
@@ -21,12 +22,16 @@ ADHOC_DIR = "adhoc"
 
 
 def config_folder_tag(config: Path, conf_dir: Path) -> str:
-    """The config's folder under ``conf_dir`` joined with ``_``, or an md5 tag outside it."""
+    """The original's ``_get_config_folder_tag``, with ``conf_dir`` for its ``CONF_ROOT``: the
+    config's parent folder (absolute, symlinks and ``..`` kept) when it starts with the conf folder's
+    path, as a string (so a sibling ``conf_old`` matches too), that prefix cut and ``/`` -> ``_``
+    (``""`` for a config in ``conf/`` itself); any other folder is the md5 of its path, 8 hex.
+    Where the original crashed (a path that is not UTF-8), its bytes are hashed."""
     parent = str(Path(config).absolute().parent)
     conf = str(Path(conf_dir).absolute())
-    if parent == conf or parent.startswith(conf + "/"):
+    if parent.startswith(conf):
         return "_".join(parent[len(conf):].strip("/").split("/"))
-    return hashlib.md5(parent.encode("utf8")).hexdigest()[:8]
+    return hashlib.md5(parent.encode("utf8", "surrogateescape")).hexdigest()[:8]
 
 
 def overrides_tags(overrides: Sequence[str]) -> tuple[str, str]:

@@ -49,13 +49,13 @@ def load_recorded(run_dir: Path | str, info: dict) -> Composed:
         node = parse(read_text(path), str(path))
         if task is None:
             meta = node_to_msg(node, root)
-            task = meta.which(TASK_ONEOF)
+            task = meta._which(TASK_ONEOF)
         else:
             meta = Msg(root)
             spec = root.fields.get(task)
             if spec is None or spec.kind != "message":
                 raise ConfigError(f"unknown task {task!r} in {root.name}", str(path))
-            node_to_msg(node, spec.message, meta.sub(task))
+            node_to_msg(node, spec.message, meta._sub(task))
         if task is None:
             raise ConfigError(f"no task set in the record (one of {', '.join(root.oneofs.get(TASK_ONEOF, []))})",
                               str(path))

@@ -255,14 +255,15 @@ def _load(info: dict, run_dir: Path):
     """The frozen task config, composed from the run's config_meta.prototxt."""
     from heyhi.config.compose import Composer  # lean: keeps the start-up of python -m heyhi.job from loading it
     from heyhi.config.project import Project  # lean: keeps the start-up of python -m heyhi.job from loading it
+    from heyhi.config.frozen import freeze  # lean: keeps the start-up of python -m heyhi.job from loading it
 
     code_dir = Path(info.get("code_dir") or info["project_root"])
     project = Project(code_dir if (code_dir / "conf").is_dir() else info["project_root"])
     comp = Composer(project)
     root = comp.schema.root
     meta = comp.load_message(run_dir / R.CONFIG_META, root)
-    task = meta.which("task") or info.get("task")
-    return meta.v[task].to_frozen(), task
+    task = meta._which("task") or info.get("task")
+    return freeze(meta._v[task]), task
 
 
 JOB_STATUS_WAIT_S = 600.0  # a job's own state changes wait out a busy status lock this long

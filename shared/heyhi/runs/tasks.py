@@ -1,5 +1,7 @@
-"""Task dispatch: the function that runs a task lives in the project's ``run.py``: a function
-named after the task (``def train(cfg)``) or one registered with ``@heyhi.task("train")``."""
+"""Task dispatch: the function that runs a task lives in the project's ``run.py``: one registered
+with ``@heyhi.task("train")``, else the original HeyHi's entry point (the function ``run.py`` hands to
+``heyhi.parse_args_and_maybe_launch``: ``heyhi.runs.original_main``) for every task, else a function
+named after the task (``def train(cfg)``)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from heyhi.errors import ConfigError
+from heyhi.runs.original_main import call_original_main, entry_name
 import ast
 
 _REGISTRY: dict[str, Callable] = {}
@@ -44,7 +47,12 @@ def load_tasks_module(code_dir: Path, module_file: str = "run.py"):
 
 def find_task(module, name: str, known: list[str]) -> Callable:
     """The function running task ``name``; a one-line error listing the known tasks otherwise."""
-    fn = _REGISTRY.get(name) or getattr(module, name, None)
+    fn = _REGISTRY.get(name)
+    entry = None if fn is not None or not getattr(module, "__file__", None) else entry_name(module.__file__)
+    if entry is not None and callable(getattr(module, entry, None)):
+        main = getattr(module, entry)
+        return lambda cfg: call_original_main(main, name, cfg)
+    fn = fn or getattr(module, name, None)
     if callable(fn):
         return fn
     have = sorted(n for n in known if n in _REGISTRY or callable(getattr(module, n, None)))
@@ -82,7 +90,7 @@ def check_task(project, composed) -> None:
     if not path.is_file():
         raise ConfigError(f"no task module: {path} does not exist")
     declared = declared_tasks(path)
-    if composed.task not in declared:
+    if composed.task not in declared and entry_name(path) is None:  # an original-style main runs every task
         known = sorted(t for t in project.schema.root.oneofs.get("task", []) if t in declared)
         raise ConfigError(
             f"unknown task {composed.task!r}: no function {composed.task}() or @heyhi.task({composed.task!r}) "

@@ -104,7 +104,7 @@ class Checker:
         except ConfigError as e:
             raise self._located(e) from None
         self.task = self.base.task
-        self.task_type = self.base.task_msg.type
+        self.task_type = self.base.task_msg._type
         self.prefix = self.task + "."
         self.leaves: dict[str, Leaf | None] = {}
         self.ok: set[str] = set()
@@ -155,7 +155,7 @@ class Checker:
         if (first or leaf is None or leaf.whole_list or value in ("NULL", "SELECT")
                 or leaf.kind in ("message", "map")):
             o = parse_override(raw)
-            m = self.base.meta.copy()
+            m = self.base.meta._copy()
             try:
                 apply_scalar(m, self.prefix + o.key, o, self.prefix)
             except ConfigError as e:

@@ -18,7 +18,7 @@ from heyhi.config.schema.model import Schema
 from heyhi import __version__
 from heyhi.config.schema.proto_reader import read_project_schema
 
-CACHE_VERSION = "2"  # bumped when the pickled classes move or change shape
+CACHE_VERSION = "3"  # bumped when the pickled classes move or change shape
 
 
 def cache_dir() -> Path:

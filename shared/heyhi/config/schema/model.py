@@ -35,13 +35,18 @@ INT_RANGES = {
 
 @dataclass(eq=False)
 class EnumType:
-    """An enum: ``values`` maps names to numbers in declaration order."""
+    """An enum: ``values`` maps names to numbers in declaration order.
+
+    ``file`` names the ``.proto`` file that defines it (see :class:`ProtoFile`); empty for an
+    enum from a pydantic schema.
+    """
 
     name: str
     full_name: str
     values: dict[str, int]
     doc: str = ""
     by_number: dict[int, str] = dc_field(default_factory=dict)
+    file: str = ""
 
     def __post_init__(self) -> None:
         if not self.by_number:
@@ -97,13 +102,19 @@ class FieldSpec:
 
 @dataclass(eq=False)
 class MessageType:
-    """A message: fields in declaration order, oneofs as name -> member field names."""
+    """A message: fields in declaration order, oneofs as name -> member field names.
+
+    ``file`` names the ``.proto`` file that defines it (see :class:`ProtoFile`); empty for a
+    message from a pydantic schema. A nested message's ``full_name`` is its parent's plus
+    ``.<name>``.
+    """
 
     name: str
     full_name: str
     fields: dict[str, FieldSpec]
     oneofs: dict[str, list[str]] = dc_field(default_factory=dict)
     doc: str = ""
+    file: str = ""
 
     def __post_init__(self) -> None:
         self.by_number = sorted(self.fields.values(), key=lambda f: f.number)
@@ -123,13 +134,38 @@ class MessageType:
         return f is not None and f.repeated and f.kind == "message"
 
 
-class Schema:
-    """All messages and enums of a project, linked, with the root message (``MetaCfg``)."""
+@dataclass(eq=False)
+class ProtoFile:
+    """One ``.proto`` file read into a schema.
 
-    def __init__(self, messages: dict[str, MessageType], enums: dict[str, EnumType], root: str = "MetaCfg"):
+    ``name`` is the key of ``Schema.files`` and the ``file`` of the types it defines: the path
+    relative to the folder the reader was given (``conf/`` for a project: ``"conf.proto"``), as
+    ``/``-separated text, or the path as read for a file outside that folder. ``public_imports``
+    names (the same way) the files it imports with ``import public``, in order.
+    """
+
+    name: str
+    package: str = ""
+    public_imports: tuple[str, ...] = ()
+
+
+class Schema:
+    """All messages and enums of a project, linked, with the root message (``MetaCfg``).
+
+    ``files`` maps a ``.proto`` file's name to its :class:`ProtoFile` (empty for a pydantic schema).
+    """
+
+    def __init__(
+        self,
+        messages: dict[str, MessageType],
+        enums: dict[str, EnumType],
+        root: str = "MetaCfg",
+        files: dict[str, ProtoFile] | None = None,
+    ):
         self.messages = messages
         self.enums = enums
         self.root_name = root
+        self.files = {} if files is None else files
         self.link()
 
     def link(self) -> None:

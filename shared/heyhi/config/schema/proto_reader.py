@@ -5,8 +5,9 @@ per-character Python loop), a small recursive-descent parser reads proto2 / prot
 declarations, and a linker resolves type names with protobuf's scoping rules.
 
 What is kept: messages (nested at any depth), enums, fields with their number, label, kind,
-resolved type, ``[default = ...]`` (as a Python value, enums by number), oneofs, maps, and the
-comments around declarations as docs. What is accepted and ignored: options of every kind
+resolved type, ``[default = ...]`` (as a Python value, enums by number), oneofs, maps, the
+comments around declarations as docs, and which file defines each type (``Schema.files``: each
+file's package and ``import public`` list). What is accepted and ignored: options of every kind
 (including aggregate values), ``reserved`` (checked against fields), ``extensions``,
 ``extend``, ``service``. ``group`` is rejected with a clear error.
 
@@ -23,7 +24,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from heyhi.errors import ConfigError
-from heyhi.config.schema.model import FLOAT_KINDS, INT_KINDS, INT_RANGES, SCALAR_KINDS, EnumType, FieldSpec, MessageType, Schema
+from heyhi.config.schema.model import (
+    FLOAT_KINDS, INT_KINDS, INT_RANGES, SCALAR_KINDS, EnumType, FieldSpec, MessageType, ProtoFile, Schema,
+)
 from heyhi.config.source import decode, read_bytes
 
 __all__ = ["read_protos", "read_project_schema"]
@@ -167,12 +170,13 @@ def _tokenize(text: str, shown: str) -> tuple[list[_Tok], dict[int, str], dict[i
 
 
 class _File:
-    __slots__ = ("key", "path", "shown", "text", "syntax", "package", "imports", "toks", "leading", "trailing")
+    __slots__ = ("key", "path", "shown", "name", "text", "syntax", "package", "imports", "toks", "leading", "trailing")
 
     def __init__(self, key: Path, path: Path):
         self.key = key
         self.path = path
         self.shown = str(path)
+        self.name = self.shown  # the name in the schema (relative to the reader's base folder)
         self.syntax = "proto2"
         self.package = ""
         self.imports: list[tuple[str, _Tok, bool]] = []  # (import path, token, public)
@@ -622,6 +626,9 @@ class _Parser:
     def check_message(self, msg: _Msg) -> None:
         numbers: dict[int, _Field] = {}
         for fd in msg.fields:
+            if fd.name.startswith("_"):  # config objects keep their own state under such names
+                raise self.err(f"field name `{fd.name}` in message `{msg.full}` starts with `_`: HeyHi reserves "
+                               "those names (rename the field)", fd.tok)
             old = numbers.get(fd.number)
             if old is not None:
                 raise self.err(
@@ -1041,9 +1048,9 @@ class _Linker:
             )
         return full
 
-    def build(self, msgs: list[_Msg], enums: list[_Enum], root: str) -> Schema:
+    def build(self, msgs: list[_Msg], enums: list[_Enum], root: str, import_keys: dict[Path, list[tuple[Path, bool]]]) -> Schema:
         symbols = self.symbols
-        out_enums = {e.full: EnumType(e.name, e.full, e.values, e.doc) for e in enums}
+        out_enums = {e.full: EnumType(e.name, e.full, e.values, e.doc, file=e.file.name) for e in enums}
         out_msgs: dict[str, MessageType] = {}
         for m in msgs:
             fields: dict[str, FieldSpec] = {}
@@ -1077,8 +1084,12 @@ class _Linker:
                     map_key=map_key,
                     map_value_kind=map_value_kind,
                 )
-            out_msgs[m.full] = MessageType(m.name, m.full, fields, dict(m.oneofs), m.doc)
-        return Schema(out_msgs, out_enums, root)
+            out_msgs[m.full] = MessageType(m.name, m.full, fields, dict(m.oneofs), m.doc, file=m.file.name)
+        files = {
+            f.name: ProtoFile(f.name, f.package, tuple(self.files[k].name for k, public in import_keys.get(key, ()) if public))
+            for key, f in self.files.items()
+        }
+        return Schema(out_msgs, out_enums, root, files)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1099,13 +1110,17 @@ def _read_file(path: Path, where: str | None) -> str:
     return decode(data, str(path))  # an undecodable byte: an error at path:line:col
 
 
-def read_protos(paths: Sequence[Path], root: str = "MetaCfg", import_roots: Sequence[Path] = ()) -> Schema:
+def read_protos(
+    paths: Sequence[Path], root: str = "MetaCfg", import_roots: Sequence[Path] = (), base: Path | None = None
+) -> Schema:
     """Read ``paths`` and every file they import into one linked :class:`Schema`.
 
     An ``import "a/b.proto"`` is looked up under each of ``import_roots`` in order, then in
     the importing file's folder. Each file is read once (by resolved path). Type names are
     resolved with protobuf's scoping rules and must be visible through imports, as protoc
     requires. The returned schema also has ``source_files``: every file read, as a list of str.
+    Each file read is named in the schema (``Schema.files``, the ``file`` of its types) by its path
+    relative to ``base`` (``/``-separated) when it lies under ``base``, else by its path as read.
     Raises :class:`ConfigError` (``where="file:line:col"``) on any problem.
     """
     roots = [Path(r) for r in import_roots]
@@ -1148,18 +1163,24 @@ def read_protos(paths: Sequence[Path], root: str = "MetaCfg", import_roots: Sequ
             keys.append((cand.resolve(), public))
             queue.append((cand, _where(f, tok)))
 
+    if base is not None:
+        base_key = Path(base).resolve()
+        for key, f in files.items():
+            if key.is_relative_to(base_key):
+                f.name = key.relative_to(base_key).as_posix()
     linker = _Linker(files, symbols)
     linker.compute_visibility(import_keys)
-    schema = linker.build(msgs, enums, root)
+    schema = linker.build(msgs, enums, root, import_keys)
     # Every file read, imports included (for cache invalidation by heyhi.config.schema.loader).
     schema.source_files = [str(f.path) for f in files.values()]
     return schema
 
 
 def read_project_schema(conf_dir: Path) -> Schema:
-    """Every ``conf_dir/*.proto``, imports resolved against ``conf_dir.parent`` then ``conf_dir``."""
+    """Every ``conf_dir/*.proto``, imports resolved against ``conf_dir.parent`` then ``conf_dir``;
+    files are named relative to ``conf_dir`` (``"conf.proto"``)."""
     conf_dir = Path(conf_dir)
     paths = sorted(conf_dir.glob("*.proto"))
     if not paths:
         raise ConfigError(f"no .proto files in {conf_dir}")
-    return read_protos(paths, import_roots=[conf_dir.parent, conf_dir])
+    return read_protos(paths, import_roots=[conf_dir.parent, conf_dir], base=conf_dir)

@@ -72,6 +72,7 @@ from heyhi.wire.protocol import (
     Restart,
     ShowJob,
     Subscribe,
+    UNSUBSCRIBED,
     Unsubscribe,
     Validate,
     ValidateResult,
@@ -597,7 +598,7 @@ def _stream_interrupt(inbox: asyncio.Future) -> tuple[bool, Any]:
     except BadRequest as e:
         return False, Error(BAD_REQUEST, f"{e}; the stream is ended")
     if isinstance(req, Unsubscribe):
-        return False, Ok("unsubscribed")
+        return False, Ok(UNSUBSCRIBED)
     return False, Error(BAD_REQUEST, f"only Unsubscribe may be sent while a stream runs, not "
                                      f"{type(req).__name__}; the stream is ended")
 

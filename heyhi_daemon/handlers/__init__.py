@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from heyhi.wire.protocol import (
     BAD_REQUEST,
+    NO_STREAM,
     NOT_IMPLEMENTED,
     Cancel,
     CancelSweep,
@@ -81,7 +82,7 @@ async def dispatch(state: DaemonState, req: Request) -> Any | AsyncIterator[Any]
         case Subscribe():
             return core.subscribe(req)
         case Unsubscribe():
-            return Ok("no stream is running")
+            return Ok(NO_STREAM)
         case Hello():
             return Error(BAD_REQUEST, "Hello is only valid as the first message")
     return Error(BAD_REQUEST, f"{type(req).__name__} is not a request")

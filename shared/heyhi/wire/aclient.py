@@ -33,6 +33,7 @@ from heyhi.wire.protocol import (
     Hello,
     Ok,
     ProtocolMismatch,
+    UNSUBSCRIBED,
     Unsubscribe,
     Welcome,
     from_wire,
@@ -136,8 +137,12 @@ class AsyncClient:
             if not done and not self._closed:
                 try:
                     await self.unsubscribe()
-                    while not isinstance(await self._recv(self.timeout), (Ok, Error)):
+                    while not isinstance(last := await self._recv(self.timeout), (Ok, Error)):
                         pass
+                    if not (isinstance(last, Ok) and last.detail == UNSUBSCRIBED):
+                        # the stream ended by itself before Unsubscribe arrived: its answer is still to come
+                        while not isinstance(await self._recv(self.timeout), (Ok, Error)):
+                            pass
                 except (DaemonError, OSError):
                     await self.close()
 

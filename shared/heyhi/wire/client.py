@@ -33,6 +33,7 @@ from heyhi.wire.protocol import (
     Hello,
     Ok,
     ProtocolMismatch,
+    UNSUBSCRIBED,
     Unsubscribe,
     Welcome,
     from_wire,
@@ -148,8 +149,12 @@ class Client:
         try:
             self._sock.settimeout(self.timeout)  # type: ignore[union-attr]
             self._send(Unsubscribe())
-            while not isinstance(self._recv(), (Ok, Error)):
+            while not isinstance(last := self._recv(), (Ok, Error)):
                 pass
+            if not (isinstance(last, Ok) and last.detail == UNSUBSCRIBED):
+                # the stream ended by itself before Unsubscribe arrived: its answer is still to come
+                while not isinstance(self._recv(), (Ok, Error)):
+                    pass
         except (DaemonError, OSError):
             self.close()
 

@@ -387,6 +387,10 @@ class Ok(_Value):
     kind: Literal["ok"] = _kind("ok")
 
 
+UNSUBSCRIBED = "unsubscribed"  # Ok.detail answering Unsubscribe during a stream (and ending it)
+NO_STREAM = "no stream is running"  # Ok.detail answering Unsubscribe after the stream ended by itself
+
+
 @_message
 class Error(_Value):
     """A failed request: ``code`` (one of ``ERROR_CODES``) and a one-line ``message``."""

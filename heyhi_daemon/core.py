@@ -262,7 +262,7 @@ class DaemonCore:
         a failing one skipped), then the config is composed once with the good ones: linear in the
         number of overrides."""
         from heyhi.runs import run_folder  # lean: keeps the start-up of the daemon from loading it
-        from heyhi.config import flat_items, flat_value_text  # lean: keeps the start-up of the daemon from loading it
+        from heyhi_daemon.configs import flat_rows  # lean: keeps the start-up of the daemon from loading it
 
         comp = self.composer(req.project_root)
         overrides = list(req.overrides)
@@ -294,12 +294,12 @@ class DaemonCore:
             return ValidateResult(ok=False, errors=errors)
         project = comp.project
         root = Path(req.results_root) if req.results_root else project.results_root
-        provenance = self._provenance(comp, composed)
-        flat = [(k, flat_value_text(v), provenance.get(k, "default")) for k, v in flat_items(composed.task_msg)]
+        flat, flat_where = flat_rows(comp, composed)  # each value with its writer (file:line, include, override)
         out = run_folder(root, composed.config, project.conf_dir, composed.raw_overrides, req.adhoc)
         state, _ = R.RunDir(out).state(slurm_live=set()) if not errors else ("", {})
         return ValidateResult(ok=not errors, errors=sorted(errors, key=lambda x: x.index), flat=flat,
-                              out_dir=str(out) if not errors else "", out_dir_state=state, task=composed.task)
+                              out_dir=str(out) if not errors else "", out_dir_state=state, task=composed.task,
+                              flat_where=flat_where)
 
     @staticmethod
     def _override_of(e: ConfigError, overrides: list[str], active: list[int]) -> int | None:
@@ -347,28 +347,6 @@ class DaemonCore:
                         failed.add(i)
                         bad(i, e)
         return [o.index for o in parsed if o.index not in failed]
-
-    def _provenance(self, comp, composed) -> dict[str, str]:
-        """Where each set value came from: the file, an include, an include override, an override."""
-        from heyhi.config import flat_items  # lean: keeps the start-up of the daemon from loading it
-
-        own, includes = comp.file_msg(Path(composed.config), comp.schema.root)
-        own_keys = {k.split(".", 1)[1] for k, _ in flat_items(own) if "." in k}
-        src: dict[str, str] = {}
-        for k, _ in flat_items(composed.task_msg):
-            src[k] = "file" if k in own_keys else "include"
-        for o in composed.overrides:
-            if o.kind == "include":
-                prefix = (o.key + ".") if o.key else ""
-                for k in src:
-                    if k.startswith(prefix) and src[k] != "file":
-                        src[k] = f"include override {o.raw}"
-        for o in composed.overrides:
-            if o.kind != "include":
-                for k in src:
-                    if k == o.key or k.startswith(o.key + "."):
-                        src[k] = f"override {o.raw}"
-        return src
 
     # ---- launching ------------------------------------------------------------------------------
     async def launch(self, req: Launch) -> Launched | Error:

@@ -12,7 +12,6 @@ whose records a newer HeyHi wrote is left alone: not indexed by a rebuild, its v
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from heyhi.launchers import get as get_launcher
-from heyhi.runs import records as R, formats as F
+from heyhi.runs import records as R, formats as F, view
 from heyhi.runs.ownership import canonical
 from heyhi.wire.protocol import JobInfo
 from heyhi.perms import make_dir
@@ -33,9 +32,28 @@ log = logging.getLogger("heyhi.daemon.jobs")
 
 
 def job_id_of(run_dir: Path | str) -> str:
-    """A job's id: stable for its run folder (so it survives daemon restarts); one folder spelled
-    two ways (``..``, a symlinked results root) is one id."""
-    return hashlib.md5(str(canonical(run_dir)).encode()).hexdigest()[:10]
+    """A job's id (``heyhi.runs.view.job_id``: the one rule, shared with ``heyhi ctl`` without a daemon)."""
+    return view.job_id(run_dir)
+
+
+MAX_SUMMARY_OVERRIDES = 4096  # characters of overrides a JobInfo carries; more: None (read the record)
+
+
+def recorded_overrides(run_dir: str) -> list[str] | None:
+    """The overrides heyhi.run.json records (None while it is missing, unreadable or a newer HeyHi's)."""
+    try:
+        run = R.RunDir(run_dir).read_run()
+    except F.NewerFormat:
+        return None
+    got = run.get("overrides")
+    return [str(o) for o in got] if isinstance(got, list) else None
+
+
+def summary_overrides(overrides: list[str] | None) -> list[str] | None:
+    """The overrides a ``JobInfo`` carries: all of them, or None when they exceed the summary's budget."""
+    if overrides is None or sum(len(o) + 1 for o in overrides) > MAX_SUMMARY_OVERRIDES:
+        return None
+    return list(overrides)
 
 
 @dataclass
@@ -65,13 +83,15 @@ class Job:
     # The end the daemon saw but could not write into the folder (a full disk): the folder's record
     # of that time (its "updated") is stale, so refresh keeps this job's final state over it.
     unrecorded_over: float | None = None
+    # The overrides as heyhi.run.json records them (None: not read yet; read once by refresh).
+    overrides: list[str] | None = None
 
     def info(self) -> JobInfo:
         return JobInfo(
             job_id=self.job_id, run_dir=self.run_dir, config=self.config, state=self.state, tag=self.tag,
             reason=self.reason, exit_code=self.exit_code, launcher=self.launcher, slurm_id=self.slurm_id,
             pid=self.pid, node=self.node, created=self.created, started=self.started, ended=self.ended,
-            attempts=self.attempts,
+            attempts=self.attempts, overrides=summary_overrides(self.overrides), project=self.project_root,
         )
 
     def refresh(self, st: dict | None = None) -> bool:
@@ -85,6 +105,8 @@ class Job:
                 return changed
         if not st:
             return False
+        if self.overrides is None:
+            self.overrides = recorded_overrides(self.run_dir)
         if self.unrecorded_over is not None:
             if st.get("updated") == self.unrecorded_over and st.get("state") in R.LIVE_STATES:
                 return False
@@ -100,6 +122,7 @@ class Job:
         self.node = st.get("host") or st.get("node") or self.node
         self.started = st.get("started", self.started)
         self.ended = st.get("ended") if self.state in R.FINAL_STATES else None
+        self.created = view.created_of(st, self.created)  # an adopted run: when it was first queued
         self.attempts = int(st.get("attempt") or self.attempts or 1)
         self.launcher = st.get("launcher", self.launcher)
         for h in st.get("history", []):
@@ -113,7 +136,7 @@ class Job:
         return {k: getattr(self, k) for k in (
             "job_id", "run_dir", "config", "tag", "project_root", "results_root", "launcher", "created",
             "state", "reason", "exit_code", "slurm_id", "pid", "pid_start", "node", "started", "ended",
-            "attempts", "history_ids", "previous", "unrecorded_over")}
+            "attempts", "history_ids", "previous", "unrecorded_over", "overrides")}
 
     @classmethod
     def from_json(cls, d: dict) -> "Job":

@@ -1,7 +1,8 @@
 """Live logs: stream a run's stdout.log / stderr.log from an offset, following appends.
 
 Following is driven by watchfiles (inotify), not a sleep loop. Every chunk carries its byte
-offset, so a client that reconnects resumes with no gap and no duplicate. A file that shrank
+offset (and the file's size then, so a client knows how far behind it is), so a client that
+reconnects resumes with no gap and no duplicate. A file that shrank
 (truncated, or the folder was wiped and the run restarted) is read again from 0; a file that
 does not exist yet is waited for.
 """
@@ -12,55 +13,25 @@ import os
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
+from heyhi.runs.view import last_lines_offset  # noqa: F401 - the one rule, shared with heyhi ctl logs
 from heyhi.wire.protocol import LogChunk
 
 CHUNK = 256 * 1024
 
 
-def last_lines_offset(path: Path, n: int) -> int:
-    """The byte offset where the last ``n`` lines of ``path`` start."""
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return 0
-    if n <= 0:
-        return size
-    with open(path, "rb") as fh:
-        pos = size
-        found = 0
-        block = 64 * 1024
-        end_skip = True
-        while pos > 0:
-            start = max(0, pos - block)
-            fh.seek(start)
-            data = fh.read(pos - start)
-            i = len(data)
-            while True:
-                i = data.rfind(b"\n", 0, i)
-                if i < 0:
-                    break
-                if end_skip and start + i == size - 1:
-                    end_skip = False
-                    continue
-                found += 1
-                if found == n:
-                    return start + i + 1
-            pos = start
-            end_skip = False
-    return 0
-
-
-def read_from(path: Path, offset: int, limit: int = CHUNK) -> tuple[int, bytes]:
-    """(offset actually read from, data): restarts at 0 when the file is now shorter than ``offset``."""
+def read_from(path: Path, offset: int, limit: int = CHUNK) -> tuple[int, bytes, int]:
+    """(offset actually read from, data, the file's size): restarts at 0 when the file is now
+    shorter than ``offset``."""
     try:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size < offset:
                 offset = 0
             fh.seek(offset)
-            return offset, fh.read(limit)
+            data = fh.read(limit)
+            return offset, data, max(size, offset + len(data))
     except FileNotFoundError:
-        return offset, b""
+        return offset, b"", 0
 
 
 async def follow(job_id: str, path: Path, stream: str, offset: int, follow: bool,
@@ -70,21 +41,21 @@ async def follow(job_id: str, path: Path, stream: str, offset: int, follow: bool
     watcher = None
     try:
         while True:
-            start, data = read_from(path, offset)
+            start, data, size = read_from(path, offset)
             if data:
-                yield LogChunk(job=job_id, stream=stream, offset=start, data=data)
+                yield LogChunk(job=job_id, stream=stream, offset=start, data=data, size=size)
                 offset = start + len(data)
                 continue
             if start != offset:
                 offset = start
                 continue
             if not follow:
-                yield LogChunk(job=job_id, stream=stream, offset=offset, data=b"", eof=True)
+                yield LogChunk(job=job_id, stream=stream, offset=offset, data=b"", eof=True, size=size)
                 return
             if is_final():
-                start, data = read_from(path, offset)
+                start, data, size = read_from(path, offset)
                 if not data:
-                    yield LogChunk(job=job_id, stream=stream, offset=offset, data=b"", eof=True)
+                    yield LogChunk(job=job_id, stream=stream, offset=offset, data=b"", eof=True, size=size)
                     return
                 continue
             if watcher is None:

@@ -34,6 +34,41 @@ STOP_TIMEOUT_S = 30.0  # stop: how long it may take to exit (grace for replies, 
 PROBE_TIMEOUT_S = 3.0  # how long a running daemon may take to answer the handshake
 
 PROG = "heyhi-daemon"
+COMMANDS = ("start", "stop", "status")
+
+# In the style of every HeyHi help (heyhi.cli.helptext; tests/cli/test_help.py holds it to it).
+HELP = """usage: heyhi-daemon start [--foreground] [--socket PATH] [--hello-timeout S] [--idle-timeout S]
+       heyhi-daemon stop|status [--socket PATH]
+       heyhi-daemon --version | --help
+
+The per-user HeyHi daemon: it launches and tracks every run, streams logs, and survives terminals
+closing. `heyhi run` hands it its launches when it is up; `heyhi ctl` and `heyhi-tui` talk to it.
+
+commands:
+  start                     start the daemon (in the background unless --foreground)
+  stop                      stop the daemon
+  status                    is it running? pid, version, uptime
+
+flags:
+  --foreground              start: serve in this process, logging to stderr
+  --hello-timeout S         start: seconds a new connection has to say Hello (default 5)
+  --idle-timeout S          start: seconds a connection may sit with no request and no stream
+                            before it is closed (default 30; 0: never)
+  --socket PATH             the socket (default: $HEYHI_SOCKET, $XDG_RUNTIME_DIR/heyhi/daemon.sock
+                            or ~/.heyhi/daemon.sock)
+  --version                 print the daemon's version
+  -h, --help                show this help
+
+Settings: HEYHI_MAX_LOCAL_JOBS (concurrent local jobs), HEYHI_SLURM_MIN_POLL and
+HEYHI_SLURM_MAX_POLL (seconds between Slurm polls)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with HeyHi's one-line errors (exit 2) instead of argparse's usage block."""
+
+    def error(self, message: str):
+        print(f"{PROG}: {message} ({PROG} --help)", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def make_core() -> Core:
@@ -73,7 +108,23 @@ def env_settings() -> dict[str, float | int | None]:
 
 def main(argv: list[str] | None = None, *, core: Core | None = None) -> int:
     """The console script. ``core`` overrides ``make_core()`` (for embedding and tests)."""
-    parser = argparse.ArgumentParser(prog=PROG, description="The per-user HeyHi daemon.")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in argv or "--help" in argv:
+        try:
+            print(HELP, flush=True)
+        except BrokenPipeError:  # heyhi-daemon --help | head: end quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    if argv[:1] == ["--version"]:
+        from heyhi import __version__  # lean: the package is loaded already; only its version is read
+
+        print(f"{PROG} {__version__}")
+        return 0
+    if not argv or argv[0] not in COMMANDS:
+        what = f"unknown command {argv[0]!r}" if argv else "no command"
+        print(f"{PROG}: {what}: expected start, stop or status ({PROG} --help)", file=sys.stderr)
+        return 2
+    parser = _Parser(prog=PROG, add_help=False)
     sub = parser.add_subparsers(dest="command", required=True)
     start = sub.add_parser("start", help="start the daemon (in the background unless --foreground)")
     start.add_argument("--foreground", action="store_true", help="serve in this process")

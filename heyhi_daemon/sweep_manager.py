@@ -45,7 +45,7 @@ from heyhi.wire.protocol import (
 )
 from heyhi.sweep import (
     LazySlurm, plan_state, plan_states, PointResult, best_point, group, Record, SweepError, count_states,
-    metric_value, point_line, sweep_id,
+    metric_value, point_line, sweep_id, unlogged_metric,
 )
 from heyhi_daemon.job_store import job_id_of
 import math
@@ -180,6 +180,19 @@ class SweepManager:
             detail = "already running; " + detail
         return SweepLaunched(sweep_id=rec.id, sweep_dir=sdir, total=len(points), to_launch=n, counts=counts,
                              detail=detail)
+
+    # For other daemon views (heyhi_daemon.sweepviews): the same lookups and reads as the requests here.
+    def lookup(self, ref: str) -> _Sweep | Error:
+        """The sweep ``ref`` names: an id, a unique id prefix or a sweep folder."""
+        return self._resolve(ref)
+
+    def info(self, sw: _Sweep, rows: bool = False) -> SweepInfo:
+        """``sw``'s ``SweepInfo`` (reads its folders: call it in a worker thread)."""
+        return self._info(sw, rows)
+
+    def states(self, dirs: list[str]) -> list[str]:
+        """Plan states of run folders, from the daemon's jobs where it tracks them (a worker thread)."""
+        return self._states(dirs)
 
     def _resolve(self, ref: str) -> _Sweep | Error:
         if ref in self.sweeps:
@@ -455,6 +468,7 @@ class SweepManager:
             for p in pts:
                 self._by_dir[p.dir] = sw.id
 
+        metric_seen = False  # a point logged the metric: no need to look again
         while sw.active:
             trials = await asyncio.to_thread(study.get_trials, deepcopy=False)
             running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
@@ -467,6 +481,13 @@ class SweepManager:
                 if all(s in ("completed", "crashed", "lost") for s in states):
                     await asyncio.to_thread(self._tell, study, optuna, t, pts, states, spec)
                     told += 1
+                    ended = [p.dir for p, s in zip(pts, states) if s == "completed"]
+                    if not metric_seen and ended:  # a metric no run logs: stop now, not after the budget
+                        why = await asyncio.to_thread(unlogged_metric, ended, spec.metric)
+                        if why:
+                            sw.error(why)
+                            return
+                        metric_seen = True
                     continue
                 live += sum(1 for s in states if s == "running")
                 unlaunched += [p for p, s in zip(pts, states) if s == "new"]

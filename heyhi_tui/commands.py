@@ -13,12 +13,19 @@ from .screens.jobactions import confirm_and_run
 class HeyHiCommands(Provider):
     """Actions first (discoverable with an empty query), then jobs and configs by name."""
 
+    def _actions(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        app: Any = self.app
+        actions = [("Configs", "Browse the project's configs", app.action_show_configs),
+                   ("Jobs", "The jobs table (live)", app.action_show_jobs)]
+        if hasattr(app, "action_show_sweeps"):
+            actions.append(("Sweeps", "The sweeps: progress, report, best", app.action_show_sweeps))
+        actions += [("Help", "Keys of this screen and how to remap them", app.action_help),
+                    ("Refresh", "Re-read the configs and reconnect to the daemon now", app.action_refresh)]
+        return actions
+
     def _commands(self) -> Iterator[tuple[str, str, Callable[[], Any]]]:
         app: Any = self.app
-        yield "Configs", "Browse the project's configs", app.action_show_configs
-        yield "Jobs", "The jobs table (live)", app.action_show_jobs
-        yield "Help", "Keys of this screen and how to remap them", app.action_help
-        yield "Refresh", "Re-read the configs and reconnect to the daemon now", app.action_refresh
+        yield from self._actions()
         for conf in (c for c in app.configs if c.is_config):
             yield f"Launch {conf.rel}", "Open the launch editor for this config", partial(app.open_launch, conf.path)
         for jid, job in sorted(app.jobs.items(), key=lambda kv: -(kv[1].created or 0)):
@@ -30,7 +37,7 @@ class HeyHiCommands(Provider):
             yield f"Wipe {label}", "Delete its folder (asks first)", partial(confirm_and_run, app, "wipe", jid)
 
     async def discover(self) -> Hits:
-        for name, help_text, cb in list(self._commands())[:4]:
+        for name, help_text, cb in self._actions():
             yield DiscoveryHit(name, cb, help=help_text)
 
     async def search(self, query: str) -> Hits:

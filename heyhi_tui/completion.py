@@ -172,3 +172,38 @@ def describe(line: str, fields: FieldList | Schema | None) -> str:
         return f"I{mount}: no includes fit mount {mount!r}"
     f, _ = schema.lookup(key)
     return f"{key}: {field_detail(f)}" if f else ""
+
+
+def split_overrides(text: str) -> list[str]:
+    """Pasted text as overrides, one per item: lines, and within a line the space-separated tokens,
+    cut only outside quotes and brackets (``name="a b"`` and ``lr=[0.1, 0.2]`` stay whole, as the
+    grammar's ``split_items`` reads them). A token quoted whole, as a shell command line has it
+    (``'lr=[0.1, 0.2]'``), loses its outer quotes. Empty items are dropped."""
+    out: list[str] = []
+    for line in text.splitlines():
+        cur: list[str] = []
+        depth = 0
+        quote = ""
+        for ch in line:
+            if quote:
+                cur.append(ch)
+                if ch == quote:
+                    quote = ""
+            elif ch in "\"'":
+                quote = ch
+                cur.append(ch)
+            elif ch in "[({":
+                depth += 1
+                cur.append(ch)
+            elif ch in "])}":
+                depth = max(0, depth - 1)
+                cur.append(ch)
+            elif ch.isspace() and depth == 0:
+                if cur:
+                    out.append("".join(cur))
+                    cur = []
+            else:
+                cur.append(ch)
+        if cur:
+            out.append("".join(cur))
+    return [t[1:-1] if len(t) >= 2 and t[0] == t[-1] and t[0] in "\"'" else t for t in out if t.strip()]

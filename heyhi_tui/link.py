@@ -6,7 +6,9 @@ its frames into Textual messages.
 (``ListJobs``), then holds one connection for the ``Subscribe`` stream: job events are gathered into
 a pending map (the latest ``JobInfo`` per job wins) and announced by one ``Link.JobsChanged`` that
 coalesces, so a burst of events costs the UI one update. A daemon that goes away is announced with
-``Link.StatusChanged`` and reconnected with backoff (``wake()`` retries at once).
+``Link.StatusChanged`` and reconnected with backoff (``wake()`` retries at once); a local link that
+may start a daemon starts one again when the daemon went away, and one that may not says in its
+state's ``hint`` how to start it (``daemon_gone`` tells such errors from the daemon's own answers).
 
 Requests go on a second connection, one at a time (``request``; the protocol carries one request
 or stream per connection), shielded from cancellation so that a cancelled caller never leaves an
@@ -38,8 +40,14 @@ Connector = Callable[[], Awaitable["AsyncClient"]]
 BACKOFF_S = (0.1, 0.25, 0.5, 1.0, 2.0)  # waits between reconnection attempts, then the last one
 REQUEST_TIMEOUT_S = 60.0  # a Launch composes, snapshots the code and writes the folder
 START_TIMEOUT_S = 30.0
+START_RETRY_S = 30.0  # after a failed start, the next one waits this long (or ctrl+r)
 # Errors that mean the connection is gone (the next request reconnects).
 _LOST = {"closed", "timeout", "unavailable", "idle_timeout"}
+
+
+def daemon_gone(e: Exception) -> bool:
+    """Is ``e`` the daemon being away (not an answer about the request, e.g. a bad override)?"""
+    return getattr(e, "code", None) in _LOST or getattr(e, "code", None) in ("start_failed", "remote", "ssh")
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,7 @@ class LinkState:
     detail: str = ""
     retry_at: float | None = None  # monotonic time of the next attempt
     daemon: str = ""  # "heyhi 0.1.0, pid 123"
+    hint: str = ""  # how the user gets a daemon back, when the link cannot do it itself
 
     @property
     def connected(self) -> bool:
@@ -88,6 +97,7 @@ class Link:
         self._pending: dict[str, JobInfo] = {}
         self._posted = False
         self.started_daemon = False
+        self._start_failed_at: float | None = None
 
     # ---- for the UI -----------------------------------------------------------------------------
     def take_jobs(self) -> tuple[list[JobInfo] | None, dict[str, JobInfo]]:
@@ -98,6 +108,7 @@ class Link:
 
     def wake(self) -> None:
         """Retry a lost connection now instead of after the backoff."""
+        self._start_failed_at = None
         if self._wake is not None:
             self._wake.set()
 
@@ -158,7 +169,7 @@ class Link:
                     attempt += 1
                     failed = isinstance(e, ProtocolMismatch) or e.code == "start_failed"
                     self._set_state(LinkState("failed" if failed else "lost", e.message,
-                                              time.monotonic() + delay))
+                                              time.monotonic() + delay, hint=self._hint(e)))
                     await self._pause(delay)
                     continue
                 first = False
@@ -174,15 +185,24 @@ class Link:
             await self._drop_request_connection()
 
     async def _connect_stream(self, first: bool) -> AsyncClient:
-        from heyhi.wire.protocol import DaemonUnavailable  # lean: keeps the start-up of heyhi-tui from loading it
+        from heyhi.wire.protocol import DaemonError, DaemonUnavailable  # lean: keeps the start-up of heyhi-tui from loading it
 
         try:
             return await self.connector()
         except DaemonUnavailable:
-            if not (first and self.autostart and self.socket_path):
+            failed_at = self._start_failed_at
+            if not (self.autostart and self.socket_path) or (
+                    failed_at is not None and time.monotonic() - failed_at < START_RETRY_S):
                 raise
-        self._set_state(LinkState("starting", f"starting a daemon on {self.socket_path}"))
-        await start_daemon(self.socket_path)
+        # At start-up as after the daemon went away (killed, stopped, the machine's reboot).
+        again = "" if first else "the daemon went away: "
+        self._set_state(LinkState("starting", f"{again}starting a daemon on {self.socket_path}"))
+        try:
+            await start_daemon(self.socket_path)
+        except DaemonError:
+            self._start_failed_at = time.monotonic()
+            raise
+        self._start_failed_at = None
         self.started_daemon = True
         return await self.connector()
 
@@ -217,6 +237,19 @@ class Link:
         if not self._posted:
             self._posted = True
             self.target.post_message(Link.JobsChanged())
+
+    def _hint(self, e: Exception) -> str:
+        from heyhi.wire.protocol import ProtocolMismatch  # lean: keeps the start-up of heyhi-tui from loading it
+
+        if not self.socket_path:  # remote: the connector's errors say how (daemon_cmd, ssh)
+            return ""
+        if isinstance(e, ProtocolMismatch):
+            return f"stop it (heyhi-daemon stop --socket {self.socket_path}), then ctrl+r"
+        if getattr(e, "code", "") == "unavailable" and not self.autostart:
+            return f"start one: heyhi-daemon start --socket {self.socket_path}"
+        if getattr(e, "code", "") in ("unavailable", "start_failed") and self._start_failed_at is not None:
+            return "starting a daemon failed: ctrl+r tries again"
+        return ""
 
     def _set_state(self, state: LinkState) -> None:
         self.state = state
@@ -294,6 +327,10 @@ class RemoteConnector:
     def default_project(self) -> str | None:
         settings = getattr(self._session, "settings", None)
         return getattr(settings, "project", None) or None
+
+    def settings(self) -> Any:
+        """The session's SSH settings (keys, known_hosts, ssh_config), once connected; else None."""
+        return getattr(self._session, "settings", None)
 
     async def close(self) -> None:
         session, self._session = self._session, None

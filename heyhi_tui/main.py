@@ -41,7 +41,12 @@ def build_app(argv: list[str] | None = None):
     parser.add_argument("--remote", default=None, metavar="HOST", help="use the daemon on HOST (over SSH)")
     parser.add_argument("--socket", default=None, metavar="PATH", help="the local daemon's socket "
                         "(default: $HEYHI_SOCKET, $XDG_RUNTIME_DIR/heyhi/daemon.sock or ~/.heyhi/daemon.sock)")
-    parser.add_argument("--no-start", action="store_true", help="do not start a daemon when none is up")
+    parser.add_argument("--no-start", action="store_true",
+                        help="do not start a daemon when none is up, nor again when it goes away (the "
+                             "banner then says how to start one)")
+    from heyhi import __version__  # lean: the package is loaded already; only its version is read
+
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     args = parser.parse_args(argv)
 
     kpath = keymap_path()
@@ -60,9 +65,13 @@ def build_app(argv: list[str] | None = None):
         # `project` setting in ~/.heyhi/remote.toml, else the remote home).
         return HeyHiApp(args.project or "", connect=RemoteConnector(args.remote, connect_remote),
                         remote=args.remote, results_root=None, keymap=keymap, keymap_path=kpath)
-    project = os.path.abspath(args.project or os.getcwd())
-    if not os.path.isdir(os.path.join(project, "conf")):
-        raise SystemExit(f"{PROG}: {project} has no conf/ folder (use --project DIR)")
+    from heyhi.config import Project  # lean: keeps the start-up of heyhi-tui --remote from loading it
+    from heyhi.errors import HeyHiError  # lean: keeps the start-up of heyhi-tui --remote from loading it
+
+    try:  # as every HeyHi program: --project, else the folder holding conf/ upward from here
+        project = str(Project.find(None, args.project).root)
+    except HeyHiError as e:
+        raise SystemExit(f"{PROG}: {e} (use --project DIR)")
     return HeyHiApp(project, socket_path=os.path.abspath(args.socket) if args.socket else None,
                     results_root=os.environ.get("HH_EXP_DIR") or None, autostart=not args.no_start,
                     keymap=keymap, keymap_path=kpath)

@@ -29,6 +29,7 @@ def _isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HEYHI_SOCKET", str(base / "sock" / "daemon.sock"))
     monkeypatch.setenv("HEYHI_STATE_DIR", str(base / "state"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(REPO / ".pytest_cache" / "xdg"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(base / "xdg-state"))  # the TUI's launch history, not yours
     yield
 
 

@@ -201,6 +201,38 @@ def test_ctl_status_with_a_daemon_loads_no_pydantic_asyncio_or_textual(sock):
     assert [m for m in mods if m.split(".")[0] in CTL_MUST_NOT_LOAD] == []
 
 
+def _complete_modules(env: dict[str, str], cwd: Path) -> tuple[list[str], str]:
+    """Complete a Cicero key in a fresh interpreter (``heyhi __complete``): the modules it loaded, what it printed."""
+    code = ("import sys\nimport heyhi.cli.main as m\n"
+            "m.main(['__complete', 'fish', '4', 'heyhi', 'run', '-c', 'conf/c01_ag_cmp/cmp.prototxt', 'agent_one.sea'])\n"
+            "sys.stdout.flush()\nprint('\\nMODULES', ' '.join(sorted(sys.modules)))\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, cwd=cwd,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    said, mods = p.stdout.rsplit("\nMODULES ", 1)
+    return mods.split(), said
+
+
+def test_shell_completion_loads_no_pydantic_asyncio_or_textual(sock, tmp_path):
+    """Cold (composing here), warm (the cache answers: nothing of composition loads) and with a daemon
+    up and a cold cache (the daemon answers: composition does not load here either)."""
+    corpus = REPO.parent / "shared" / "corpus" / "heyhi_cicero"
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cold"), HEYHI_COMPLETE_DEBUG="1")
+    for round_ in ("cold", "warm"):
+        mods, said = _complete_modules(env, corpus)
+        assert said.startswith("agent_one.searchbot.\t"), said
+        assert [m for m in mods if m.split(".")[0] in CTL_MUST_NOT_LOAD] == [], round_
+        assert ("heyhi.config.compose" in mods) == (round_ == "cold"), round_
+    daemon = DaemonProcess.start(sock)
+    try:
+        mods, said = _complete_modules(dict(env, HEYHI_SOCKET=str(sock), XDG_CACHE_HOME=str(tmp_path / "d")), corpus)
+    finally:
+        daemon.stop()
+    assert said.startswith("agent_one.searchbot.\t") and "heyhi.wire.client" in mods
+    assert "heyhi.config.compose" not in mods
+    assert [m for m in mods if m.split(".")[0] in CTL_MUST_NOT_LOAD] == []
+
+
 # ---- wings: one direction, and the programs use only what a wing lists ----------------------------
 
 # A module may import its own wing and the wings ranked below it (wire: config's types only). The

@@ -15,6 +15,8 @@ from heyhi.wire.protocol import (
     NOT_IMPLEMENTED,
     Cancel,
     CancelSweep,
+    CheckConfigs,
+    DiffRuns,
     Error,
     Fields,
     Hello,
@@ -23,13 +25,16 @@ from heyhi.wire.protocol import (
     ListDir,
     ListJobs,
     Logs,
+    SearchLog,
     Ok,
     Ping,
+    PlanSweep,
     ReadFile,
     Restart,
     ShowJob,
     Shutdown,
     Subscribe,
+    SweepReport,
     SweepStatus,
     Unsubscribe,
     Validate,
@@ -37,6 +42,10 @@ from heyhi.wire.protocol import (
 )
 
 from heyhi_daemon.handlers import ping, shutdown
+from heyhi_daemon import sweepviews
+from heyhi_daemon import rundata
+from heyhi_daemon import logsearch
+from heyhi_daemon import configs
 
 if TYPE_CHECKING:
     from heyhi.wire.protocol import Request
@@ -69,6 +78,8 @@ async def dispatch(state: DaemonState, req: Request) -> Any | AsyncIterator[Any]
             return await core.read_file(req)
         case Fields():
             return await core.fields(req)
+        case CheckConfigs():
+            return await configs.check_configs(core, req)
         case ListDir():
             return await core.list_dir(req)
         case LaunchSweep():
@@ -77,8 +88,16 @@ async def dispatch(state: DaemonState, req: Request) -> Any | AsyncIterator[Any]
             return await _sweeps(core).status(req) if _sweeps(core) else _no_sweeps(req)
         case CancelSweep():
             return await _sweeps(core).cancel(req) if _sweeps(core) else _no_sweeps(req)
+        case PlanSweep():
+            return await sweepviews.plan_sweep(core, req)
+        case SweepReport():
+            return await sweepviews.sweep_report(core, req)
+        case DiffRuns():
+            return await rundata.diff_runs(core, req)
         case Logs():
             return core.logs(req)
+        case SearchLog():
+            return await logsearch.search(core, req)
         case Subscribe():
             return core.subscribe(req)
         case Unsubscribe():

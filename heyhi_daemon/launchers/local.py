@@ -100,6 +100,7 @@ class LocalLauncher:
         job.pid_start = R.proc_start_time(pid)
         job.state = R.RUNNING
         job.started = time.time()
+        job.node = R.host()  # a local job runs on the daemon's host (the list's node column)
         self.running[job.job_id] = pid
         self.on_change(job)
         self._watch(job, pid, child=True)

@@ -1,4 +1,8 @@
-"""The first screen: the project's conf/ tree, a filter, and the selected config composed."""
+"""The first screen: the project's conf/ tree, a filter, and the selected config composed.
+
+The tree marks the configs that do not compose (the daemon checks them all in the background, on a
+connection of its own); its pane widens and narrows with ``>`` / ``<`` (kept while the app runs).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Header, Input, Static
 
+from ..link import daemon_gone
 from ..widgets.banner import LinkBanner
 from ..widgets.configs import CONFIG_EXTS, ConfFile, ConfigPreview, ConfTree, Preview
 from ..widgets.deferred import Deferred
@@ -22,6 +27,10 @@ from ..widgets.keybar import KeyBar
 MAX_DIRS = 500
 PREVIEW_DEBOUNCE_S = 0.08
 SOURCE_BYTES = 256 * 1024
+CHECK_TIMEOUT_S = 300.0  # the daemon composes every config once (then answers from its cache)
+TREE_STEP = 4  # columns the tree pane widens or narrows by
+TREE_MIN = 12  # the narrowest tree pane
+PREVIEW_MIN = 30  # the preview keeps at least this many columns
 
 
 class ConfigsScreen(Screen):
@@ -30,13 +39,19 @@ class ConfigsScreen(Screen):
 
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="configs.filter", tooltip="Filter the configs by path"),
-        Binding("o", "launch", "Launch…", id="configs.launch",
-                tooltip="Open the launch editor (overrides, mode) for the highlighted config"),
-        Binding("p", "view('print')", "Print", id="configs.print", tooltip="The composed config (--print)"),
-        Binding("f", "view('flat')", "Flat", id="configs.flat",
-                tooltip="Every set value and where it came from (--print-flat)"),
+        Binding("o", "launch", "Launch…", id="configs.launch", show=False,
+                tooltip="The launch editor for this config"),
+        # p, f, s: shown by the preview's own view bar ("print p  flat f  source s"), not the footer.
+        Binding("p", "view('print')", "Print", id="configs.print", show=False, tooltip="The composed config"),
+        Binding("f", "view('flat')", "Flat", id="configs.flat", show=False,
+                tooltip="Each value and its file:line"),
         Binding("s", "view('source')", "Source", id="configs.source", show=False,
                 tooltip="The file as written"),
+        # The tree pane's width (kept while the app runs): one footer entry for both keys.
+        Binding("less_than_sign", "tree_width(-1)", "Tree width", id="configs.narrow", key_display="< >",
+                tooltip="Narrow the tree pane"),
+        Binding("greater_than_sign", "tree_width(1)", "Wider tree", id="configs.widen", show=False,
+                tooltip="Widen the tree pane"),
     ]
 
     AUTO_FOCUS = "#conf-tree"  # mounted after the first frame: it takes the focus when ready
@@ -47,6 +62,9 @@ class ConfigsScreen(Screen):
     preview: reactive[Preview] = reactive(Preview, always_update=True)
     selected: reactive[ConfFile | None] = reactive(None)
     conf_rev: reactive[int] = reactive(0)
+    checks: reactive[dict] = reactive(dict, always_update=True)  # path -> ConfigCheck: which configs compose
+    selected_check: reactive[object] = reactive(None)
+    tree_width: reactive[int] = reactive(0)  # the tree pane's columns (0: the stylesheet's); kept for the session
 
     class Listed(Message):
         """The configs found under conf/ (for the command palette)."""
@@ -70,8 +88,9 @@ class ConfigsScreen(Screen):
                 # Mounted after the first frame (Deferred) (a Tree is the dearest widget here, and it has
                 # nothing to show before the daemon has listed conf/).
                 yield Deferred(ConfTree(id="conf-tree").data_bind(
-                    ConfigsScreen.files, ConfigsScreen.filter_text, error=ConfigsScreen.listing_error))
-            yield ConfigPreview(id="preview").data_bind(ConfigsScreen.preview)
+                    ConfigsScreen.files, ConfigsScreen.filter_text, ConfigsScreen.checks,
+                    error=ConfigsScreen.listing_error))
+            yield ConfigPreview(id="preview").data_bind(ConfigsScreen.preview, check=ConfigsScreen.selected_check)
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -122,11 +141,42 @@ class ConfigsScreen(Screen):
                     elif e.name.endswith(CONFIG_EXTS):
                         found.append(ConfFile(path=posixpath.join(conf, sub), rel=sub))
         except DaemonError as e:
+            if daemon_gone(e) and self.files:  # keep the tree: read again when the daemon is back
+                return
             self.listing_error = f"cannot list {conf}: {e.message}"
             return
         self.listing_error = ""
         self.files = tuple(found)
         self.post_message(self.Listed(self.files))
+        self.check_configs()
+
+    @work(exclusive=True, group="checks")
+    async def check_configs(self) -> None:
+        """Which configs compose, asked of the daemon on a connection of its own (so previews never
+        wait behind it; it composes them in the background and caches the answers by the files'
+        stamps); the tree marks the ones that do not. A daemon that cannot tell (an older one, or
+        none) leaves the tree unmarked."""
+        from heyhi.wire.protocol import CheckConfigs, ConfigChecks, DaemonError  # lean: keeps the start-up of heyhi-tui from loading it
+
+        try:
+            client = await self.app.link.open()
+        except DaemonError:
+            return
+        try:
+            client.timeout = CHECK_TIMEOUT_S
+            answer = await client.request(CheckConfigs(project_root=self.app.project_root))
+        except DaemonError:
+            return
+        finally:
+            await client.close()
+        if isinstance(answer, ConfigChecks):
+            self.checks = {c.config: c for c in answer.checks}
+
+    def watch_checks(self) -> None:
+        self.watch_selected(self.selected)
+
+    def watch_selected(self, conf: ConfFile | None) -> None:
+        self.selected_check = self.checks.get(conf.path) if conf is not None else None
 
     # ---- selection and preview ------------------------------------------------------------------
     @on(ConfTree.Highlighted)
@@ -206,6 +256,22 @@ class ConfigsScreen(Screen):
     def action_view(self, view: str) -> None:
         self.query_one(ConfigPreview).show_view(view)
 
+    def action_tree_width(self, step: int) -> None:
+        """Widen (``step`` 1) or narrow (-1) the tree pane by ``TREE_STEP`` columns."""
+        side = self.query_one("#configs-side")
+        now = self.tree_width or side.outer_size.width
+        self.tree_width = self._clamp_tree(now + step * TREE_STEP)
+
+    def _clamp_tree(self, width: int) -> int:
+        return max(TREE_MIN, min(width, max(TREE_MIN, self.size.width - PREVIEW_MIN)))
+
+    def watch_tree_width(self, width: int) -> None:
+        if width:
+            self.query_one("#configs-side").styles.width = self._clamp_tree(width)
+
+    def on_resize(self) -> None:
+        self.watch_tree_width(self.tree_width)  # a narrower terminal still leaves the preview room
+
     def action_launch(self) -> None:
         conf = self.selected
         if conf is None:
@@ -215,7 +281,13 @@ class ConfigsScreen(Screen):
                         severity="warning")
             return
         if conf.is_sweep:
-            self.notify(f"{conf.rel} is a sweep file: run it with `heyhi sweep {conf.rel}`", severity="warning")
+            self.notify(f"{conf.rel} is a sweep file: run it from the project root with "
+                        f"`heyhi sweep conf/{conf.rel}`", severity="warning")
+            return
+        check = self.checks.get(conf.path)
+        if getattr(check, "state", "") == "chunk":
+            self.notify(f"{conf.rel} is not a top-level config (it reads as {check.detail}): launch a config "
+                        f"that includes it", severity="warning")
             return
         self.app.open_launch(conf.path)
 

@@ -1,8 +1,22 @@
 """The launch screen: overrides (one per line, validated by the daemon as you type), the composed
-flat config with where each value came from, the run folder it would get, the mode, and Launch."""
+flat config with where each value came from, the run folder it would get, the mode, and Launch.
+
+A sweep value typed in a line (``lr=[0.1,0.2]``, ``seed=range(3)``: the grammar's
+``looks_like_sweep``) makes it a sweep: the daemon plans it (``PlanSweep``: the points and their
+states, as ``heyhi run ... --plan`` prints them), the plan takes the flat table's place, and Launch
+writes the sweep record and launches it (``LaunchSweep``), then shows it in the sweeps view.
+
+Per config (``heyhi_tui.history``): Esc keeps the lines as a draft that the editor opens with next
+time; a launch records its override set, and ctrl+up / ctrl+down step through those sets.
+``edit_run`` opens the editor on a run's config and overrides (edit and relaunch).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import posixpath
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -13,42 +27,59 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Button, Header, Label, Select, Static
 
-from heyhi.wire.protocol import DaemonError, FieldList, Fields, Launch, Launched, Validate, ValidateResult, replace
+from heyhi.config import looks_like_sweep
+from heyhi.wire.protocol import (
+    DaemonError, FieldList, Fields, Launch, Launched, LaunchSweep, OverrideError, PlanSweep, SweepLaunched,
+    SweepPlan, Validate, ValidateResult, replace,
+)
 
 from ..completion import Schema
 from ..format import OUT_DIR_STYLE, config_label, fit_path
+from ..history import History
+from ..link import daemon_gone
 from ..widgets.banner import LinkBanner
 from ..widgets.keybar import KeyBar
 from ..widgets.configs import FieldDocs
 from ..widgets.flat import FlatTable
 from ..widgets.overrides import OverrideEditor
+from ..widgets.sweeps import PlanTable, counts_text
 
 MODES = ("gentle_start", "start_restart", "start_continue", "restart", "dryrun")
 VALIDATE_DEBOUNCE_S = 0.15
+RUN_RECORD_BYTES = 256 * 1024  # heyhi.run.json is read up to this (an edit-and-relaunch)
 
 
 class LaunchScreen(Screen):
     """Owns the overrides, the schema and the last validation (bound into the editor and the
-    table); validation and launch run in its workers."""
+    table); validation, planning and launch run in its workers."""
 
     BINDINGS = [
         Binding("ctrl+l", "launch", "Launch", id="launch.launch", tooltip="Launch with these overrides and mode"),
         Binding("ctrl+o", "cycle_mode", "Mode", id="launch.mode",
                 tooltip="Cycle the mode: gentle_start, start_restart, start_continue, restart, dryrun"),
-        Binding("escape", "back", "Back", id="launch.back", tooltip="Back to the configs"),
+        Binding("ctrl+up", "history(-1)", "History", id="launch.history_previous",
+                tooltip="The override sets launched with this config: one back (ctrl+down: forward)"),
+        Binding("ctrl+down", "history(1)", "Next in history", id="launch.history_next", show=False,
+                tooltip="The override sets launched with this config: one forward, back to your draft"),
+        Binding("escape", "back", "Back", id="launch.back", tooltip="Back to the configs (the lines are kept)"),
     ]
 
     schema: reactive[Schema | None] = reactive(None)
     errors: reactive[dict[int, str]] = reactive(dict, always_update=True)
     result: reactive[ValidateResult | None] = reactive(None, always_update=True)
     flat_rows: reactive[tuple] = reactive((), always_update=True)
+    plan: reactive[SweepPlan | None] = reactive(None, always_update=True)
     mode: reactive[str] = reactive("gentle_start")
     validating: reactive[bool] = reactive(False)
 
-    def __init__(self, config: str, overrides: list[str] | None = None, mode: str = "gentle_start") -> None:
+    def __init__(self, config: str, overrides: list[str] | None = None, mode: str = "gentle_start", *,
+                 sweep_metric: str = "", max_parallel: int | None = None) -> None:
         super().__init__()
         self.config = config
         self._initial = list(overrides or [])
+        self._explicit = overrides is not None  # else the config's draft, if it has one
+        self.sweep_metric = sweep_metric  # NAME[:min|:max] of a sweep launched from here (sweep best)
+        self.max_parallel = max_parallel
         self.set_reactive(LaunchScreen.mode, mode)
         self.lines: tuple[str, ...] = ()
         self.sent: list[str] = []  # the overrides of the last validation
@@ -57,6 +88,8 @@ class LaunchScreen(Screen):
         self._timer = None
         self.general_error = ""
         self.launching = False
+        self._history_at: int | None = None  # index into the sets shown (None: the lines typed)
+        self._typed: list[str] = []  # the lines typed, kept while stepping through the history
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -70,6 +103,7 @@ class LaunchScreen(Screen):
             with Vertical(id="launch-right"):
                 yield Static(id="launch-status")
                 yield FlatTable(id="launch-flat").data_bind(rows_data=LaunchScreen.flat_rows)
+                yield PlanTable(id="launch-plan")
                 yield FieldDocs(id="launch-docs").data_bind(LaunchScreen.schema)
         with Horizontal(id="launch-bar"):
             yield Select([(m, m) for m in MODES], value=self.mode, allow_blank=False, compact=True,
@@ -80,7 +114,9 @@ class LaunchScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = config_label(self.config, self.app.project_root)
+        self.query_one("#launch-plan").display = False
         self.load_fields()
+        self.load_draft()
         self.watch(self.app, "conf_rev", self._conf_changed, init=False)
 
     def _conf_changed(self, rev: int) -> None:
@@ -94,6 +130,10 @@ class LaunchScreen(Screen):
     def on_resize(self) -> None:
         self._show_status()
 
+    @property
+    def editor(self) -> OverrideEditor:
+        return self.query_one(OverrideEditor)
+
     @work(exclusive=True, group="fields")
     async def load_fields(self) -> None:
         try:
@@ -101,8 +141,79 @@ class LaunchScreen(Screen):
             assert isinstance(fields, FieldList)
             self.schema = Schema(fields)
         except DaemonError as e:
+            if daemon_gone(e):  # the banner says so; loaded again when the daemon is back (conf_rev)
+                return
             self.schema = Schema(None)
             self.notify(f"no completion: {e.message}", severity="warning")
+
+    # ---- history and drafts ---------------------------------------------------------------------
+    @property
+    def history_key(self) -> str:
+        return History.key(self.config, self.app.remote)
+
+    async def _history(self) -> History:
+        """The app's launch history, read once (in a thread); a file it ignored is said once."""
+        h = getattr(self.app, "launch_history", None)
+        if h is None:
+            h = await asyncio.to_thread(History.load)
+            if getattr(self.app, "launch_history", None) is None:
+                self.app.launch_history = h
+                if h.problem:
+                    self.app.notify(h.problem, severity="warning", timeout=8)
+            h = self.app.launch_history
+        return h
+
+    @work(group="history")
+    async def load_draft(self) -> None:
+        h = await self._history()
+        draft = h.draft(self.history_key)
+        # A draft fills the editor only if nothing was given or typed meanwhile.
+        if draft and not self._explicit and not any(x.strip() for x in self.editor.lines):
+            self._initial = list(draft)  # kept already: quitting now loses nothing
+            await self.editor.set_lines(draft)
+            self.notify("your draft for this config (ctrl+up: the sets launched with it)", timeout=4)
+
+    def _save_history(self, change: Any) -> None:
+        """Apply ``change(history)`` and write the file in a worker; a failure is one line."""
+        loaded = getattr(self.app, "launch_history", None)
+        if loaded is not None:
+            change(loaded)  # now: a launch editor opened next reads it
+
+        async def save() -> None:
+            h = await self._history()
+            if h is not loaded:
+                change(h)
+            lock = getattr(self.app, "launch_history_lock", None) or asyncio.Lock()
+            self.app.launch_history_lock = lock
+            async with lock:  # one write at a time, each of the state when it starts: the last one wins
+                problem = await asyncio.to_thread(h.write, h.dumps())
+            if problem:
+                self.app.notify(problem, severity="warning", timeout=8)
+
+        self.app.run_worker(save(), group="history-save")
+
+    async def action_history(self, step: int) -> None:
+        h = await self._history()
+        sets = h.sets(self.history_key)
+        if not sets:
+            self.notify("no override set was launched with this config from here yet", severity="warning")
+            return
+        if self._history_at is None:
+            if step > 0:
+                return
+            self._typed = list(self.editor.lines)
+            at = len(sets) - 1
+        else:
+            at = self._history_at + step
+        if at >= len(sets):
+            self._history_at = None
+            await self.editor.set_lines(self._typed)
+            self.notify("back to the lines you typed", timeout=2)
+            return
+        at = max(0, at)
+        self._history_at = at
+        await self.editor.set_lines(sets[at])
+        self.notify(f"launched set {at + 1} of {len(sets)}", timeout=2)
 
     # ---- validation -----------------------------------------------------------------------------
     @on(OverrideEditor.Changed)
@@ -121,39 +232,89 @@ class LaunchScreen(Screen):
         self._serial += 1
         self.validate(self.lines, self.mode, self._serial)
 
+    async def _check(self, overrides: list[str], mode: str) -> ValidateResult:
+        try:
+            result = await self.app.link.request(Validate(
+                project_root=self.app.project_root, results_root=self.app.results_root, config=self.config,
+                overrides=overrides, mode=mode))
+        except DaemonError as e:
+            if daemon_gone(e):  # not an error of the overrides (validate says it)
+                raise
+            return ValidateResult(ok=False, errors=[OverrideError(-1, "", e.message)])
+        return result
+
+    async def _plan(self, overrides: list[str], record: bool = False) -> SweepPlan:
+        try:
+            return await self.app.link.request(PlanSweep(
+                project_root=self.app.project_root, results_root=self.app.results_root, config=self.config,
+                overrides=overrides, metric=self.sweep_metric, record=record))
+        except DaemonError as e:
+            if daemon_gone(e):  # not an error of the overrides (validate says it)
+                raise
+            message = e.message
+            if e.code in ("bad_request", "not_implemented") and "plan_sweep" in message:
+                message = f"this daemon plans no sweeps ({e.message}): restart it with this HeyHi"
+            return SweepPlan(ok=False, errors=[OverrideError(-1, "", message)])
+
     @work(group="validate")
     async def validate(self, lines: tuple[str, ...], mode: str, serial: int) -> None:
+        try:
+            await self._validate(lines, mode, serial)
+        except DaemonError as e:  # the daemon is away: checked again when it is back (conf_rev)
+            if serial == self._serial:
+                self.general_error = f"not checked yet: {e.message} (checked when the daemon is back)"
+                self._show_status()
+
+    async def _validate(self, lines: tuple[str, ...], mode: str, serial: int) -> None:
         sent, line_of = [], []
         for i, line in enumerate(lines):
             if line.strip():
                 sent.append(line.strip())
                 line_of.append(i)
-        try:
-            result = await self.app.link.request(Validate(
-                project_root=self.app.project_root, results_root=self.app.results_root, config=self.config,
-                overrides=sent, mode=mode))
-        except DaemonError as e:
-            result = ValidateResult(ok=False, errors=[])
-            self.general_error = e.message
+        plan = None
+        if any(looks_like_sweep(x) for x in sent):
+            plan = await self._plan(sent)
+            if not plan.sweep:
+                plan = None  # a list that is a field's value: one run after all
+        if plan is None:
+            result = await self._check(sent, mode)
+            errors_of = [(e, e.index) for e in result.errors]
         else:
-            self.general_error = ""
+            # The fixed overrides are checked (and shown composed) as usual; the sweep values by the plan.
+            fixed = [i for i, x in enumerate(sent) if not looks_like_sweep(x)]
+            result = await self._check([sent[i] for i in fixed], mode)
+            errors_of = [(e, fixed[e.index] if 0 <= e.index < len(fixed) else -1) for e in result.errors]
+            # A bad fixed override is said once, under its line (the plan fails on it too).
+            errors_of += [(e, e.index) for e in plan.errors
+                          if not (result.errors and (e.index < 0 or e.index in fixed))]
+            result = replace(result, ok=result.ok and plan.ok, out_dir="" if not plan.ok else result.out_dir)
         if serial != self._serial:
             return  # a newer validation is on its way
         errors: dict[int, str] = {}
-        general: list[str] = [self.general_error] if self.general_error else []
-        for err in result.errors:
-            if 0 <= err.index < len(line_of):
-                line = line_of[err.index]
+        general: list[str] = []
+        for err, index in errors_of:
+            if 0 <= index < len(line_of):
+                line = line_of[index]
                 errors[line] = (errors[line] + "; " if line in errors else "") + err.message
             else:
                 general.append(err.message)
         self.sent, self._line_of = sent, line_of
         self.general_error = "\n".join(general)
         self.errors = errors
+        self.plan = plan if plan is not None and plan.ok else None
         self.result = result
         if result.flat or result.ok:
             self.flat_rows = tuple(result.flat)
         self.validating = False
+
+    def watch_plan(self, plan: SweepPlan | None) -> None:
+        if not self.is_mounted:
+            return
+        table = self.query_one("#launch-plan", PlanTable)
+        table.display = plan is not None
+        self.query_one("#launch-flat").display = plan is None
+        if plan is not None:
+            table.show(list(plan.points), plan.total)
 
     def watch_result(self) -> None:
         self._show_status()
@@ -164,7 +325,7 @@ class LaunchScreen(Screen):
     def _show_status(self) -> None:
         if not self.is_mounted:
             return
-        r = self.result
+        r, plan = self.result, self.plan
         status = Text()
         if r is not None and r.task:
             status.append(f"task {r.task}  ", style="cyan")
@@ -174,14 +335,21 @@ class LaunchScreen(Screen):
             bad = len(self.errors)
             status.append("✓ valid" if r.ok else f"✗ {bad or 'an'} error{'s' if bad > 1 else ''}",
                           style="green" if r.ok else "bold red")
+            if plan is not None and r.ok:
+                status.append("  a sweep", style="bold")
+                status.append("\n").append_text(counts_text(plan.counts))
+                status.append(f" · Launch runs the {plan.counts.get('new', 0)} new", style="dim")
         if self.general_error:
             status.append("\n" + self.general_error, style="red")
         self.query_one("#launch-status", Static).update(status)
         out = Text("→ ", style="dim")
-        if r is not None and r.out_dir:
+        room = (self.query_one("#out-dir").size.width or 40) - 4
+        if plan is not None and r is not None and r.ok:
+            out.append("sweep ", style="bold")
+            out.append(fit_path(self.app.show_path(plan.sweep_dir), room - 6))
+        elif r is not None and r.out_dir:
             state = r.out_dir_state or "?"
-            room = (self.query_one("#out-dir").size.width or 40) - 4 - len(state)
-            out.append(fit_path(self.app.show_path(r.out_dir), room))
+            out.append(fit_path(self.app.show_path(r.out_dir), room - len(state)))
             out.append(f"  {state}", style=OUT_DIR_STYLE.get(state, "bold yellow"))
         else:
             out.append("no run folder until the overrides are valid", style="dim")
@@ -214,9 +382,40 @@ class LaunchScreen(Screen):
         if r is None or not r.ok or self.validating:
             self.notify("fix the overrides first (see the errors under the lines)", severity="warning")
             return
+        if self.plan is not None:
+            if self.mode != "gentle_start":
+                self.notify(f"{self.mode}: a sweep launches its new points (mode gentle_start); "
+                            f"crashed ones run again with heyhi run ... --retry-failed", severity="warning", timeout=8)
+                return
+            self.launching = True
+            self._show_status()
+            self.launch_sweep(list(self.sent))
+            return
         self.launching = True
         self._show_status()
         self.launch(list(self.sent), self.mode)
+
+    @work(exclusive=True, group="launch")
+    async def launch_sweep(self, overrides: list[str]) -> None:
+        try:
+            plan = await self._plan(overrides, record=True)
+            if not plan.ok:
+                self.notify(f"sweep not launched: {'; '.join(e.message for e in plan.errors)}", severity="error",
+                            timeout=8)
+                return
+            launched = await self.app.link.request(LaunchSweep(sweep_dir=plan.sweep_dir,
+                                                               max_parallel=self.max_parallel))
+        except DaemonError as e:
+            self.notify(f"sweep not launched: {e.message}", severity="error", timeout=8)
+            return
+        finally:
+            self.launching = False
+            self._show_status()
+        assert isinstance(launched, SweepLaunched)
+        self._initial, self._history_at = list(overrides), None
+        self._save_history(lambda h: h.add(self.history_key, overrides))
+        self.notify(f"sweep {launched.sweep_id}: {launched.detail}", title="sweep launched")
+        self.app.show_sweep(launched.sweep_id)
 
     @work(exclusive=True, group="launch")
     async def launch(self, overrides: list[str], mode: str) -> None:
@@ -227,8 +426,6 @@ class LaunchScreen(Screen):
             if isinstance(launched, Launched) and launched.decision == "confirm":
                 # The daemon decided, under the folder's lock, that this launch wipes a run: ask,
                 # naming the folder, then send a yes to exactly the state that was shown.
-                from rich.text import Text  # lean: rich loads only when this runs
-
                 from ..dialogs.confirm import ConfirmDialog  # lean: loads when a wipe is asked, not with heyhi-tui
 
                 where = self.app.show_path(launched.run_dir)
@@ -251,6 +448,8 @@ class LaunchScreen(Screen):
             self.launching = False
             self._show_status()
         assert isinstance(launched, Launched)
+        self._initial, self._history_at = list(overrides), None
+        self._save_history(lambda h: h.add(self.history_key, overrides))
         if launched.decision == "skip":
             self.notify(f"{mode}: skipped: {launched.reason}", severity="warning", timeout=6)
             self._validate_now()
@@ -258,5 +457,51 @@ class LaunchScreen(Screen):
         self.notify(f"{launched.decision}: {self.app.show_path(launched.run_dir)}", title="launched")
         self.app.show_job(launched.job_id)
 
+    def unsaved_work(self) -> str:
+        """What quitting now would lose (the app asks before it quits): lines typed and neither
+        launched nor kept as a draft (Esc keeps them)."""
+        lines = [x for x in self.editor.lines if x.strip()] if self.is_mounted else []
+        if not lines or lines == [x.strip() for x in self._initial if x.strip()]:
+            return ""
+        return f"the overrides typed for {config_label(self.config, self.app.project_root)} (Esc keeps them as a draft)"
+
     def action_back(self) -> None:
+        """Back, keeping the lines as this config's draft (the editor opens with them next time)."""
+        lines = [x for x in self.editor.lines if x.strip()]
+        self._save_history(lambda h: h.set_draft(self.history_key, lines or None))
         self.dismiss()
+
+
+# ---- edit and relaunch ---------------------------------------------------------------------------
+
+
+async def edit_run(app: Any, job_id: str) -> None:
+    """Open the launch editor on the config and overrides of job ``job_id``'s run: the ones the
+    daemon reports with the job, else its folder's ``heyhi.run.json`` (read through the daemon,
+    bounded, so it works over ``--remote``)."""
+    from heyhi.runs import records as R  # lean: loads when a run is edited, not with heyhi-tui
+    from heyhi.wire.protocol import FileData, ReadFile  # lean: loads when a run is edited, not with heyhi-tui
+
+    job = app.jobs.get(job_id)
+    if job is None:
+        app.notify(f"job {job_id} is not known to the daemon", severity="warning")
+        return
+    config, overrides = job.config, getattr(job, "overrides", None)
+    if overrides is None:
+        path = posixpath.join(job.run_dir, R.RUN)
+        try:
+            data = await app.link.request(ReadFile(path=path, length=RUN_RECORD_BYTES))
+            assert isinstance(data, FileData)
+            info = json.loads(data.data.decode("utf-8")) if data.size <= RUN_RECORD_BYTES else None
+        except DaemonError as e:
+            app.notify(f"cannot edit job {job_id}: {e.message}", severity="error", timeout=8)
+            return
+        except ValueError:
+            info = None
+        got = info.get("overrides") if isinstance(info, dict) else None
+        if not isinstance(got, list) or not all(isinstance(x, str) for x in got):
+            app.notify(f"cannot edit job {job_id}: {app.show_path(path)} holds no override list",
+                       severity="error", timeout=8)
+            return
+        config, overrides = str(info.get("config") or config), got
+    app.open_launch(config, list(overrides))

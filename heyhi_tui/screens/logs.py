@@ -1,4 +1,7 @@
-"""A job's log, full screen: follow, search, jump to the end, stdout or stderr."""
+"""A job's log, full screen: follow, search the whole file, jump to the end, stdout or stderr.
+
+A crashed job opens on its stderr (where the traceback is); ``e`` switches.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The banner under the header: shown while the daemon link is not connected."""
+"""The banner under the header: shown while the daemon link is not connected, saying what happens
+(starting a daemon, retrying when) and, when the link cannot bring the daemon back itself, how to."""
 
 from __future__ import annotations
 
@@ -44,4 +45,5 @@ class LinkBanner(Static):
         if s.retry_at is not None:
             left = max(0.0, s.retry_at - time.monotonic())
             retry = f" - retrying in {left:.0f}s (ctrl+r: now)" if left >= 1 else " - retrying"
-        self.update(f"⚠ {what}: {s.detail}{retry}")
+        hint = f" - {s.hint}" if s.hint else ""
+        self.update(f"⚠ {what}: {s.detail}{retry}{hint}")

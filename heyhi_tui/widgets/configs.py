@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
@@ -18,7 +19,7 @@ from ..completion import Schema, field_detail
 from ..format import OUT_DIR_STYLE, fit_path
 from ..printview import print_text
 from .deferred import Deferred
-from .flat import FlatTable
+from .flat import FlatTable, origin_text
 
 if TYPE_CHECKING:
     from heyhi.wire.protocol import FieldList, ValidateResult
@@ -58,11 +59,19 @@ def sort_files(files: list[ConfFile]) -> list[ConfFile]:
 
 
 class ConfTree(Tree[ConfFile | None]):
-    """``files`` and ``filter_text`` in; ``Highlighted`` / ``Chosen`` out (files only)."""
+    """``files``, ``filter_text`` and ``checks`` (which configs compose) in; ``Highlighted`` /
+    ``Chosen`` out (files only). Labels too long for the pane are cut in the middle with "…"; a
+    config that does not compose is marked ✗, why on hover (``tip``)."""
+
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Open", id="configs.open",
+                tooltip="Open the launch editor for the highlighted config (on a folder: fold it)"),
+    ]
 
     files: reactive[tuple[ConfFile, ...]] = reactive((), always_update=True)
     filter_text: reactive[str] = reactive("")
     error: reactive[str] = reactive("")
+    checks: reactive[dict] = reactive(dict, always_update=True)  # path -> ConfigCheck (the daemon's)
 
     class Highlighted(Message):
         def __init__(self, conf: ConfFile) -> None:
@@ -88,6 +97,7 @@ class ConfTree(Tree[ConfFile | None]):
         super().__init__("conf", data=None, **kw)
         self.show_root = False
         self.guide_depth = 2
+        self._leaves: dict[str, Any] = {}  # path -> its node (relabelled when checks come)
 
     def watch_files(self) -> None:
         self._rebuild()
@@ -98,6 +108,49 @@ class ConfTree(Tree[ConfFile | None]):
     def watch_error(self) -> None:
         self._rebuild()
 
+    def watch_checks(self) -> None:
+        for path, node in self._leaves.items():
+            node.set_label(self._label(node.data))
+
+    def _label(self, f: ConfFile) -> Text:
+        """A file's name; a config that does not compose marked ✗ (red), a file that is not a
+        top-level config (a chunk for includes) dim."""
+        check = self.checks.get(f.path)
+        state = getattr(check, "state", "")
+        if state == "error":
+            return Text.assemble(("✗ ", "bold red"), (f.name, "red"))
+        return Text(f.name, style="dim" if state == "chunk" or not f.is_config else "")
+
+    def tip(self, f: ConfFile) -> str:
+        """The hover text of a file: its path under conf/, and why it is marked."""
+        check = self.checks.get(f.path)
+        state = getattr(check, "state", "")
+        if state == "error":
+            return f"{f.rel}\n✗ does not compose: {check.detail}"
+        if state == "chunk":
+            return f"{f.rel}\nnot a top-level config: it reads as {check.detail} (a chunk to include)"
+        return f.rel
+
+    def render_label(self, node: Any, base_style: Any, style: Any) -> Text:
+        """The label, cut in the middle with "…" when the pane is too narrow for it (so a name is
+        never cut without a mark; the whole path shows on hover and in the preview's title)."""
+        text = super().render_label(node, base_style, style)
+        depth, parent = 0, node.parent
+        while parent is not None and parent is not self.root:
+            depth, parent = depth + 1, parent.parent
+        room = self.scrollable_content_region.width - depth * self.guide_depth
+        if 0 < room < text.cell_len:
+            tail = (room - 1) * 3 // 5
+            head = room - 1 - tail
+            parts = text.divide([head, len(text) - tail])
+            text = Text.assemble(parts[0], ("…", "dim"), parts[2])
+        return text
+
+    def watch_hover_line(self, previous: int, line: int) -> None:
+        super().watch_hover_line(previous, line)
+        node = self.get_node_at_line(line) if line >= 0 else None
+        self.tooltip = self.tip(node.data) if node is not None and node.data is not None else None
+
     def matching(self) -> list[ConfFile]:
         text = self.filter_text.strip().lower()
         return [f for f in self.files if not text or _fuzzy(text, f.rel.lower())]
@@ -105,6 +158,7 @@ class ConfTree(Tree[ConfFile | None]):
     def _rebuild(self) -> None:
         current = self.cursor_node.data if self.cursor_node is not None else None
         self.clear()
+        self._leaves = {}
         if self.error:
             self.root.add_leaf(Text(self.error, style="red"), data=None)
             return
@@ -120,8 +174,7 @@ class ConfTree(Tree[ConfFile | None]):
                     label = Text(parts[i - 1] + "/", style="bold" if f.is_config else "dim bold")
                     folders[key] = folders["/".join(parts[: i - 1])].add(label, data=None, expand=True)
                 parent = folders[key]
-            label = Text(f.name, style="" if f.is_config else "dim")
-            node = parent.add_leaf(label, data=f)
+            node = self._leaves[f.path] = parent.add_leaf(self._label(f), data=f)
             if current is not None and f == current:
                 cursor_line = node
         if not shown:
@@ -133,6 +186,13 @@ class ConfTree(Tree[ConfFile | None]):
             self.move_cursor(node, animate=False)
         else:
             self.select_first()
+
+    def show_file(self, path: str) -> bool:
+        """Put the cursor on the file at ``path`` if the tree shows it (True), as a click would."""
+        node = self._leaves.get(path)
+        if node is not None:
+            self.move_cursor(node, animate=False)
+        return node is not None
 
     def select_first(self) -> None:
         for line in range(self.last_line + 1):
@@ -181,7 +241,11 @@ class FieldDocs(Static):
     key: reactive[str] = reactive("")
     value: reactive[str] = reactive("")
     source: reactive[str] = reactive("")
+    where: reactive[str] = reactive("")  # the writer's path:line (the configs preview sends it)
     schema: reactive[Schema | None] = reactive(None)
+
+    def watch_where(self) -> None:
+        self._show()
 
     def watch_value(self) -> None:
         self._show()
@@ -204,10 +268,12 @@ class FieldDocs(Static):
         text.append(self.key, style="bold")
         if self.source:
             text.append(f" = {self.value}", style="bold yellow" if self.source.startswith("override") else "")
-            text.append(f"  ← {self.source}", style="dim")
+            text.append(f"  ← {origin_text(self.source, self.where)}", style="dim")
         f = s.lookup(self.key)[0] if s is not None else None
         if f is None:
-            text.append("\n(not in the schema)" if s is not None else "", style="dim")
+            # No schema (the daemon is away, or still answering) says nothing: only a known schema
+            # that lacks the key does.
+            text.append("\n(not in the schema)" if s is not None and s.fields else "", style="dim")
             self.update(text)
             return
         text.append(f"\n{f.type}", style="cyan")
@@ -253,13 +319,15 @@ class ViewBar(Static):
 
 
 class ConfigPreview(Vertical):
-    """``preview`` in: the composed config of the selected file in three views (print, flat,
-    source) and the docs of the highlighted field. The flat table (a hidden view at first) is
-    mounted after the first frame."""
+    """``preview`` and ``check`` in: the composed config of the selected file in three views
+    (print, flat: each value with the file and line it came from, source) and the docs of the
+    highlighted field; the title says when the daemon found the file does not compose or is a
+    chunk. The flat table (a hidden view at first) is mounted after the first frame."""
 
     preview: reactive[Preview] = reactive(Preview, always_update=True)
     view: reactive[str] = reactive("print")
     flat_rows: reactive[tuple] = reactive(())
+    check: reactive[Any] = reactive(None)  # the daemon's ConfigCheck of the selected file, if any
 
     def compose(self) -> ComposeResult:
         yield Static(id="preview-title")
@@ -268,7 +336,7 @@ class ConfigPreview(Vertical):
             with VerticalScroll(id="view-print"):
                 yield Static(id="preview-print")
             with Vertical(id="view-flat"):
-                yield Deferred(FlatTable(id="preview-flat").data_bind(rows_data=ConfigPreview.flat_rows))
+                yield Deferred(FlatTable(id="preview-flat", fit=True).data_bind(rows_data=ConfigPreview.flat_rows))
             with VerticalScroll(id="view-source"):
                 yield Static(id="preview-source")
         yield FieldDocs(id="field-docs")
@@ -282,9 +350,16 @@ class ConfigPreview(Vertical):
     def on_view_bar_picked(self, event: ViewBar.Picked) -> None:
         self.view = event.view
 
+    def watch_check(self) -> None:
+        self.watch_preview(self.preview)
+
     def watch_preview(self, p: Preview) -> None:
         if not self.is_mounted:
             return
+        check = self.check
+        if check is None or p.conf is None or check.config != p.conf.path:
+            check = None
+        chunk = check is not None and check.state == "chunk"
         title = Text()
         if p.conf is None:
             title.append("no config selected", style="dim")
@@ -296,6 +371,10 @@ class ConfigPreview(Vertical):
                 title.append("  chunk (included by configs)", style="dim")
             elif p.conf.is_sweep:
                 title.append("  sweep file (heyhi sweep FILE)", style="dim")
+            elif chunk:
+                title.append(f"  chunk: reads as {check.detail}", style="dim")
+            elif check is not None and check.state == "error":
+                title.append("  ✗ does not compose", style="bold red")
             if p.loading:
                 title.append("  …", style="dim")
         if p.out_dir_label:
@@ -308,8 +387,14 @@ class ConfigPreview(Vertical):
         printed = self.query_one("#preview-print", Static)
         if p.error:
             printed.update(Text(p.error, style="red"))
+        elif chunk and (p.result is None or not p.result.ok):
+            printed.update(Text(f"not a top-level config: it reads as {check.detail}, a chunk to include "
+                                f"from a config; see its source", style="dim"))
         elif p.result is not None and not p.result.ok:
-            printed.update(Text("\n".join(e.message for e in p.result.errors), style="red"))
+            errors = "\n".join(e.message for e in p.result.errors)
+            if p.conf is not None:  # paths as the tree shows them (relative to conf/)
+                errors = errors.replace(p.conf.path[: len(p.conf.path) - len(p.conf.rel)], "")
+            printed.update(Text(errors, style="red"))
         elif p.result is not None:
             printed.update(Text(print_text(p.result.flat, p.fields)))
         elif p.conf is not None and p.conf.is_chunk:
@@ -318,7 +403,14 @@ class ConfigPreview(Vertical):
             printed.update(Text("a sweep file: run it with `heyhi sweep`; see its source", style="dim"))
         else:
             printed.update("")
-        self.flat_rows = tuple(p.result.flat) if p.result is not None else ()
+        if p.result is not None:  # with each value's file:line when the daemon sends it
+            where = list(getattr(p.result, "flat_where", None) or ())
+            where += [""] * (len(p.result.flat) - len(where))
+            self.flat_rows = tuple((*row[:3], w) for row, w in zip(p.result.flat, where))
+        else:
+            self.flat_rows = ()
+        if not self.flat_rows:  # nothing to highlight: no docs of another config's row
+            self.query_one(FieldDocs).key = ""
         self.query_one("#preview-source", Static).update(Text(p.source))
         self.query_one(FieldDocs).schema = Schema(p.fields) if p.fields else None
 
@@ -327,7 +419,7 @@ class ConfigPreview(Vertical):
 
     def on_flat_table_key_highlighted(self, event: FlatTable.KeyHighlighted) -> None:
         docs = self.query_one(FieldDocs)
-        docs.key, docs.value, docs.source = event.key, str(event.value), event.source
+        docs.key, docs.value, docs.source, docs.where = event.key, str(event.value), event.source, event.where
 
 
 __all__ = ["ConfFile", "ConfTree", "ConfigPreview", "FieldDocs", "Preview", "field_detail", "sort_files"]

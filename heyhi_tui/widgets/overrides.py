@@ -1,12 +1,18 @@
 """The override editor: one override per line, each line's error right under it, and completion of
-keys and values from the task's schema."""
+keys and values from the task's schema.
+
+Input it promises to keep: a paste of several lines, or of space-separated overrides, becomes one
+override per line (``completion.split_overrides``: quotes and brackets keep a value whole); keys
+typed right after Enter, before the new line is there, go to the new line in order, never to the
+line Enter left (the line that saw Enter holds them, then hands them on: ``OverrideInput``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -16,7 +22,7 @@ from textual.suggester import Suggester
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..completion import Candidate, Schema, complete, describe, suggestion
+from ..completion import Candidate, Schema, complete, describe, split_overrides, suggestion
 
 
 class OverrideSuggester(Suggester):
@@ -29,7 +35,7 @@ class OverrideSuggester(Suggester):
     async def get_suggestion(self, value: str) -> str | None:
         if not value:
             return None
-        return suggestion(value, complete(value, self.editor.schema or Schema(None)))
+        return suggestion(value, complete(value, self.editor.current_schema or Schema(None)))
 
 
 class OverrideInput(Input):
@@ -52,6 +58,102 @@ class OverrideInput(Input):
         else:
             self.action_delete_left()
 
+    class Split(Message):
+        """Enter: a new line after this one. Until ``hand_on``, this line holds the keys typed."""
+
+        def __init__(self, line: OverrideInput) -> None:
+            super().__init__()
+            self.line = line
+
+    class Pasted(Message):
+        """A paste of several overrides (``items``), for the editor to spread over lines."""
+
+        def __init__(self, line: OverrideInput, items: list[str]) -> None:
+            super().__init__()
+            self.line = line
+            self.items = items
+
+    class HandedOn(Message, bubble=False):
+        """Every key the app gave this line before the focus moved has been handed on."""
+
+    class Replay(Message, bubble=False):
+        """A key typed after Enter on the line before, handed on to this one (in order)."""
+
+        def __init__(self, key: str, character: str | None) -> None:
+            super().__init__()
+            self.key = key
+            self.character = character
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._held: list[events.Key] | None = None  # keys typed after Enter (None: not holding)
+        self._next: OverrideInput | None = None  # where held keys go once the new line is there
+
+    def _take(self, event: events.Key) -> bool:
+        """Enter, and every key after it until the new line takes over: handled here, in this
+        line's own order of keys (a binding would run only once the key bubbled up to the app,
+        while the keys after it already land here)."""
+        if self._held is None and event.key != "enter":
+            return False
+        if self._held is None:
+            self._held = []
+            self.post_message(self.Split(self))
+        elif self._next is not None:
+            self._next.post_message(self.Replay(event.key, event.character))
+        else:
+            self._held.append(event)
+        return True
+
+    async def _on_key(self, event: events.Key) -> None:
+        if self._take(event):
+            event.stop()
+            event.prevent_default()
+            return
+        await super()._on_key(event)
+
+    async def on_override_input_replay(self, event: Replay) -> None:
+        """A handed-on key does here what it does when typed: text, Enter, this line's own keys
+        (backspace, ctrl+u, ...); any other key goes up as typed (the editor's up, down, tab)."""
+        key = events.Key(event.key, event.character)
+        if self._take(key):
+            return
+        if key.is_printable and key.character:
+            if self.selection.is_empty:
+                self.insert_text_at_cursor(key.character)
+            else:
+                self.replace(key.character, *self.selection)
+            return
+        own = self._bindings.key_to_bindings.get(key.key)
+        if own:
+            await self.run_action(own[0].action)
+        else:
+            self._forward_event(key)
+
+    def hand_on(self, new: OverrideInput) -> None:
+        """Send the keys held since Enter to ``new`` (in order), and the ones still coming until
+        the focus has moved there."""
+        held, self._held = self._held or [], []
+        self._next = new
+        for key in held:
+            new.post_message(self.Replay(key.key, key.character))
+        # Posted after the focus moves (both run from the app's queue, in order): every key the app
+        # gave this line before is in its queue ahead of the message.
+        self.app.call_later(self.post_message, self.HandedOn())
+
+    def on_override_input_handed_on(self, event: HandedOn) -> None:
+        self._held, self._next = None, None
+
+    def _on_paste(self, event: events.Paste) -> None:
+        items = split_overrides(event.text)
+        if len(items) > 1:
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Pasted(self, items))
+        elif items and items[0] != event.text.strip():  # one override, quoted as a shell has it
+            event.stop()
+            event.prevent_default()
+            self.insert_text_at_cursor(items[0])
+
 
 class OverrideLine(Vertical):
     """A line number, the override, and its error below it."""
@@ -60,26 +162,30 @@ class OverrideLine(Vertical):
 
     def __init__(self, value: str, suggester: Suggester, **kw: Any) -> None:
         super().__init__(**kw)
-        self._value = value
-        self._suggester = suggester
+        self._number = 0
+        # Made here, so the line has its input (and its value) before it is composed.
+        self.input = OverrideInput(value, placeholder="key=value", compact=True, suggester=suggester,
+                                   select_on_focus=False)
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="override-row"):
             yield Label("", classes="gutter")
-            yield OverrideInput(self._value, placeholder="key=value", compact=True,
-                                suggester=self._suggester, select_on_focus=False)
+            yield self.input
         yield Static(classes="override-error")
 
-    @property
-    def input(self) -> OverrideInput:
-        return self.query_one(OverrideInput)
-
     def set_number(self, n: int) -> None:
-        self.query_one(".gutter", Label).update(f"{n:>2} ")
+        self._number = n
+        if self.is_mounted:
+            self.query_one(".gutter", Label).update(f"{n:>2} ")
+
+    def on_mount(self) -> None:
+        self.set_number(self._number)
+        self.watch_error(self.error)
 
     def watch_error(self, error: str) -> None:
         self.set_class(bool(error), "-error")
-        self.query_one(".override-error", Static).update(Text(f"↳ {error}", style="red") if error else "")
+        if self.is_mounted:
+            self.query_one(".override-error", Static).update(Text(f"↳ {error}", style="red") if error else "")
 
 
 class CompletionList(OptionList):
@@ -121,6 +227,7 @@ class OverrideEditor(Vertical):
         self._initial = list(lines or []) or [""]
         self._suggester = OverrideSuggester(self)
         self._candidates: list[Candidate] = []
+        self.current_schema: Schema | None = None  # the schema, as a plain attribute (for the suggester)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="override-lines"):
@@ -131,7 +238,7 @@ class OverrideEditor(Vertical):
 
     def on_mount(self) -> None:
         self._renumber()
-        self.focus_line(0)
+        self.focus_line(len(self._initial) - 1)
         self._emit()
 
     def on_resize(self) -> None:
@@ -159,19 +266,26 @@ class OverrideEditor(Vertical):
             w.input.focus()
             w.input.cursor_position = len(w.input.value)
 
-    async def insert_line(self, after: int, value: str = "") -> None:
+    async def insert_lines(self, after: int, values: list[str]) -> list[OverrideLine]:
+        """New lines after line ``after`` (-1 or past the end: at the end); the last one focused."""
         widgets = self.line_widgets
-        line = OverrideLine(value, self._suggester)
+        lines = [OverrideLine(v, self._suggester) for v in values or [""]]
         container = self.query_one("#override-lines")
         if 0 <= after < len(widgets):
-            await container.mount(line, after=widgets[after])
+            await container.mount_all(lines, after=widgets[after])
         else:
-            await container.mount(line)
+            await container.mount_all(lines)
         self._renumber()
-        line.input.focus()
+        lines[-1].input.focus()
+        lines[-1].input.cursor_position = len(lines[-1].input.value)
         self._emit()
+        return lines
+
+    async def insert_line(self, after: int, value: str = "") -> OverrideLine:
+        return (await self.insert_lines(after, [value]))[0]
 
     async def set_lines(self, values: list[str]) -> None:
+        """Replace every line (one empty line for none); the last one focused."""
         container = self.query_one("#override-lines")
         await container.remove_children()
         await container.mount_all([OverrideLine(v, self._suggester) for v in values or [""]])
@@ -191,7 +305,8 @@ class OverrideEditor(Vertical):
         for i, w in enumerate(self.line_widgets):
             w.error = errors.get(i, "")
 
-    def watch_schema(self) -> None:
+    def watch_schema(self, schema: Schema | None) -> None:
+        self.current_schema = schema
         self._update_candidates()
 
     @on(Input.Changed)
@@ -201,9 +316,30 @@ class OverrideEditor(Vertical):
         self._emit()
 
     @on(Input.Submitted)
-    async def _submitted(self, event: Input.Submitted) -> None:
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()  # Enter is OverrideInput.Split
+
+    @on(OverrideInput.Split)
+    async def _split(self, event: OverrideInput.Split) -> None:
         event.stop()
-        await self.insert_line(self.focused_index())
+        old = event.line
+        widgets = self.line_widgets
+        after = next((i for i, w in enumerate(widgets) if w.input is old), len(widgets) - 1)
+        line = await self.insert_line(after)
+        old.hand_on(line.input)
+
+    @on(OverrideInput.Pasted)
+    async def _pasted(self, event: OverrideInput.Pasted) -> None:
+        """Several overrides pasted: the first fills the line if it is empty, the rest (or all)
+        go on new lines after it."""
+        event.stop()
+        items = list(event.items)
+        widgets = self.line_widgets
+        at = next((i for i, w in enumerate(widgets) if w.input is event.line), len(widgets) - 1)
+        if not event.line.value.strip():
+            event.line.value = items.pop(0)
+        if items:
+            await self.insert_lines(at, items)
 
     @on(OverrideInput.Emptied)
     async def _emptied(self, event: OverrideInput.Emptied) -> None:
@@ -234,10 +370,12 @@ class OverrideEditor(Vertical):
 
     # ---- completion -----------------------------------------------------------------------------
     def _update_candidates(self) -> None:
+        if not self.is_mounted:
+            return
         i = self.focused_index()
         widgets = self.line_widgets
         value = widgets[i].input.value if 0 <= i < len(widgets) else ""
-        schema = self.schema or Schema(None)
+        schema = self.current_schema or Schema(None)
         self._candidates = complete(value, schema) if i >= 0 else []
         options = self.query_one(CompletionList)
         options.clear_options()
@@ -251,7 +389,7 @@ class OverrideEditor(Vertical):
         if self._candidates:
             options.highlighted = 0
         hint = describe(value, schema) if i >= 0 else ""
-        if self.schema is None:
+        if self.current_schema is None:
             hint = "loading the schema…"
         hint_widget = self.query_one("#completion-hint", Static)
         hint_widget.update(Text(hint, style="italic"))

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from test_data_safety import make_run, trash_entries, tree
+from runs.test_data_safety import make_run, trash_entries, tree  # tests/runs: a namespace package of tests/
 from tui_util import PROBE_CONFIG, daemon, probe_project, tui_env, until  # noqa: F401
 
 from heyhi_tui.dialogs.confirm import ConfirmDialog

@@ -22,6 +22,7 @@ FLAGS: dict[str, tuple[str, str]] = {
     "--print": ("print", "no"),
     "--print-flat": ("print_flat", "no"),
     "--print-flat-all": ("print_flat_all", "no"),
+    "--replayable": ("replayable", "no"),
     "--print-out-dir": ("print_out_dir", "no"),
     "--help-fields": ("help_fields", "optional"),
     "--force": ("force", "no"),
@@ -46,22 +47,36 @@ Compose CFG with the overrides, pick its run folder, and run its task (locally, 
 launcher says). Overrides: key=value (a leading -- is optional), I<mount>=<include>, key=NULL.
 
 flags:
-  -c, --cfg CFG          the config file (required)
-  --mode MODE            gentle_start (default) | start_restart | start_continue | restart | dryrun
-  --adhoc                put the run under adhoc/<date>/ (mode defaults to restart)
-  --out PATTERN          the run folder, relative to the results root
-  --checkpoint DIR       where to snapshot the code ("" disables the snapshot)
-  --force                wipe without asking
-  --wait                 with a daemon: follow the log and exit with the job's exit code
-  --no-daemon            run embedded even when a daemon is up
-  --project DIR          the project root (default: the folder holding conf/ above CFG)
-  --remote HOST          send the launch to the daemon on HOST over SSH
-  --print                print the composed task in text format and exit
-  --print-flat           print the set fields as key=value lines and exit
-  --print-flat-all       print every field as key=value lines and exit
-  --print-out-dir        print the run folder and exit
-  --help-fields [PREFIX] list the task's fields (type, default, value, doc) and exit
-sweep flags: --plan --trials N --sweep-seed S --zip a,b --retry-failed --max-parallel N --metric NAME[:max|:min]"""
+  -c, --cfg CFG             the config file (required): a path, or a path relative to conf/
+  --mode MODE               gentle_start (default), start_restart, start_continue, restart or
+                            dryrun
+  --adhoc                   put the run under adhoc/<date>/ (mode defaults to restart)
+  --out PATTERN             the run folder, relative to the results root
+  --checkpoint DIR          where to snapshot the code ("" disables the snapshot)
+  --force                   wipe without asking
+  --wait                    with a daemon: follow the log and exit with the job's exit code
+  --no-daemon               run embedded even when a daemon is up
+  --project DIR             the project root (default: the folder holding conf/ above CFG)
+  --remote HOST             send the launch to the daemon on HOST over SSH
+  --print                   print the composed task in text format and exit
+  --print-flat              print the set fields as key=value lines and exit
+  --print-flat-all          print every field as key=value lines and exit
+  --replayable              with --print-flat(-all): lines that read back as the same value
+                            when given as overrides (or as lines of an @file.txt)
+  --print-out-dir           print the run folder and exit
+  --help-fields [PREFIX]    list the task's fields (type, default, value, doc) and exit
+  -h, --help                show this help
+
+sweep flags (a value [a,b], range(...), choice(...) or a distribution makes the run a sweep):
+  --plan                    print the sweep's points and their states; launch nothing
+  --trials N                sample N points (random search; adaptive with --metric)
+  --sweep-seed S            the seed of the sampling
+  --zip A,B                 vary the axes A and B together instead of as a grid
+  --retry-failed            relaunch the crashed and lost points too
+  --max-parallel N          run at most N points at once
+  --metric NAME[:max|:min]  the metric that ranks points (default direction: min)
+
+A --name with no = that is not a flag is refused (write --name=value to set a field)."""
 
 
 @dataclass
@@ -74,6 +89,7 @@ class RunArgs:
     print: bool = False
     print_flat: bool = False
     print_flat_all: bool = False
+    replayable: bool = False
     print_out_dir: bool = False
     help_fields: str | None = None
     force: bool = False
@@ -100,12 +116,20 @@ class RunArgs:
 def parse_run_args(argv: list[str]) -> RunArgs:
     """Split argv into HeyHi's flags and overrides (a one-line ``UsageError`` on misuse)."""
     args = RunArgs()
+    unknown: tuple[str, str | None] | None = None  # the first --name with no = that is not a flag
     i = 0
     while i < len(argv):
         tok = argv[i]
         name, eq, val = tok.partition("=")
         spec = FLAGS.get(name) if tok.startswith("-") else None
         if spec is None:
+            if tok.startswith("-") and len(tok) > 1:
+                if not eq:  # not a flag, not an override: refused after the loop (the hint needs -c)
+                    unknown = unknown or (tok, argv[i + 1] if i + 1 < len(argv) else None)
+                else:
+                    from heyhi.cli.flaghints import note_near_flag  # lean: only a --name=value override needs it
+
+                    note_near_flag(tok, list(FLAGS))
             args.overrides.append(tok)
             i += 1
             continue
@@ -130,8 +154,13 @@ def parse_run_args(argv: list[str]) -> RunArgs:
         i += 1
     if args.help:
         return args
+    if unknown is not None:
+        from heyhi.cli.flaghints import unknown_flag_message  # lean: only a refused flag needs it
+
+        raise UsageError(unknown_flag_message(*unknown, list(FLAGS), args.cfg, args.project))
     if args.cfg is None:
         raise UsageError("missing -c/--cfg CONFIG")
     if args.mode is not None and args.mode not in MODES:
         raise UsageError(f"--mode {args.mode!r}: expected one of {', '.join(MODES)}")
     return args
+

@@ -10,6 +10,7 @@ from heyhi.wire.protocol import DaemonError, Launch, Logs, ShowJob, NOTHING_STAR
 from heyhi.cli.ask import ask_yes
 from heyhi.errors import FolderTaken, NothingStarted, Refused
 from heyhi.wire.client import Client
+from heyhi.cli.progress import progress
 
 
 def confirm_launch(client, req, res):
@@ -42,7 +43,8 @@ def run_via_daemon(client, project, composed, args) -> int:
         force=bool(args.force), out=args.out, checkpoint=args.checkpoint,
     )
     try:
-        res = client.request(req)
+        with progress(launch_label(composed)):  # a Slurm submit can take seconds: shown, not silent
+            res = client.request(req)
         if res.decision == "confirm":
             res = confirm_launch(client, req, res)
     except DaemonError as e:
@@ -54,6 +56,14 @@ def run_via_daemon(client, project, composed, args) -> int:
     except KeyboardInterrupt:
         print(f"\nheyhi: detached; job {res.job_id} keeps running (heyhi ctl logs -f {res.job_id})", file=sys.stderr)
         return 130
+
+
+def launch_label(composed) -> str:
+    """What the progress display says while the daemon launches: its scheduler's submit, if any."""
+    from heyhi.launchers import for_config  # lean: keeps the start-up of heyhi run --print from loading it
+
+    launcher = for_config(composed)
+    return f"submitting to {launcher.title}" if launcher.tracked_by_daemon else "launching"
 
 
 def error_of(e: DaemonError) -> Exception:
@@ -68,9 +78,12 @@ def error_of(e: DaemonError) -> Exception:
 
 def follow_to_end(client, job_id: str) -> int:
     """Echo the job's stdout and stderr until it ends; returns its exit code."""
+    waiting = progress(f"job {job_id}: waiting for its first output", plain=False).start()  # a queued job is silent
+
     def pump(c, stream, out):
         for chunk in c.stream(Logs(job=job_id, stream=stream, offset=0, follow=True)):
             if chunk.data:
+                waiting.close()
                 out.buffer.write(chunk.data)
                 out.flush()
 
@@ -79,6 +92,7 @@ def follow_to_end(client, job_id: str) -> int:
     t.start()
     pump(client, "stdout", sys.stdout)
     t.join()
+    waiting.close()
     err_client.close()
     detail = client.request(ShowJob(job=job_id))
     job = detail.job

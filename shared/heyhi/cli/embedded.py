@@ -127,5 +127,8 @@ def start_daemon():
     """Jobs of a launcher ``tracked_by_daemon`` (Slurm) need a daemon: start one (none is up); a client."""
     exe = Path(sys.executable).with_name("heyhi-daemon")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "heyhi_daemon.main"]
-    subprocess.run(cmd + ["start"], stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    from heyhi.cli.progress import progress  # lean: keeps the start-up of heyhi run, heyhi run --print from loading it
+
+    with progress("starting the daemon"):
+        subprocess.run(cmd + ["start"], stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
     return connect_or_none()

@@ -1,4 +1,10 @@
-"""`heyhi` command-line entry point: dispatches to `run`, `ctl`, `stubs`, `sweep`.
+"""`heyhi` command-line entry point: dispatches to `run`, `ctl`, `sweep`, `diff`, `compare`, `stubs`,
+`completion` and `help`.
+
+One help for each command, in one style (``heyhi.cli.helptext``): ``heyhi help CMD`` and ``heyhi CMD
+--help`` (``-h`` anywhere in a command's arguments) print the same text; ``heyhi --version`` prints
+the version. ``heyhi __complete ...`` (hidden) answers the completion scripts (``heyhi.cli.completion``)
+and imports nothing else of the CLI.
 
 Promises, for every command: an argument that is not UTF-8 text is a one-line error (exit 2)
 naming it; a reader that goes away (``heyhi ctl status | head -1``) ends the command quietly,
@@ -11,11 +17,6 @@ import os
 import sys
 
 EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE: what the shell shows for a writer whose reader left
-
-USAGE = """usage: heyhi run -c CFG [flags] [overrides...]
-       heyhi ctl [--remote HOST] status|list|show|restart|cancel|wipe|logs|stop ...
-       heyhi stubs [--project DIR] [--out FILE]
-       heyhi sweep FILE.yaml|report|best|status|list|cancel|clean ..."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,10 +62,28 @@ def quiet_stdout() -> None:
 
 
 def _dispatch(argv: list[str]) -> int:
+    if argv and argv[0] == "__complete":  # first: the shell waits on it at every TAB
+        from heyhi.cli.completion import main as complete_main  # lean: keeps the start-up of every other command from loading it
+
+        return complete_main(argv[1:])
     if not argv or argv[0] in ("-h", "--help"):
-        print(USAGE)
-        return 0 if argv else 2
+        return _help(None, to_stderr=not argv)
+    if argv[0] == "--version":
+        from heyhi import __version__  # lean: the package is loaded already; only its version is read
+
+        print(f"heyhi {__version__}")
+        return 0
     cmd, rest = argv[0], argv[1:]
+    if cmd == "help":
+        if len(rest) > 1 or rest[:1] in (["-h"], ["--help"]):
+            return _help("help", to_stderr=len(rest) > 1)
+        return _help(rest[0] if rest else None)
+    if cmd != "run" and ("-h" in rest or "--help" in rest):  # run's parser reads its own -h (python run.py too)
+        return _help(cmd)
+    if cmd == "completion":
+        from heyhi.cli.completion import script_main  # lean: keeps the start-up of every other command from loading it
+
+        return script_main(rest)
     if cmd == "run":
         from heyhi.cli.run import main as run_main  # lean: keeps the start-up of heyhi ctl, heyhi sweep, heyhi stubs, heyhi run --remote from loading it
 
@@ -81,7 +100,33 @@ def _dispatch(argv: list[str]) -> int:
         from heyhi.cli.stubs import main as stubs_main  # lean: keeps the start-up of heyhi ctl, heyhi run, heyhi run --print, heyhi sweep, heyhi run --remote from loading it
 
         return stubs_main(rest)
-    print(f"heyhi: unknown command {cmd!r}\n{USAGE}", file=sys.stderr)
+    if cmd in ("diff", "compare"):
+        from heyhi.cli import compare, diff  # lean: keeps the start-up of heyhi ctl, heyhi run, heyhi sweep from loading them
+
+        return (diff.main if cmd == "diff" else compare.main)(rest)
+    return _unknown_command(cmd)
+
+
+def _help(command: str | None, to_stderr: bool = False) -> int:
+    """Print the help of ``command`` (None: heyhi's own); exit 2 when it was not asked for
+    (``heyhi`` alone) or names no command."""
+    from heyhi.cli.helptext import help_text  # lean: only a help needs the texts
+
+    text = help_text(command or "heyhi")
+    if text is None:
+        return _unknown_command(command)
+    print(text, file=sys.stderr if to_stderr else sys.stdout)
+    return 2 if to_stderr else 0
+
+
+def _unknown_command(cmd: str) -> int:
+    from heyhi.cli.helptext import COMMANDS  # lean: only an error needs the list
+    from heyhi.config.suggest import closest, edit_distance  # lean: only an error needs it
+
+    best = closest(cmd, list(COMMANDS), 1) if not cmd.startswith("-") else []
+    near = best and edit_distance(cmd, best[0]) <= min(max(2, len(cmd) // 2), len(cmd) - 1)
+    hint = f"; did you mean {best[0]}?" if near else ""
+    print(f"heyhi: unknown command {cmd!r}{hint} (heyhi --help lists the commands)", file=sys.stderr)
     return 2
 
 

@@ -31,6 +31,16 @@ def _main(argv: list[str], tasks_module: str | None) -> int:
         from heyhi.cli.remote_run import run_remote  # lean: keeps the start-up of heyhi run, heyhi run --print from loading it
 
         return run_remote(args)
+    if args.replayable and not (args.print_flat or args.print_flat_all):
+        from heyhi.errors import UsageError  # lean: only an error needs it
+
+        raise UsageError("--replayable goes with --print-flat or --print-flat-all")
+    from heyhi.config.project import resolve_config  # lean: keeps the start-up of heyhi run from loading it
+
+    cfg, note = resolve_config(args.cfg, args.project)
+    if note:
+        print(f"heyhi: note: {note}", file=sys.stderr)
+    args.cfg = str(cfg)
     if args.plan or args.trials or args.zip or any(map(looks_like_sweep, args.overrides)):
         # --- sweeps (heyhi.cli.sweep): None means "no sweep after all", go on with args.overrides
         from heyhi.cli.sweep import run_sweep  # lean: keeps the start-up of heyhi run, heyhi run --print from loading it
@@ -41,7 +51,6 @@ def _main(argv: list[str], tasks_module: str | None) -> int:
     from heyhi.config.compose import composer_for  # lean: keeps the start-up of heyhi run from loading it
     from heyhi.config.project import Project  # lean: keeps the start-up of heyhi run from loading it
 
-    cfg = Path(args.cfg)
     project = Project.find(cfg, args.project)
     composer = composer_for(project)
     if args.print_out_dir and not (args.print or args.print_flat or args.print_flat_all):
@@ -53,13 +62,14 @@ def _main(argv: list[str], tasks_module: str | None) -> int:
     composed = composer.compose(cfg, args.overrides)
     _note_flag_fields(composed, args)
     if args.print or args.print_flat or args.print_flat_all or args.print_out_dir or args.help_fields is not None:
-        from heyhi.config.printing import flat_lines, to_text  # lean: keeps the start-up of heyhi run from loading it
+        from heyhi.config.printing import flat_lines, replayable_lines, to_text  # lean: keeps the start-up of heyhi run from loading it
 
         out = []
         if args.print:
             out.append(to_text(composed.task_msg) + "\n")
         if args.print_flat or args.print_flat_all:
-            out.extend(line + "\n" for line in flat_lines(composed.task_msg, with_all=args.print_flat_all))
+            lines = replayable_lines if args.replayable else flat_lines
+            out.extend(line + "\n" for line in lines(composed.task_msg, with_all=args.print_flat_all))
         if args.print_out_dir:
             out.append(f"{_out_dir(project, composed, args)}\n")
         if args.help_fields is not None:

@@ -50,21 +50,43 @@ def render_stubs(schema) -> str:
 
 
 def main(argv: list[str]) -> int:
-    import argparse  # lean: keeps the start-up of heyhi stubs from loading it
+    """``heyhi stubs [--project DIR] [--out FILE]`` (its help: ``heyhi.cli.helptext.STUBS_HELP``)."""
+    opts: dict[str, str | None] = {"--project": None, "--out": None}
+    i = 0
+    while i < len(argv):
+        name, eq, value = argv[i].partition("=")
+        if name in ("-h", "--help") and not eq:
+            from heyhi.cli.helptext import STUBS_HELP  # lean: only a help needs it
 
-    p = argparse.ArgumentParser(prog="heyhi stubs", allow_abbrev=False)
-    p.add_argument("--project", default=None)
-    p.add_argument("--out", default=None, help="default: conf/heyhi_configs.pyi")
-    a = p.parse_args(argv)
+            print(STUBS_HELP)
+            return 0
+        if name not in opts:
+            from heyhi.cli.flaghints import unknown_flag_message  # lean: only a refused argument needs it
+
+            what = unknown_flag_message(argv[i], None, list(opts) + ["--help"], command="stubs") \
+                if argv[i].startswith("-") else f"unexpected argument {argv[i]!r} (heyhi stubs --help)"
+            print(f"heyhi: {what}", file=sys.stderr)
+            return 2
+        if not eq:
+            if i + 1 >= len(argv):
+                print(f"heyhi: {name} needs a value", file=sys.stderr)
+                return 2
+            i += 1
+            value = argv[i]
+        opts[name] = value
+        i += 1
     try:
         from heyhi.config.project import Project  # lean: keeps the start-up of heyhi stubs from loading it
 
-        project = Project.find(None, a.project)
+        project = Project.find(None, opts["--project"])
         text = render_stubs(project.schema)
-        out = Path(a.out) if a.out else project.conf_dir / "heyhi_configs.pyi"
+        out = Path(opts["--out"]) if opts["--out"] else project.conf_dir / "heyhi_configs.pyi"
         out.write_text(text)
         print(f"heyhi: wrote {out}")
         return 0
     except HeyHiError as e:
         print(f"heyhi: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:
+        print(f"heyhi: cannot write {opts['--out'] or 'the stubs'}: {e.strerror or e}", file=sys.stderr)
+        return 1

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from heyhi.errors import HeyHiError, UsageError, ConfigError, FolderTaken, NothingStarted, Refused
+from heyhi.cli.progress import progress
 
 USAGE = __doc__.split("\n\n", 1)[1].rsplit("\n\nSWEEP", 1)[0].replace("    heyhi", "heyhi").replace("\n              ", "\n    ")
 
@@ -86,29 +87,32 @@ def run_sweep(args, tasks_module: str | None = None) -> int | None:
 def launch(sw, opts: Options, validated: bool = True) -> int:
     """Plan or launch a built (or parsed and resolved) sweep: through the daemon when one is up
     (or needed: Slurm, adaptive), else embedded in the foreground."""
-    from heyhi.sweep import SweepError, count_states, plan_states, summary_line, sweep_id, to_launch, Record  # lean: keeps the start-up of heyhi sweep from loading it
+    from heyhi.sweep import SweepError, count_states, plan_line, plan_states, summary_line, sweep_id, to_launch, Record  # lean: keeps the start-up of heyhi sweep from loading it
 
-    if not validated:
-        try:
-            sw.validate()
-            sw.expand()
-        except ConfigError as e:
-            raise SweepError(str(e)) from None
     adaptive = sw.spec.kind == "adaptive"
-    points = sw.points
-    if adaptive and (sw.sweep_dir / "sweep.json").is_file():
-        points = Record(sw.sweep_dir).points()
-    if opts.print_out_dir and not opts.plan:
-        for p in points:
-            print(p.dir)
-        return 0
-    states = plan_states([p.dir for p in points])
+    with progress("planning the sweep: checking its points") as shown:  # shown only when it takes a while
+        if not validated:
+            try:
+                sw.validate()
+                sw.expand()
+            except ConfigError as e:
+                raise SweepError(str(e)) from None
+        points = sw.points
+        if adaptive and (sw.sweep_dir / "sweep.json").is_file():
+            points = Record(sw.sweep_dir).points()
+        if opts.print_out_dir and not opts.plan:
+            shown.close()
+            for p in points:
+                print(p.dir)
+            return 0
+        shown.update(label=f"planning the sweep: reading the folders of {len(points)} points")
+        states = plan_states([p.dir for p in points])
     counts = count_states(states)
     if opts.plan:
-        print_plan(sw, points, states)
+        print_plan(sw, points, states, opts.retry_failed)
         if adaptive:
             print(f"adaptive search: {len(points)} points so far, budget {sw.spec.trials} trials")
-        print(summary_line(counts))
+        print(plan_line(counts, opts.retry_failed))
         return 0
     idx = to_launch(states, opts.retry_failed)
     if sw.duplicates:
@@ -118,9 +122,10 @@ def launch(sw, opts: Options, validated: bool = True) -> int:
              + ("" if opts.retry_failed or not (counts["crashed"] or counts["lost"]) else
                 " (--retry-failed relaunches the crashed and lost ones)"))
         return 0 if not (counts["crashed"] or counts["lost"]) else 1
-    sdir = sw.write_record()
-    sid = sweep_id(sdir)
-    tracked = None if adaptive else _tracked_by_daemon(sw)
+    with progress(f"writing the sweep's record ({len(points)} points)"):
+        sdir = sw.write_record()
+        sid = sweep_id(sdir)
+        tracked = None if adaptive else _tracked_by_daemon(sw)
     needs_daemon = adaptive or tracked is not None
     client = None
     if not opts.no_daemon:
@@ -139,8 +144,10 @@ def launch(sw, opts: Options, validated: bool = True) -> int:
         from heyhi.wire.protocol import LaunchSweep  # lean: keeps the start-up of heyhi sweep from loading it
 
         with client:
-            res = client.request(LaunchSweep(sweep_dir=str(sdir), retry_failed=opts.retry_failed,
-                                             max_parallel=opts.max_parallel))
+            with progress(f"handing {len(idx) or 'the'} points to the daemon"
+                          + (f" ({tracked.title})" if tracked is not None else "")):
+                res = client.request(LaunchSweep(sweep_dir=str(sdir), retry_failed=opts.retry_failed,
+                                                 max_parallel=opts.max_parallel))
             _say(f"sweep {res.sweep_id}: {summary_line(res.counts) if res.total else 'adaptive search'}; "
                  f"{res.detail} ({sdir})")
             print(res.sweep_id, flush=True)
@@ -168,10 +175,14 @@ def _tracked_by_daemon(sw):
     return launcher if launcher.tracked_by_daemon else None
 
 
-def print_plan(sw, points, states) -> None:
-    w = max([len(s) for s in states] + [5])
-    for p, s in zip(points, states):
-        print(f"{s:<{w}}  {p.dir}  {p.describe()}")
+def print_plan(sw, points, states, retry_failed: bool = False) -> None:
+    """One line per point: its state (``retry`` for what ``--retry-failed`` relaunches), folder, values."""
+    from heyhi.sweep import plan_label  # lean: keeps the start-up of heyhi sweep from loading it
+
+    labels = [plan_label(s, retry_failed) for s in states]
+    w = max([len(s) for s in labels] + [5])
+    for p, s, was in zip(points, labels, states):
+        print(f"{s:<{w}}  {p.dir}  {p.describe()}" + (f"  (was {was})" if s != was else ""))
 
 
 def wait_sweep(client, sid: str, interval: float = 0.5) -> int:
@@ -180,19 +191,25 @@ def wait_sweep(client, sid: str, interval: float = 0.5) -> int:
     from heyhi.sweep import summary_line  # lean: keeps the start-up of heyhi sweep from loading it
 
     last = None
+    shown = progress(f"sweep {sid}", plain=False)  # on a terminal: a bar of the ended points
     try:
-        while True:
-            info = client.request(SweepStatus(sweep=sid)).sweeps[0]
-            line = summary_line(info.counts) + (f" ({info.trials}/{info.budget} trials)" if info.kind == "adaptive" else "")
-            if line != last:
-                _say(f"sweep {sid}: {line}")
-                last = line
-            if not info.active:
-                for e in info.errors[-5:]:
-                    _say(f"sweep {sid}: {e}")
-                bad = info.counts.get("crashed", 0) + info.counts.get("lost", 0)
-                return 1 if bad or info.errors else 0
-            time.sleep(interval)
+        with shown:
+            while True:
+                info = client.request(SweepStatus(sweep=sid)).sweeps[0]
+                line = summary_line(info.counts) + (f" ({info.trials}/{info.budget} trials)" if info.kind == "adaptive" else "")
+                ended = sum(info.counts.get(s, 0) for s in ("completed", "crashed", "lost"))
+                shown.update(done=ended, total=info.budget if info.kind == "adaptive" and not info.total else info.total,
+                             label=f"sweep {sid}: {info.counts.get('running', 0)} running")
+                if line != last:
+                    shown.note(f"heyhi: sweep {sid}: {line}")
+                    last = line
+                if not info.active:
+                    shown.close()
+                    for e in info.errors[-5:]:
+                        _say(f"sweep {sid}: {e}")
+                    bad = info.counts.get("crashed", 0) + info.counts.get("lost", 0)
+                    return 1 if bad or info.errors else 0
+                time.sleep(interval)
     except KeyboardInterrupt:
         _say(f"detached; sweep {sid} goes on in the daemon (heyhi sweep status {sid})")
         return 130
@@ -223,6 +240,9 @@ def run_embedded(sw, idx: list[int], states: list[str], opts: Options) -> int:
     failed = 0
     done = 0
     checked = False
+    # Points in parallel: a bar of the ended ones (their lines above it); one at a time, its logs show.
+    shown = progress("running the sweep's points", total=total, plain=False) if par > 1 else None
+    say = (lambda msg: shown.note(f"heyhi: {msg}")) if shown is not None else _say
 
     def start(n: int, i: int) -> None:
         nonlocal checked, failed
@@ -241,17 +261,17 @@ def run_embedded(sw, idx: list[int], states: list[str], opts: Options) -> int:
         try:
             out = sequence_launch(plan, _SweepHost(), keep_lock=True)  # held until the point ends
         except FolderTaken:
-            _say(f"[{n}/{total}] skip: the folder is taken by another launch: {d}")
+            say(f"[{n}/{total}] skip: the folder is taken by another launch: {d}")
             return
         except (Refused, NothingStarted) as e:  # this point only: the others go on
             failed += 1
-            _say(f"[{n}/{total}] not run: {e}")
+            say(f"[{n}/{total}] not run: {e}")
             return
         if not out.decision.run:
-            _say(f"[{n}/{total}] skip: {out.state}: {d}")
+            say(f"[{n}/{total}] skip: {out.state}: {d}")
             return
         proc, lock = out.started, out.lock
-        _say(f"[{n}/{total}] run {p.describe()} ({d})")
+        say(f"[{n}/{total}] run {p.describe()} ({d})")
         running[proc.pid] = (n, p, proc, lock, time.monotonic())
 
     def finished(pid: int, code: int) -> None:
@@ -259,15 +279,19 @@ def run_embedded(sw, idx: list[int], states: list[str], opts: Options) -> int:
         n, p, proc, lock, t0 = running.pop(pid)
         proc.returncode = code
         lock.close()
+        if shown is not None:
+            shown.advance()
         st = R.RunDir(p.dir).read_status() or {}
         state = st.get("state", "lost")
         done += 1
         if state != R.COMPLETED:
             failed += 1
         extra = "" if state == R.COMPLETED else f": {st.get('reason', '')}"
-        _say(f"[{n}/{total}] {state} in {time.monotonic() - t0:.1f}s: {p.describe()}{extra}")
+        say(f"[{n}/{total}] {state} in {time.monotonic() - t0:.1f}s: {p.describe()}{extra}")
 
     n = 0
+    if shown is not None:
+        shown.start()
     try:
         while queue or running:
             while queue and len(running) < par:
@@ -282,12 +306,17 @@ def run_embedded(sw, idx: list[int], states: list[str], opts: Options) -> int:
                 if pid in running:
                     finished(pid, os.waitstatus_to_exitcode(status))
     except KeyboardInterrupt:
+        if shown is not None:
+            shown.close("interrupted")
         _say("interrupted: stopping the running points")
         for pid, (_, p, proc, lock, _) in list(running.items()):
             stop_run(Path(p.dir), R.RunDir(p.dir).read_status() or {"pid": pid})
             proc.wait()
             lock.close()
         return 130
+    finally:
+        if shown is not None:
+            shown.close()
     from heyhi.sweep import count_states, plan_states, summary_line  # lean: keeps the start-up of heyhi sweep from loading it
 
     _say(f"sweep done: {summary_line(count_states(plan_states([p.dir for p in points])))}")
@@ -514,10 +543,13 @@ def status_cmd(argv: list[str], listing: bool = False) -> int:
     if not infos:
         print("no sweeps")
         return 0
+    from heyhi.sweep import sweep_state  # lean: keeps the start-up of heyhi sweep from loading it
+
     for i in infos:
-        act = "active" if i.get("active") else "idle"
+        act = sweep_state(bool(i.get("active")), i.get("counts") or {}, i.get("kind", "grid"), i.get("trials") or 0,
+                          i.get("budget"))
         trials = f", {i['trials']}/{i['budget']} trials" if i.get("kind") == "adaptive" else ""
-        print(f"{i['sweep_id']}  {i['kind']:<8} {act:<6} {summary_line(i['counts'])}{trials}  {i['sweep_dir']}")
+        print(f"{i['sweep_id']}  {i['kind']:<8} {act:<7} {summary_line(i['counts'])}{trials}  {i['sweep_dir']}")
         b = i.get("best")
         if b and b.get("value") is not None:
             print(f"            best {i.get('metric')}={b['value']:.6g}  {' '.join(f'{k}={v}' for k, v in (b.get('params') or {}).items())}")

@@ -15,7 +15,10 @@ _EXPORTS = {
     **dict.fromkeys(("Override", "OverrideKind", "parse", "looks_like_sweep"), "heyhi.config.grammar"),
     **dict.fromkeys(("apply_scalar", "effective", "parse_override"), "heyhi.config.overrides"),
     **dict.fromkeys(("flat_items", "flat_value_text"), "heyhi.config.printing"),
+    **dict.fromkeys(("Origin", "describe_origins", "value_origins"), "heyhi.config.origins"),
     "task_fields": "heyhi.config.fieldhelp",
+    **dict.fromkeys(("Change", "ConfigDiff", "diff_composed", "diff_configs", "flat_changes", "unified"),
+                    "heyhi.config.diff"),
 }
 
 __all__, __getattr__, __dir__ = public(__name__, _EXPORTS)

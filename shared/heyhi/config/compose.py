@@ -130,9 +130,11 @@ class Composer:
     def include_dirs(self, config: Path, extra: Sequence[Path] = ()) -> list[Path]:
         return [config.absolute().parent, self.project.conf_dir / "common", *map(Path, extra)]
 
-    def resolve_include(self, path: str, include_dirs: Sequence[Path], mount: str, where: str) -> Path:
+    def resolve_include(self, path: str, include_dirs: Sequence[Path], mount: str, where: str,
+                        chain: tuple = ()) -> Path:
         """Absolute path; a path with '/' relative to the project root; else the name (extension
-        optional) in each include folder, then in each include folder plus the mount path."""
+        optional) in each include folder, then in each include folder plus the mount path. The
+        files of ``chain`` (those being composed) are never suggested for a missing include."""
         if path.startswith("/"):
             p = Path(path)
             if p.is_file():
@@ -142,11 +144,12 @@ class Composer:
         hit = self._includes.get(ckey)
         if hit is not None and hit.is_file():
             return hit
-        found = self._resolve_include(path, include_dirs, mount, where)
+        found = self._resolve_include(path, include_dirs, mount, where, {r for r, _ in chain})
         self._includes[ckey] = found
         return found
 
-    def _resolve_include(self, path: str, include_dirs: Sequence[Path], mount: str, where: str) -> Path:
+    def _resolve_include(self, path: str, include_dirs: Sequence[Path], mount: str, where: str,
+                         composing: set = frozenset()) -> Path:
         if "/" in path and (self.project.root / path).is_file():
             return self.project.root / path
         name = path
@@ -168,7 +171,7 @@ class Composer:
             parent = (d / name).parent
             if parent.is_dir():
                 for p in sorted(parent.iterdir()):
-                    if p.suffix in EXTS and p.is_file():
+                    if p.suffix in EXTS and p.is_file() and os.path.realpath(p) not in composing:
                         rel = os.path.relpath(p.with_suffix(""), d)
                         if rel not in known:
                             known.append(rel)
@@ -184,7 +187,7 @@ class Composer:
     def _apply_include(self, msg: Msg, mount: str, inc_path: str, dirs: Sequence[Path], where: str, display_mount: str,
                        chain: tuple = ()):
         sub = _sub_config(msg, mount, where, display_mount)
-        resolved = self.resolve_include(inc_path, dirs, display_mount, where)
+        resolved = self.resolve_include(inc_path, dirs, display_mount, where, chain)
         chain = self._chain(chain, resolved, where)
         sub._merge(self.load_message(resolved, sub._type, chain=chain))
 

@@ -1,10 +1,15 @@
-"""``--help-fields [PREFIX]``: the task's fields with type, default, current value and doc."""
+"""``--help-fields [PREFIX]``: the task's fields with type, default, current value and doc.
+
+A repeated message's element fields are listed as ``list.N.field`` (``--help-fields list.0`` and
+``list.N`` both name them); a prefix that names no field is a one-line ``ConfigError`` suggesting
+the closest keys (``did you mean: launcher``)."""
 
 from __future__ import annotations
 
 from heyhi.config.values import Msg, to_dict
 from heyhi.config.printing import flat_value_text, flatten
 from heyhi.config.compose import EXTS
+from heyhi.errors import ConfigError
 from pathlib import Path
 import os
 
@@ -26,6 +31,11 @@ def field_rows(msg: Msg, prefix: str = "") -> list[tuple[str, str, str, str, str
                 rows.append((key, f.type_label(), "", "", doc or (f.message.doc.split("\n")[0] if f.message.doc else "")))
                 walk(f.message, key + ".", seen + (mtype.full_name,))
                 continue
+            if f.kind == "message":  # a repeated message: the list, then its element's fields
+                cur = flat_value_text(current[key]) if key in current else ""
+                rows.append((key, f.type_label(), "", cur, doc or (f.message.doc.split("\n")[0] if f.message.doc else "")))
+                walk(f.message, key + ".N.", seen + (mtype.full_name,))
+                continue
             default = ""
             if f.has_default:
                 default = f.enum.by_number.get(f.default, str(f.default)) if f.kind == "enum" else flat_value_text(f.default)
@@ -35,14 +45,17 @@ def field_rows(msg: Msg, prefix: str = "") -> list[tuple[str, str, str, str, str
             rows.append((key, f.type_label(), default, cur, doc))
 
     walk(msg._type, "", ())
-    p = prefix.strip(".")
+    p = ".".join("N" if part.lstrip("-").isdigit() else part for part in prefix.strip(".").split("."))
     return [r for r in rows if not p or r[0] == p or r[0].startswith(p + ".")]
 
 
 def field_help(composed, prefix: str = "") -> str:
     rows = field_rows(composed.task_msg, prefix or "")
     if not rows:
-        return f"no fields under {prefix!r}\n"
+        from heyhi.config.suggest import did_you_mean_key  # lean: only an error needs it
+
+        raise ConfigError(f"no field {prefix.strip('.')!r}{did_you_mean_key(prefix.strip('.'), composed.task_msg._type)}",
+                          f"--help-fields {prefix}")
     head = ("field", "type", "default", "value", "doc")
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(4)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head[:4], widths)) + "  doc"]
@@ -88,8 +101,13 @@ def task_fields(composer, config) -> tuple[str, list[dict], dict[str, list[str]]
             sub = d / mount.replace(".", "/") if mount else d
             if sub.is_dir() and sub != config.absolute().parent or (mount and sub.is_dir()):
                 for p in sorted(sub.iterdir()):
-                    if p.suffix in EXTS and p.is_file() and p.stem not in names and p.absolute() != config.absolute():
+                    if p.suffix in EXTS and p.is_file() and p.stem not in names and not _same_file(p, config):
                         names.append(p.stem)
         if names and mount:
             includes[mount] = names
     return task, fields, includes
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Is ``a`` the config ``b`` itself (however either is spelled)? Include names never list it."""
+    return os.path.realpath(a) == os.path.realpath(b)

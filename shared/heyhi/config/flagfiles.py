@@ -1,4 +1,8 @@
-"""Flag files on the command line: ``@params.yaml``, ``@params.json``, ``@params.csv``.
+"""Flag files on the command line: ``@params.yaml``, ``@params.json``, ``@params.csv``, ``@params.txt``.
+
+* A text file (``.txt``) holds one override a line, exactly as it would be given on the command
+  line (no shell quoting): what ``--print-flat --replayable`` prints. Blank lines and lines starting
+  with ``#`` are skipped; spaces around a line are dropped.
 
 * A mapping (YAML or JSON object) is a set of overrides: ``lr: 0.1`` is ``lr=0.1``; nested
   mappings are dotted keys (``data: {noise: 0.1}`` is ``data.noise=0.1``); a list is a sweep
@@ -26,7 +30,7 @@ import csv
 import io
 import json
 
-SUFFIXES = (".yaml", ".yml", ".json", ".csv")
+SUFFIXES = (".yaml", ".yml", ".json", ".csv", ".txt")
 
 
 @dataclass
@@ -55,12 +59,14 @@ def load(path: str | Path) -> FlagFile:
     p = Path(path).expanduser()
     where = str(path)
     if p.suffix.lower() not in SUFFIXES:
-        raise ConfigError(f"a flag file is .yaml, .yml, .json or .csv, not {p.suffix or 'without a suffix'!r}", where)
+        raise ConfigError(f"a flag file is .yaml, .yml, .json, .csv or .txt, not {p.suffix or 'without a suffix'!r}", where)
     if not os.path.lexists(p):
         raise ConfigError("flag file not found", where)
     text = read_text(p, "flag file")  # a regular file, bounded, never blocks; UTF-8 at file:line:col
     if p.suffix.lower() == ".csv":
         return _load_csv(p, text, where)
+    if p.suffix.lower() == ".txt":
+        return _load_lines(p, text, where)
     if p.suffix.lower() == ".json":
         try:
             json.loads(text)
@@ -162,6 +168,29 @@ def quote_item(s: str) -> str:
     if s and not any(c in s for c in ",[]()\"'") and s == s.strip():
         return s
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# ---- lines ---------------------------------------------------------------------------------------
+
+
+def _load_lines(p: Path, text: str, where: str) -> FlagFile:
+    ff = FlagFile(p)
+    seen: dict[str, str] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        tok = line.strip()
+        if not tok or tok.startswith("#"):
+            continue
+        at = f"{where}:{n}"
+        if tok.startswith("@"):
+            raise ConfigError("a flag file cannot name another flag file", at)
+        key, eq, value = tok.lstrip("-").partition("=")
+        if not eq or not key:
+            raise ConfigError(f"expected key=value, got {tok!r}", at)
+        if key in seen:
+            raise ConfigError(f"duplicate key {key!r} (first at {seen[key]})", at)
+        seen[key] = at
+        ff.entries.append(Entry(key, value, at))
+    return ff
 
 
 # ---- CSV -----------------------------------------------------------------------------------------

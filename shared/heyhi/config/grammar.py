@@ -19,9 +19,21 @@ which composition, knowing the schema, reads as the value):
 | ``choice(a, b, ...)`` | ``Choice``: a grid axis, or sampled under ``--trials`` |
 | ``uniform(lo, hi)``, ``loguniform(lo, hi)``, ``randint(lo, hi)`` | ``Distribution`` |
 
-Items are cut at commas outside brackets and quotes (``split_items``); a quoted item loses its
-quotes and keeps its spaces. A token ``@file.yaml`` is a flag file (``heyhi.config.flagfiles``),
-not an override: ``looks_like_sweep`` says yes to it, ``parse`` says ``expected key=value``.
+Items are cut at commas outside brackets (``[]``, ``()``, ``{}``) and quotes (``split_items``); a quoted
+item loses its quotes and keeps its spaces; ``\\`` escapes as in Python (``\\n``, ``\\"``, ``\\x41``...).
+
+Quoting and whole values (``Override.text``, ``parse_literal``):
+
+| value | reads as |
+|---|---|
+| ``'a b'``, ``"NULL"`` (the whole value one quoted string) | that string (quotes off, escapes read): not NULL, not a sweep |
+| ``[{step: 200, factor: 0.2}, {'step': 5}]`` on a repeated message | the field's whole value: one message per mapping |
+
+``needs_quotes`` says which strings a printed value must quote to read back the same, and ``quote``
+quotes them (Python's ``repr``: what the original's ``--print-flat`` printed for spaces and empty
+strings).
+
+A token ``@file.yaml`` (``.txt``: one override a line) is a flag file (``heyhi.config.flagfiles``), not an override: ``looks_like_sweep`` says yes to it, ``parse`` says ``expected key=value``.
 
 Promises: ``parse`` is the one parser (composition, sweeps, the daemon and the CLI call it); a bad
 token is a one-line ``ConfigError`` (not key=value, empty key, not UTF-8) or ``SweepError`` (a bad
@@ -44,6 +56,7 @@ __all__ = [
     "OverrideKind", "SweepKind", "Override", "GridList", "Range", "Choice", "Distribution", "SweepValue",
     "parse", "parse_sweep", "looks_like_sweep", "split_items", "strip_dashes", "blame", "ConfigError", "SweepError",
     "INCLUDE_KEY", "UNSET_VALUE", "SELECT_VALUE", "FUNCS", "DISTRIBUTIONS",
+    "unquote", "needs_quotes", "quote", "item_needs_quotes", "parse_literal", "MAX_LITERAL_DEPTH",
 ]
 
 INCLUDE_KEY = "I"
@@ -187,6 +200,12 @@ class Override:
     def where(self) -> str:
         return f"override {self.token!r}"
 
+    @property
+    def text(self) -> str:
+        """The value as a scalar reads it: a wholly quoted value (``'a b'``) is its string."""
+        q = unquote(self.value)
+        return self.value if q is None else q
+
     def at(self, index: int) -> "Override":
         """The same override at another position."""
         return replace(self, index=index)
@@ -307,9 +326,10 @@ def blame(e: ConfigError, o: Override) -> ConfigError:
 # ---- items -----------------------------------------------------------------------------------------
 
 
-def split_items(text: str, where: str, token: str | None = None) -> list[str]:
+def split_items(text: str, where: str, token: str | None = None, *, value: bool = False) -> list[str]:
     """``a, [b,c],"d,e"`` -> ["a", "[b,c]", "d,e"]: commas at depth 0, quotes respected and removed
-    (a quoted item is kept whole, spaces included).
+    (a quoted item is kept whole, spaces included). ``value`` (a list that is a repeated field's
+    whole value): the spaces outside a quoted item's quotes are dropped, the quoted text kept exactly.
 
     An empty unquoted item, or unbalanced quotes or brackets, is a ``SweepError`` naming ``where``."""
     items: list[str] = []
@@ -317,19 +337,22 @@ def split_items(text: str, where: str, token: str | None = None) -> list[str]:
     depth = 0
     quote = None
     quoted = False
+    span: list[int] = []  # where the quoted text of the item starts and ends in ``cur`` (depth 0)
     i = 0
     n = len(text)
     while i < n:
         ch = text[i]
         if quote:
             if ch == "\\" and i + 1 < n and depth == 0:
-                cur.append(text[i + 1])
-                i += 2
+                c, i = _escape(text, i)
+                cur.append(c)
                 continue
             if ch == quote:
                 quote = None
                 if depth:
                     cur.append(ch)
+                else:
+                    span[1:] = [len(cur)]
             else:
                 cur.append(ch)
             i += 1
@@ -340,17 +363,18 @@ def split_items(text: str, where: str, token: str | None = None) -> list[str]:
                 cur.append(ch)
             else:
                 quoted = True
-        elif ch in "[(":
+                span[:1] = span[:1] or [len(cur)]
+        elif ch in "[({":
             depth += 1
             cur.append(ch)
-        elif ch in "])":
+        elif ch in "])}":
             depth -= 1
             if depth < 0:
                 raise SweepError(f"{where}: unbalanced {ch!r}", token=token)
             cur.append(ch)
         elif ch == "," and depth == 0:
-            items.append(_item("".join(cur), quoted, where, token))
-            cur, quoted = [], False
+            items.append(_item(_outside_dropped(cur, span) if value and quoted else "".join(cur), quoted, where, token))
+            cur, quoted, span = [], False, []
         else:
             cur.append(ch)
         i += 1
@@ -358,8 +382,15 @@ def split_items(text: str, where: str, token: str | None = None) -> list[str]:
         raise SweepError(f"{where}: unbalanced {'quote' if quote else 'brackets'}", token=token)
     last = "".join(cur)
     if items or last.strip() or quoted:
-        items.append(_item(last, quoted, where, token))
+        items.append(_item(_outside_dropped(cur, span) if value and quoted else last, quoted, where, token))
     return items
+
+
+def _outside_dropped(cur: list[str], span: list[int]) -> str:
+    """An item's text without the spaces before its first quote and after its last one."""
+    s = "".join(cur)
+    start, end = span[0], span[-1]
+    return s[:start].lstrip() + s[start:end] + s[end:].rstrip()
 
 
 def _item(s: str, quoted: bool, where: str, token: str | None) -> str:
@@ -369,3 +400,179 @@ def _item(s: str, quoted: bool, where: str, token: str | None) -> str:
     if not s:
         raise SweepError(f"{where}: an empty element in a list", token=token)
     return s
+
+
+# ---- quoting ---------------------------------------------------------------------------------------
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
+_HEX = {"x": 2, "u": 4, "U": 8}
+
+
+def _escape(text: str, i: int) -> tuple[str, int]:
+    """The character the backslash at ``text[i]`` escapes, and the index after it: Python's escapes
+    (``\\n``, ``\\x41``, ``\\u00e9``...); any other character stands for itself (``\\"``, ``\\\\``)."""
+    c = text[i + 1]
+    if c in _ESCAPES:
+        return _ESCAPES[c], i + 2
+    width = _HEX.get(c)
+    if width is not None:
+        digits = text[i + 2:i + 2 + width]
+        if len(digits) == width and all(d in "0123456789abcdefABCDEF" for d in digits):
+            code = int(digits, 16)
+            if code <= 0x10FFFF:
+                return chr(code), i + 2 + width
+    return c, i + 2
+
+
+def unquote(value: str) -> str | None:
+    """The string a wholly quoted value stands for (``'a b'`` -> ``a b``, escapes read), else None."""
+    if len(value) < 2 or value[0] not in "'\"":
+        return None
+    q = value[0]
+    out: list[str] = []
+    i, n = 1, len(value)
+    while i < n:
+        ch = value[i]
+        if ch == "\\" and i + 1 < n:
+            c, i = _escape(value, i)
+            out.append(c)
+            continue
+        if ch == q:
+            return "".join(out) if i == n - 1 else None
+        out.append(ch)
+        i += 1
+    return None
+
+
+def needs_quotes(s: str) -> bool:
+    """Would the value ``s`` read back as something else unquoted: empty, ``NULL``/``SELECT``, sweep
+    syntax (``[..]``, ``range(..)``...), a space or a character a line cannot hold, or quotes around it?"""
+    if not s or s in (UNSET_VALUE, SELECT_VALUE) or s[0] in "'\"[{" or s[-1] in ")]}":
+        return True
+    if any(c.isspace() or not c.isprintable() for c in s):
+        return True
+    return looks_like_sweep("k=" + s)
+
+
+def item_needs_quotes(s: str) -> bool:
+    """Would a list element ``s`` read back as something else unquoted (``split_items``)?"""
+    return not s or any(c in ",[](){}\"'\\" or c.isspace() or not c.isprintable() for c in s)
+
+
+def quote(s: str) -> str:
+    """``s`` quoted so that ``unquote`` (and ``split_items``) give it back: Python's ``repr``."""
+    return repr(s)
+
+
+# ---- literals: lists and mappings as a whole value ---------------------------------------------------
+
+MAX_LITERAL_DEPTH = 32
+
+
+def parse_literal(text: str, where: str, token: str | None = None):
+    """A whole value written as a literal: ``[...]`` a list, ``{key: value, ...}`` a mapping (keys
+    quoted or bare), quoted strings (escapes read), ``None``/``null``/``NULL`` None, any other bare
+    text a string (``0.2``, ``True``, ``ADAM``) for the field's type to read. The original's
+    ``--print-flat`` writes such values (``[{'step': 200, 'factor': 0.2}]``).
+
+    A syntax error is a one-line ``ConfigError`` at ``where``; nesting is bounded."""
+    p = _Literal(text, where, token)
+    value = p.value(0)
+    p.ws()
+    if p.i != len(text):
+        raise p.bad(f"unexpected {text[p.i]!r} after the value")
+    return value
+
+
+class _Literal:
+    __slots__ = ("s", "i", "where", "token")
+
+    def __init__(self, s: str, where: str, token: str | None):
+        self.s, self.i, self.where, self.token = s, 0, where, token
+
+    def bad(self, message: str) -> ConfigError:
+        return ConfigError(f"{message} (at character {self.i + 1} of the value)", self.where, token=self.token)
+
+    def ws(self) -> None:
+        s, n = self.s, len(self.s)
+        while self.i < n and s[self.i].isspace():
+            self.i += 1
+
+    def value(self, depth: int):
+        if depth > MAX_LITERAL_DEPTH:
+            raise self.bad(f"nested deeper than {MAX_LITERAL_DEPTH}")
+        self.ws()
+        if self.i >= len(self.s):
+            raise self.bad("a value is missing")
+        ch = self.s[self.i]
+        if ch == "[":
+            return self.items(depth, "]", lambda: self.value(depth + 1), list)
+        if ch == "{":
+            return self.items(depth, "}", lambda: self.pair(depth), self.mapping)
+        if ch in "'\"":
+            return self.quoted()
+        text = self.bare()
+        if not text:
+            raise self.bad("a value is missing")
+        return None if text in ("None", "null", UNSET_VALUE) else text
+
+    def items(self, depth: int, close: str, one, make):
+        self.i += 1
+        out = []
+        while True:
+            self.ws()
+            if self.i >= len(self.s):
+                raise self.bad(f"{close!r} is missing")
+            if self.s[self.i] == close:
+                self.i += 1
+                return make(out)
+            out.append(one())
+            self.ws()
+            if self.i < len(self.s) and self.s[self.i] == ",":
+                self.i += 1
+            elif self.i >= len(self.s) or self.s[self.i] != close:
+                raise self.bad(f"expected ',' or {close!r}")
+
+    def mapping(self, pairs: list) -> dict:
+        out = dict(pairs)
+        if len(out) != len(pairs):
+            dup = next(k for i, (k, _) in enumerate(pairs) if k in dict(pairs[:i]))
+            raise self.bad(f"the key {dup!r} is given twice")
+        return out
+
+    def pair(self, depth: int):
+        self.ws()
+        key = self.quoted() if self.i < len(self.s) and self.s[self.i] in "'\"" else self.bare(":")
+        if not key:
+            raise self.bad("a key is missing")
+        self.ws()
+        if self.i >= len(self.s) or self.s[self.i] != ":":
+            raise self.bad(f"expected ':' after the key {key!r}")
+        self.i += 1
+        return key, self.value(depth + 1)
+
+    def quoted(self) -> str:
+        s, n = self.s, len(self.s)
+        q = s[self.i]
+        self.i += 1
+        out: list[str] = []
+        while self.i < n:
+            ch = s[self.i]
+            if ch == "\\" and self.i + 1 < n:
+                c, self.i = _escape(s, self.i)
+                out.append(c)
+                continue
+            self.i += 1
+            if ch == q:
+                return "".join(out)
+            out.append(ch)
+        raise self.bad("unbalanced quote")
+
+    def bare(self, stops: str = "") -> str:
+        s, n = self.s, len(self.s)
+        start = self.i
+        while self.i < n and s[self.i] not in ",]}" + stops:
+            if s[self.i] in "[{'\"":
+                raise self.bad(f"unexpected {s[self.i]!r} (quote a string that holds it)")
+            self.i += 1
+        return s[start:self.i].strip()

@@ -24,6 +24,7 @@ from heyhi.config.grammar import (  # noqa: F401 (re-exported)
     OverrideKind,
     blame,
     parse,
+    parse_literal,
     split_items,
     strip_dashes,
 )
@@ -115,7 +116,7 @@ def _apply_scalar(root: Msg, path: str, o: Override, display_prefix: str) -> Non
                         raise ConfigError(f"{key!r} is a message: set its fields, not a value", where)
                     m.setdefault(mkey, Msg(f.message))
                 else:
-                    m[mkey] = cast_string(f, f.map_value_kind, o.value, where, key)
+                    m[mkey] = cast_string(f, f.map_value_kind, o.text, where, key)
                 return
             if f.map_value_kind != "message":
                 raise unknown(i + 2)
@@ -145,7 +146,7 @@ def _apply_scalar(root: Msg, path: str, o: Override, display_prefix: str) -> Non
                     if append:
                         lst.append(Msg(f.message))
                     return
-                val = cast_string(f, f.kind, o.value, where, key)
+                val = cast_string(f, f.kind, o.text, where, key)
                 if append:
                     lst.append(val)
                 else:
@@ -173,8 +174,13 @@ def _set_leaf(cur: Msg, f: FieldSpec, o: Override, key: str, where: str) -> None
         raise ConfigError(f"{key!r} is a message ({f.message.name}): set its fields, or use NULL/SELECT", where)
     if f.repeated and f.kind != "message" and o.kind == _SCALAR and o.value.startswith("[") and o.value.endswith("]"):
         # A list is a repeated field's whole value (to sweep it, use choice(...)).
-        items = split_items(o.value[1:-1], where, o.token) if o.value[1:-1].strip() else []
-        cur._set(f.name, [cast_string(f, f.kind, x.strip(), where, key) for x in items])
+        items = split_items(o.value[1:-1], where, o.token, value=True) if o.value[1:-1].strip() else []
+        cur._set(f.name, [cast_string(f, f.kind, x, where, key) for x in items])
+        return
+    if f.repeated and f.kind == "message" and o.kind == _SCALAR and o.value.startswith("[") and o.value.endswith("]"):
+        # A list of mappings is a repeated message field's whole value (grammar.parse_literal).
+        items = parse_literal(o.value, where, o.token)
+        cur._set(f.name, [_message_of(f.message, x, where, f"{key}.{i}") for i, x in enumerate(items)])
         return
     if f.repeated or f.kind == "map":
         if o.kind == _SELECT:
@@ -189,7 +195,47 @@ def _set_leaf(cur: Msg, f: FieldSpec, o: Override, key: str, where: str) -> None
             raise ConfigError(f"SELECT only applies to a message in a oneof; {key!r} is {f.type_label()}", where) from None
         cur._set(f.name, value)
         return
-    cur._set(f.name, cast_string(f, f.kind, o.value, where, key))
+    cur._set(f.name, cast_string(f, f.kind, o.text, where, key))
+
+
+def _message_of(mtype: MessageType, x: Any, where: str, key: str) -> Msg:
+    """A message from a mapping of ``parse_literal`` (None leaves a field unset), each value read
+    with its field's type; an unknown field or a value of the wrong shape is one line at ``where``."""
+    if not isinstance(x, dict):
+        raise ConfigError(f"{key!r} is a {mtype.name} message: expected a mapping {{field: value, ...}}", where)
+    m = Msg(mtype)
+    for name, v in x.items():
+        f, k = mtype.fields.get(name), f"{key}.{name}"
+        if f is None:
+            from heyhi.config.suggest import did_you_mean  # lean: only an error needs it
+
+            raise ConfigError(f"unknown key {k!r}{did_you_mean(name, list(mtype.fields))}", where)
+        shape = dict if f.kind == "map" or (f.kind == "message" and not f.repeated) else list if f.repeated else str
+        if v is not None and not isinstance(v, shape):
+            want = {dict: "a mapping", list: "a list [...]", str: "a value"}[shape]
+            raise ConfigError(f"{k!r} is {f.type_label()}: expected {want}", where)
+        if v is None:
+            continue
+        if f.kind == "map":
+            kind = f.map_value_kind
+            v = {_cast_map_key(f, mk, where, k): (_message_of(f.message, mv, where, f"{k}.{mk}") if kind == "message"
+                                                  else cast_string(f, kind, _text(mv, f"{k}.{mk}", where), where, k))
+                 for mk, mv in v.items() if mv is not None}
+        elif f.kind == "message":
+            v = [_message_of(f.message, e, where, f"{k}.{i}") for i, e in enumerate(v)] if f.repeated \
+                else _message_of(f.message, v, where, k)
+        elif f.repeated:
+            v = [cast_string(f, f.kind, _text(e, f"{k}.{i}", where), where, k) for i, e in enumerate(v)]
+        else:
+            v = cast_string(f, f.kind, v, where, k)
+        m._set(name, v)
+    return m
+
+
+def _text(v: Any, key: str, where: str) -> str:
+    if not isinstance(v, str):
+        raise ConfigError(f"{key!r}: expected a value, got {'a list' if isinstance(v, list) else 'a mapping or None'}", where)
+    return v
 
 
 def _cast_map_key(f: FieldSpec, text: str, where: str, key: str):

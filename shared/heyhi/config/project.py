@@ -1,4 +1,12 @@
-"""The project: its root (the folder holding ``conf/``), schema, settings and results root."""
+"""The project: its root (the folder holding ``conf/``), schema, settings and results root.
+
+Every HeyHi program finds its project the same way (``find_project_root``): ``--project DIR`` if
+given, else the nearest folder holding ``conf/`` upward from the config file, then upward from the
+working folder (so a program started anywhere inside a project, ``conf/`` included, finds it).
+``resolve_config`` reads ``-c``: a path, or a path relative to the project's ``conf/`` (as a sweep
+file's ``config:``), made absolute and normalised so that every spelling names one file and so one
+run folder.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +39,31 @@ def find_project_root(config: Path | None = None, explicit: Path | str | None = 
                 return d
     where = f"{config}" if config is not None else str(Path.cwd())
     raise ConfigError("no project found: no folder holding conf/ above the config or the working folder", where)
+
+
+def resolve_config(cfg: str | Path, explicit: Path | str | None = None) -> tuple[Path, str | None]:
+    """(the config file ``-c cfg`` names, a note or None). A relative ``cfg`` is looked for in the
+    working folder, then in the project's ``conf/``; when both hold it (different files) the working
+    folder's wins and the note says so. The path is absolute with ``.`` and ``..`` folded (symlinks
+    kept, as the original named folders). Neither there: a one-line ``ConfigError``."""
+    p = Path(cfg).expanduser()
+    here = Path(os.path.normpath(p if p.is_absolute() else Path.cwd() / p))
+    if p.is_absolute():
+        return here, None
+    try:
+        root = find_project_root(here if here.exists() else None, explicit)
+    except ConfigError:
+        return here, None  # no project: the composer says what is missing
+    in_conf = Path(os.path.normpath(root / "conf" / p))
+    if here.is_file():
+        if in_conf.is_file() and not os.path.samefile(here, in_conf):
+            return here, f"-c {cfg}: both ./{p} and {root / 'conf' / p} exist; using ./{p}"
+        return here, None
+    if in_conf.is_file():
+        return in_conf, None
+    if here.exists():
+        return here, None
+    raise ConfigError(f"config file not found (neither in the working folder nor in {root / 'conf'})", str(cfg))
 
 
 class Project:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from heyhi.exports import public
 
 _EXPORTS = {
-    **{m: f"heyhi.runs.{m}" for m in ("records", "formats", "guard", "ownership")},
+    **{m: f"heyhi.runs.{m}" for m in ("records", "formats", "guard", "ownership", "view", "provenance")},
     **dict.fromkeys(("Host", "Plan", "Outcome", "NeedsConfirm", "launch", "remove_stale_aside", "roots_for",
                      "run_lock", "unstart", "wipe"), "heyhi.runs.sequence"),
     **dict.fromkeys(("RERAN", "load_recorded"), "heyhi.runs.recorded"),

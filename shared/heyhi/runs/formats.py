@@ -16,6 +16,7 @@ overwrites it.
 | a sweep's ``points.jsonl`` | each line (``heyhi.sweep.point_line``) | ``POINTS`` |
 | the trash's ``origin.json`` | ``heyhi.runs.trash`` | ``ORIGIN`` |
 | the daemon's ``sweeps.json`` | ``heyhi_daemon.sweep_manager`` | ``DAEMON_SWEEPS`` |
+| ``heyhi.provenance.json`` | ``heyhi.runs.provenance.write`` | ``PROVENANCE`` |
 
 Bump a number when a change would make an older HeyHi misread the record, and keep reading every
 older format (tests/fixtures/records_v0 holds format 0 as written before this module existed).
@@ -38,6 +39,7 @@ SWEEP = 1
 POINTS = 1
 ORIGIN = 1
 DAEMON_SWEEPS = 1
+PROVENANCE = 1
 
 KEY = "format"
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from heyhi import launchers, __version__
-from heyhi.runs import records as R, formats as F
+from heyhi.runs import records as R, formats as F, provenance
 from heyhi.runs.liveness import this_host
 from heyhi.perms import make_dir
 from heyhi.config.printing import to_text
@@ -35,6 +35,7 @@ def prepare_run(project, composed, run_dir: Path, *, adhoc: bool = False, checkp
         R.write_atomic(run_dir / R.CONFIG, to_text(composed.task_msg))
         R.write_atomic(run_dir / R.CONFIG_META, to_text(composed.meta))
         R.write_atomic(run_dir / R.OVERRIDES, "".join(o.source + "\n" for o in composed.overrides))
+        provenance.write(run_dir, composed)  # where each value came from (heyhi diff shows it)
         version = {"heyhi_version": __version__, **git_info(project.root), "snapshot": snap_hash,
                    "python": sys.version.split()[0]}
         R.write_atomic(run_dir / R.VERSION, json.dumps(F.stamp(version, F.VERSION), indent=1))

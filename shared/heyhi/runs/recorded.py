@@ -16,7 +16,8 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from heyhi.runs import records as R
+from heyhi.runs import provenance as PV, records as R
+from heyhi.runs.formats import NewerFormat
 from heyhi.config.compose import TASK_ONEOF, Composed
 from heyhi.config.source import read_text
 from heyhi.errors import ConfigError
@@ -67,7 +68,12 @@ def load_recorded(run_dir: Path | str, info: dict) -> Composed:
         where = f" ({e.where})" if e.where else ""
         raise ConfigError(f"the recorded config no longer fits today's schema: {what}{where}; to compose from "
                           f"today's conf files instead: {suggest_command(info)}") from None
-    return Composed(config=Path(info["config"]), task=task, meta=meta, overrides=overrides, project=project)
+    try:
+        sources = PV.read(run_dir) or {}  # a rerun keeps where its values came from at its first launch
+    except NewerFormat:
+        sources = {}
+    return Composed(config=Path(info["config"]), task=task, meta=meta, overrides=overrides, project=project,
+                    provenance=sources)
 
 
 def suggest_command(info: dict) -> str:

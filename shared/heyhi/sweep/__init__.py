@@ -17,7 +17,8 @@ included); ``spec`` turns a parsed sweep value into an ``Axis``.
 
 Several axes make a grid (the product, first axis slowest); ``--zip a,b`` pairs the listed axes
 element by element; with ``--trials N`` the sampled axes give N trials (seeded by
-``--sweep-seed``, sampled values written with ``repr``) crossed with the grid axes. An axis named
+``--sweep-seed``; sampled floats written with 6 significant digits, ``repr`` in sweeps recorded
+before that) crossed with the grid axes. An axis named
 ``seed`` is the repeat axis that reports group over.
 
 Each point is a list of override strings: the tokens in order with each axis replaced by its
@@ -46,9 +47,10 @@ _EXPORTS = {
     **dict.fromkeys(("Record", "Point", "Layout", "find_sweep", "all_sweeps", "sweep_id", "point_line",
                      "sweep_dir_for"), "heyhi.sweep.record"),
     **dict.fromkeys(("LazySlurm", "plan_state", "plan_states", "count_states", "summary_line", "to_launch",
-                     "lost_runs"), "heyhi.sweep.plan"),
-    **dict.fromkeys(("report", "table_csv", "table_text", "metric_value", "PointResult", "best_point", "group"),
-                    "heyhi.sweep.results"),
+                     "lost_runs", "plan_label", "plan_line", "sweep_state"), "heyhi.sweep.plan"),
+    **dict.fromkeys(("report", "table_csv", "table_text", "metric_value", "PointResult", "best_point", "group",
+                     "unlogged_metric"), "heyhi.sweep.results"),
+    "series": "heyhi.sweep.results",
     "SweepError": "heyhi.errors",
     "looks_like_sweep": "heyhi.config.grammar",
 }

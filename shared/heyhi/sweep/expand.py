@@ -19,7 +19,7 @@ from heyhi.config.grammar import split_items
 from heyhi.errors import ConfigError, SweepError
 from heyhi.runs import formats as F
 from heyhi.sweep.record import Layout, Point, _check_points, point_line, read_json, sweep_dir_for, sweep_id
-from heyhi.sweep.spec import Axis, DISTRIBUTIONS, FOLDERS_FILE, POINTS_FILE, SPEC_FILE, SweepSpec
+from heyhi.sweep.spec import Axis, DISTRIBUTIONS, FOLDERS_FILE, POINTS_FILE, SPEC_FILE, VALUE_FORMATS, SweepSpec
 from heyhi.config.compose import composer_for
 from heyhi.config.flagfiles import quote_item
 from heyhi.config.overrides import apply_scalar, cast_string, parse_override
@@ -145,10 +145,17 @@ class Checker:
             return
         leaf = self.leaf(key)
         if leaf is not None and leaf.whole_list and value.startswith("[") and value.endswith("]"):
-            if leaf.kind in ("message", "map"):
-                raise ConfigError(f"{key!r} is {leaf.f.type_label()}: set its elements' fields ({key}.0.FIELD=...)", where)
-            for item in split_items(value[1:-1], where, raw):
-                cast_string(leaf.f, leaf.kind, item, where, key)
+            if leaf.kind == "map":
+                raise ConfigError(f"{key!r} is {leaf.f.type_label()}: set its elements ({key}.KEY=...)", where)
+            if leaf.kind == "message":  # a list of mappings: applied to a copy of the base config
+                o = parse_override(raw)
+                try:
+                    apply_scalar(self.base.meta._copy(), self.prefix + o.key, o, self.prefix)
+                except ConfigError as e:
+                    raise ConfigError(e.message, where) from None
+            else:
+                for item in split_items(value[1:-1], where, raw, value=True):
+                    cast_string(leaf.f, leaf.kind, item, where, key)
             self.ok.add(raw)
             return
         first = key not in self.keys_done
@@ -161,7 +168,7 @@ class Checker:
             except ConfigError as e:
                 raise ConfigError(e.message, where) from None
         else:
-            cast_string(leaf.f, leaf.kind, value, where, key)
+            cast_string(leaf.f, leaf.kind, G.unquote(value) if G.unquote(value) is not None else value, where, key)
         self.ok.add(raw)
         self.keys_done.add(key)
 
@@ -231,7 +238,7 @@ class Sweep:
                     continue
                 items = [(e.token, e.where) for e in ff.entries]
             else:
-                items = [(tok.lstrip("-"), f"override {tok!r}")]
+                items = [(tok.lstrip("-"), self.spec.at(tok, f"override {tok!r}"))]
             for raw, where in items:
                 try:
                     o = G.parse(raw, where=where)
@@ -285,27 +292,30 @@ class Sweep:
             raise SweepError(f"{k!r} is swept twice ({' and '.join(a.where for a in keep if a.key == k)})")
         sampled = [i for i, a in enumerate(keep) if a.sampled]
         if spec.kind == "random" and not sampled:
-            raise SweepError("--trials N samples distributions (uniform, loguniform, randint, choice): none given")
+            what = f"{spec.at('search', spec.at('budget', spec.at('trials', '')))}: search random" if spec.sweep_file else "--trials N"
+            raise SweepError(f"{what} samples distributions (uniform, loguniform, randint, choice): none given")
         if spec.kind == "adaptive" and not sampled:
-            raise SweepError("an adaptive search needs a space to sample (uniform, loguniform, randint, choice)")
+            raise SweepError(f"{spec.at('search', 'search adaptive')}: an adaptive search needs a space to sample "
+                             f"(uniform, loguniform, randint, choice)")
         dims: list[list[int]] = []
         zipped: dict[str, int] = {}
         for g in spec.zip:
             idx = []
+            zwhere = f"{spec.at('zip', '')}: zip" if "zip" in spec.where else "--zip"
             for k in g:
                 hits = [i for i, a in enumerate(keep) if a.key == k]
                 if not hits:
-                    raise SweepError(f"--zip {','.join(g)}: {k!r} is not a swept key (swept: {', '.join(keys) or 'none'})")
+                    raise SweepError(f"{zwhere} {','.join(g)}: {k!r} is not a swept key (swept: {', '.join(keys) or 'none'})")
                 i = hits[0]
                 if keep[i].sampled:
-                    raise SweepError(f"--zip {','.join(g)}: {k!r} is sampled, not a list")
+                    raise SweepError(f"{zwhere} {','.join(g)}: {k!r} is sampled, not a list")
                 if k in zipped:
-                    raise SweepError(f"--zip: {k!r} is in two groups")
+                    raise SweepError(f"{zwhere}: {k!r} is in two groups")
                 zipped[k] = len(dims)
                 idx.append(i)
             sizes = {keep[i].key: len(keep[i].values) for i in idx}
             if len(set(sizes.values())) > 1:
-                raise SweepError(f"--zip {','.join(g)}: the lists differ in length ("
+                raise SweepError(f"{zwhere} {','.join(g)}: the lists differ in length ("
                                  + ", ".join(f"{k}: {n}" for k, n in sizes.items()) + ")")
             dims.append(idx)
         grid_dims: list[list[int]] = []
@@ -378,8 +388,10 @@ class Sweep:
             return
         trials = None
         if lay.sampled:
+            self.spec.value_format = self.recorded_value_format() or self.spec.value_format
             rng = random.Random(self.spec.sweep_seed)
-            trials = [{ai: lay.axes[ai].sample(rng) for ai in lay.sampled} for _ in range(self.spec.trials)]
+            fmt = self.spec.value_format
+            trials = [{ai: lay.axes[ai].sample(rng, fmt) for ai in lay.sampled} for _ in range(self.spec.trials)]
             ch = self.checker
             if ch is not None:
                 for t in trials:
@@ -396,6 +408,15 @@ class Sweep:
                 self.composer.compose(self.spec.config, first.overrides)
             except ConfigError as e:
                 raise SweepError(f"sweep point 1 of {len(self.points)} ({first.describe()}): {e}") from None
+
+    def recorded_value_format(self) -> str | None:
+        """How this sweep's record (if one exists) wrote sampled values: a record from before the
+        field says nothing, and its values were ``repr``'s; None when there is no record yet."""
+        old = read_json(self.sweep_dir / SPEC_FILE)
+        if not old or not isinstance(old.get("spec"), dict):
+            return None
+        fmt = old["spec"].get("value_format")
+        return fmt if fmt in VALUE_FORMATS else "repr"
 
     # ---- the record -------------------------------------------------------------------------
     def record(self) -> dict:

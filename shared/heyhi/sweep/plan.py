@@ -80,6 +80,36 @@ def summary_line(counts: dict[str, int]) -> str:
     return f"{n} points: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in PLAN_STATES)
 
 
+RETRY = "retry"  # the plan's label of a crashed or lost point that --retry-failed relaunches
+
+
+def plan_label(state: str, retry_failed: bool) -> str:
+    """A point's state as ``--plan`` shows it: ``retry`` for what ``--retry-failed`` relaunches."""
+    return RETRY if retry_failed and state in ("crashed", "lost") else state
+
+
+def plan_line(counts: dict[str, int], retry_failed: bool) -> str:
+    """``summary_line``, and with ``--retry-failed`` what a launch would do."""
+    line = summary_line(counts)
+    if retry_failed:
+        again = counts.get("crashed", 0) + counts.get("lost", 0)
+        line += f"; a launch runs {counts.get('new', 0)} new and retries {again} (crashed or lost: wiped and run again)"
+    return line
+
+
+def sweep_state(active: bool, counts: dict[str, int], kind: str = "grid", trials: int = 0,
+                budget: int | None = None) -> str:
+    """What ``heyhi sweep list`` says of a sweep: ``active`` (the daemon launches or follows it),
+    ``running`` (not followed, but points still run), ``done`` (every point ended and nothing is
+    left to launch: for an adaptive search, its budget asked), else ``stopped`` (points left)."""
+    if active:
+        return "active"
+    if counts.get("running", 0):
+        return "running"
+    left = (trials < (budget or 0)) if kind == "adaptive" else counts.get("new", 0) > 0
+    return "stopped" if left else "done"
+
+
 def to_launch(states: Sequence[str], retry_failed: bool) -> list[int]:
     want = {"new", "crashed", "lost"} if retry_failed else {"new"}
     return [i for i, s in enumerate(states) if s in want]

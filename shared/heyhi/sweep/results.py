@@ -88,6 +88,25 @@ def metric_names(run_dirs: Sequence[str]) -> list[str]:
     return names
 
 
+def unlogged_metric(run_dirs: Sequence[str], name: str) -> str | None:
+    """The one line saying that no run of ``run_dirs`` (runs that ended) logged the metric ``name``,
+    naming the metrics they do log; None when one of them logged it (or there is none)."""
+    logged: set[str] = set()
+    for d in run_dirs:
+        for r in read_metrics(d):
+            if _num(r.get(name)) is not None:
+                return None
+            logged.update(k for k, v in r.items() if k not in ("step", "time") and _num(v) is not None)
+    if not run_dirs:
+        return None
+    from heyhi.config.suggest import closest  # lean: only this line needs it
+
+    near = closest(name, sorted(logged), 1)
+    hint = f"; did you mean {near[0]!r}?" if near else ""
+    return (f"metric {name!r}: no run logs it (runs log: {', '.join(sorted(logged)) or 'no metrics'}){hint}; "
+            f"the search stopped")
+
+
 # ---- grouping ------------------------------------------------------------------------------------
 
 

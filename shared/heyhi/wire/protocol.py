@@ -288,6 +288,11 @@ class JobInfo(_Value):
     started: float | None = None
     ended: float | None = None
     attempts: int = 0
+    # Optional (older daemons send neither): the overrides as the run records them (None: not
+    # known here, e.g. too long for a summary: read the run folder's heyhi.overrides), and the
+    # project root the run belongs to ("": not known).
+    overrides: list[str] | None = None
+    project: str = ""
 
 
 @_message
@@ -440,6 +445,7 @@ class ValidateResult(_Value):
     out_dir: str = ""
     out_dir_state: str = ""
     task: str = ""
+    flat_where: list[str] = _factory(list)  # per row of flat: path:line (relative to conf/) of the writer(s)
     kind: Literal["validate_result"] = _kind("validate_result")
 
 
@@ -578,14 +584,49 @@ class Logs(_Value):
 @_message
 class LogChunk(_Value):
     """``data`` is the file's bytes at ``offset``; a client that reconnects asks for
-    ``offset + len(data)`` of the last chunk it got. ``eof``: nothing more will be written."""
+    ``offset + len(data)`` of the last chunk it got. ``eof``: nothing more will be written.
+    ``size``: the file's size when the chunk was read (None from an older daemon)."""
 
     job: str
     stream: str
     offset: int
     data: bytes
     eof: bool = False
+    size: int | None = None
     kind: Literal["log_chunk"] = _kind("log_chunk")
+
+
+@_message
+class SearchLog(_Value):
+    """Find the lines of a job's stdout or stderr holding ``pattern`` (a regex with ``regex``):
+    the lines starting at or after byte ``offset``, or with ``backwards`` those starting before it,
+    nearest first; at most ``max_hits``. One request scans a bounded part of the file; the answer
+    (``LogMatches``) says where it stopped, and the client asks again from there."""
+
+    job: str
+    stream: Literal["stdout", "stderr"] = "stdout"
+    pattern: str = ""
+    regex: bool = False
+    ignore_case: bool = False
+    offset: int = 0
+    backwards: bool = False
+    max_hits: int = 1
+    kind: Literal["search_log"] = _kind("search_log")
+
+
+@_message
+class LogMatches(_Value):
+    """The answer to ``SearchLog``: ``offsets``, the starts of the matching lines in scan order;
+    ``next``, where the next request goes on; ``done``, the scan reached the end of the file
+    (backwards: its start); ``size``, the file's size."""
+
+    job: str
+    stream: str
+    offsets: list[int] = _factory(list)
+    next: int = 0
+    done: bool = True
+    size: int = 0
+    kind: Literal["log_matches"] = _kind("log_matches")
 
 
 @_message
@@ -761,6 +802,147 @@ class CancelSweep(_Value):
     kind: Literal["cancel_sweep"] = _kind("cancel_sweep")
 
 
+@_message
+class PlanSweep(_Value):
+    """Expand and check the sweep of ``config`` with ``overrides`` (some of them sweep values:
+    ``lr=[0.1,0.2]``, ``seed=range(3)``) as ``heyhi run ... --plan`` does, without launching; answered
+    by ``SweepPlan``. ``metric``: NAME[:min|:max] for its reports. With ``record`` the sweep record is
+    written (as a launch does first), ready for ``LaunchSweep``."""
+
+    project_root: str
+    results_root: str | None
+    config: str
+    overrides: list[str] = _factory(list)
+    metric: str = ""
+    record: bool = False
+    kind: Literal["plan_sweep"] = _kind("plan_sweep")
+
+
+@_message
+class SweepPlan(_Value):
+    """``sweep`` False: the overrides sweep nothing (a list on a repeated field is its value), so they
+    are one run. Else ``points`` (state, run folder, swept values) in order, the first ``MAX_PLAN_POINTS``
+    of ``total``, ``counts`` by state and ``summary`` (the last line of ``--plan``), the record's folder
+    and id. ``errors`` as ``ValidateResult``'s (``index`` into the overrides; -1: the sweep as a whole)."""
+
+    ok: bool
+    sweep: bool = True
+    errors: list[OverrideError] = _factory(list)
+    points: list[tuple[str, str, str]] = _factory(list)
+    total: int = 0
+    counts: dict[str, int] = _factory(dict)
+    summary: str = ""
+    sweep_dir: str = ""
+    sweep_id: str = ""
+    search: str = "grid"
+    kind: Literal["sweep_plan"] = _kind("sweep_plan")
+
+
+@_message
+class SweepReport(_Value):
+    """One sweep's points and report, as ``heyhi sweep report`` computes it (no plot is written);
+    ``sweep``: an id, unique id prefix or folder; ``metric``: NAME[:min|:max] (default: the sweep's).
+    Answered by ``SweepDetail``."""
+
+    sweep: str
+    metric: str = ""
+    kind: Literal["sweep_report"] = _kind("sweep_report")
+
+
+@_message
+class SweepDetail(_Value):
+    """``info``: as ``SweepStatus`` gives it, with the report's metric, counts, best and ``rows``;
+    ``points``: (state, run folder, swept values, metric) in order, the first of ``info.total``;
+    ``curves``: per best group, ``{label, steps, mean, n}`` (the learning curves of the report's
+    plot, thinned); ``by_key``: per swept key, ``[value, mean, n]`` per value (the metric against
+    it); ``retrain``: the best group's overrides less ``repeat_key``, what ``heyhi sweep best``
+    launches with new seeds."""
+
+    info: SweepInfo
+    mode: str = "last"
+    keys: list[str] = _factory(list)
+    points: list[tuple[str, str, str, float | None]] = _factory(list)
+    curves: list[dict[str, Any]] = _factory(list)
+    by_key: dict[str, list[Any]] = _factory(dict)
+    retrain: list[str] = _factory(list)
+    repeat_key: str = "seed"
+    max_parallel: int | None = None
+    kind: Literal["sweep_detail"] = _kind("sweep_detail")
+
+
+# ---------------------------------------------------------------------------------------------
+# Diffs of runs' composed configs (heyhi.config.diff computes them, in the daemon)
+
+
+@_message
+class FlatChange(_Value):
+    """One dotted key whose value differs, as text (None: no value on that side)."""
+
+    key: str
+    a: str | None = None
+    b: str | None = None
+
+
+@_message
+class DiffRuns(_Value):
+    """Compare the composed config recorded in job ``a``'s folder with job ``b``'s (each a job id,
+    unique id prefix or run folder); with ``against_config``, with today's config file of run
+    ``a`` composed with its recorded overrides (``b`` unused). Answered by ``ConfigDiff``."""
+
+    a: str
+    b: str = ""
+    against_config: bool = False
+    kind: Literal["diff_runs"] = _kind("diff_runs")
+
+
+@_message
+class ConfigDiff(_Value):
+    """``changes``: the keys whose effective value differs (sorted; at most ``limits``' cap, of
+    ``total``); ``text``: the unified diff of the two configs as printed ("" when equal; cut with a
+    last line saying so when long); the labels name the two sides."""
+
+    a_label: str
+    b_label: str
+    changes: list[FlatChange] = _factory(list)
+    total: int = 0
+    text: str = ""
+    kind: Literal["config_diff"] = _kind("config_diff")
+
+
+# ---------------------------------------------------------------------------------------------
+# Which configs compose (the TUI's tree marks the ones that do not)
+
+
+@_message
+class CheckConfigs(_Value):
+    """Compose every config of the project's conf/ (not common/ nor sweeps/) with no overrides, in
+    the background; answered by ``ConfigChecks``."""
+
+    project_root: str
+    kind: Literal["check_configs"] = _kind("check_configs")
+
+
+@_message
+class ConfigCheck(_Value):
+    """One config: ``state`` "ok" (it composes; ``task``), "chunk" (not a top-level config: it reads
+    as the message ``detail`` names, for includes) or "error" (``detail``: why, one line)."""
+
+    config: str
+    state: str
+    detail: str = ""
+    task: str = ""
+
+
+@_message
+class ConfigChecks(_Value):
+    """One ``ConfigCheck`` per config (by path); ``total``: configs found (more than checked if over
+    the daemon's bound)."""
+
+    checks: list[ConfigCheck] = _factory(list)
+    total: int = 0
+    kind: Literal["config_checks"] = _kind("config_checks")
+
+
 # ---------------------------------------------------------------------------------------------
 # The two unions
 
@@ -768,11 +950,19 @@ Request = (
     Hello | Ping | Shutdown | Validate | Launch | ListJobs | ShowJob | Restart | Cancel | Wipe
     | Logs | Subscribe | Unsubscribe | ReadFile | ListDir | Fields
     | LaunchSweep | SweepStatus | CancelSweep
+    | PlanSweep | SweepReport
+    | DiffRuns
+    | SearchLog
+    | CheckConfigs
 )
 Response = (
     Welcome | Pong | Ok | Error | ValidateResult | Launched | JobList | JobDetail | LogChunk
     | JobEvent | FileData | DirListing | FieldList
     | SweepLaunched | SweepList
+    | SweepPlan | SweepDetail
+    | ConfigDiff
+    | LogMatches
+    | ConfigChecks
 )
 Message = Request | Response
 
@@ -781,6 +971,8 @@ RESPONSES: tuple[type, ...] = Response.__args__
 STREAMS: tuple[type, ...] = (Logs, Subscribe)  # answered by a stream that ends with Ok or Error
 
 _VALUES = (OverrideError, JobInfo, HistoryEntry, PreviousRun, DirEntry, FieldDoc, SweepInfo)
+_VALUES += (FlatChange,)
+_VALUES += (ConfigCheck,)
 _ENUMS = (JobState, RunState)  # fields typed with these are rebuilt as members on the way in
 _BY_KIND: dict[str, type] = {str(c._defaults["kind"]): c for c in REQUESTS + RESPONSES}
 _FIELDS: dict[type, tuple[str, ...]] = {c: c._fields for c in REQUESTS + RESPONSES + _VALUES}

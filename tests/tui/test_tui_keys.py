@@ -28,6 +28,8 @@ import pkgutil
 import shutil
 import tempfile
 import time
+
+from waiting import wait_for
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -105,11 +107,11 @@ def finished_jobs(sock, proj) -> list[str]:
                                      record=True))
         assert plan.ok and plan.total == 2, plan
         c.request(P.LaunchSweep(sweep_dir=plan.sweep_dir))
-        deadline = time.monotonic() + 60
-        while any(j.state in ("queued", "running") for j in c.request(P.ListJobs()).jobs) or len(
-                c.request(P.ListJobs()).jobs) < 5:
-            assert time.monotonic() < deadline, "the probe jobs did not finish"
-            time.sleep(0.05)  # poll interval of a bounded wait
+        def finished() -> bool:
+            listed = c.request(P.ListJobs()).jobs
+            return len(listed) >= 5 and not any(j.state in ("queued", "running") for j in listed)
+
+        wait_for(finished, 60, "the probe jobs to finish", interval=0.05)
     return [j.job_id for j in jobs]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fcntl
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from heyhi_tui.widgets.configs import FieldDocs
 from heyhi_tui.widgets.overrides import OverrideEditor
 from heyhi_tui.widgets.sweeps import Charts, PlanTable
 from remote_util import Remote, sshd  # noqa: F401  (fixtures)
+from waiting import wait_for
 from tui_util import daemon, screen_text, tui_env, until  # noqa: F401
 
 pytestmark = pytest.mark.timeout(120)
@@ -285,10 +285,9 @@ def world():
                                              ["lr=[0.1,0.3,0.6]", "seed=[0,1]", "num_steps=6"], record=True))
                 assert plan.ok, plan
                 w.sweep_id = c.request(P.LaunchSweep(sweep_dir=plan.sweep_dir)).sweep_id
-                deadline = time.monotonic() + 60
-                while (info := c.request(P.SweepStatus(sweep=w.sweep_id)).sweeps[0]).active:
-                    assert time.monotonic() < deadline, info
-                    time.sleep(0.1)  # poll interval of a bounded wait
+                wait_for(lambda: not c.request(P.SweepStatus(sweep=w.sweep_id)).sweeps[0].active, 60,
+                         "the sweep to end", interval=0.1)
+                info = c.request(P.SweepStatus(sweep=w.sweep_id)).sweeps[0]
                 assert info.counts["completed"] == 6, info
             yield w
         finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import posixpath
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -23,6 +23,7 @@ from ..widgets.banner import LinkBanner
 from ..widgets.configs import CONFIG_EXTS, ConfFile, ConfigPreview, ConfTree, Preview
 from ..widgets.deferred import Deferred
 from ..widgets.keybar import KeyBar
+from ..workers import node_work
 
 MAX_DIRS = 500
 PREVIEW_DEBOUNCE_S = 0.08
@@ -118,7 +119,7 @@ class ConfigsScreen(Screen):
         self.load_files()
         self._load_preview(self.selected)
 
-    @work(exclusive=True, group="listing")
+    @node_work(exclusive=True, group="listing")
     async def load_files(self) -> None:
         from heyhi.wire.protocol import DaemonError, DirListing, ListDir  # lean: keeps the start-up of heyhi-tui from loading it
 
@@ -150,7 +151,7 @@ class ConfigsScreen(Screen):
         self.post_message(self.Listed(self.files))
         self.check_configs()
 
-    @work(exclusive=True, group="checks")
+    @node_work(exclusive=True, group="checks")
     async def check_configs(self) -> None:
         """Which configs compose, asked of the daemon on a connection of its own (so previews never
         wait behind it; it composes them in the background and caches the answers by the files'
@@ -202,7 +203,7 @@ class ConfigsScreen(Screen):
                                fields=old.fields if same else None, out_dir_label=old.out_dir_label if same else "")
         self.compose_preview(conf, self._serial, debounce=old.conf is not None)
 
-    @work(exclusive=True, group="preview")
+    @node_work(exclusive=True, group="preview")
     async def compose_preview(self, conf: ConfFile, serial: int, debounce: bool = True) -> None:
         from heyhi.wire.protocol import DaemonError, Fields, FileData, ReadFile, Validate  # lean: keeps the start-up of heyhi-tui from loading it
 

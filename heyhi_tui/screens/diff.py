@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -21,6 +20,7 @@ from ..format import fit_path
 from ..widgets.banner import LinkBanner
 from ..widgets.filterbox import FilterBox
 from ..widgets.keybar import KeyBar
+from ..workers import node_work
 
 NONE = Text("(unset)", style="dim italic")
 
@@ -83,7 +83,7 @@ class DiffScreen(FilterBox, Screen):
         self.query_one("#diff-changes").focus()
         self.load()
 
-    @work(exclusive=True, group="diff")
+    @node_work(exclusive=True, group="diff")
     async def load(self) -> None:
         try:
             reply = await self.app.link.request(DiffRuns(a=self.a, b=self.b, against_config=self.against_config))

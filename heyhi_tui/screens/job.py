@@ -10,7 +10,7 @@ import time
 
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import reactive
@@ -25,6 +25,7 @@ from ..widgets.keybar import KeyBar
 from ..widgets.logs import LogPane
 from ..widgets.metrics import MetricsView
 from ..widgets.results import ResultsView, RunTextView, read_run_file
+from ..workers import node_work
 from .jobactions import JobActionsMixin
 
 TABS = ("tab-log", "tab-config", "tab-results", "tab-metrics")
@@ -105,7 +106,7 @@ class JobScreen(JobActionsMixin, Screen):
                 self.load_history()
         self._show()
 
-    @work(exclusive=True, group="history")
+    @node_work(exclusive=True, group="history")
     async def load_history(self) -> None:
         try:
             detail = await self.app.link.request(ShowJob(job=self.job_id))
@@ -115,7 +116,7 @@ class JobScreen(JobActionsMixin, Screen):
         self.history = [f"previous_run({p.state})" for p in detail.previous_runs] + [h.state for h in detail.history]
         self._show()
 
-    @work(exclusive=True, group="overrides")
+    @node_work(exclusive=True, group="overrides")
     async def load_overrides(self) -> None:
         """The overrides from the folder's heyhi.overrides (an older daemon, or a list too long to send)."""
         try:

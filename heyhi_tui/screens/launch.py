@@ -19,7 +19,7 @@ import posixpath
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -43,6 +43,7 @@ from ..widgets.configs import FieldDocs
 from ..widgets.flat import FlatTable
 from ..widgets.overrides import OverrideEditor
 from ..widgets.sweeps import PlanTable, counts_text
+from ..workers import node_work
 
 MODES = ("gentle_start", "start_restart", "start_continue", "restart", "dryrun")
 VALIDATE_DEBOUNCE_S = 0.15
@@ -134,7 +135,7 @@ class LaunchScreen(Screen):
     def editor(self) -> OverrideEditor:
         return self.query_one(OverrideEditor)
 
-    @work(exclusive=True, group="fields")
+    @node_work(exclusive=True, group="fields")
     async def load_fields(self) -> None:
         try:
             fields = await self.app.link.request(Fields(project_root=self.app.project_root, config=self.config))
@@ -163,7 +164,7 @@ class LaunchScreen(Screen):
             h = self.app.launch_history
         return h
 
-    @work(group="history")
+    @node_work(group="history")
     async def load_draft(self) -> None:
         h = await self._history()
         draft = h.draft(self.history_key)
@@ -256,7 +257,7 @@ class LaunchScreen(Screen):
                 message = f"this daemon plans no sweeps ({e.message}): restart it with this HeyHi"
             return SweepPlan(ok=False, errors=[OverrideError(-1, "", message)])
 
-    @work(group="validate")
+    @node_work(group="validate")
     async def validate(self, lines: tuple[str, ...], mode: str, serial: int) -> None:
         try:
             await self._validate(lines, mode, serial)
@@ -395,7 +396,7 @@ class LaunchScreen(Screen):
         self._show_status()
         self.launch(list(self.sent), self.mode)
 
-    @work(exclusive=True, group="launch")
+    @node_work(exclusive=True, group="launch")
     async def launch_sweep(self, overrides: list[str]) -> None:
         try:
             plan = await self._plan(overrides, record=True)
@@ -417,7 +418,7 @@ class LaunchScreen(Screen):
         self.notify(f"sweep {launched.sweep_id}: {launched.detail}", title="sweep launched")
         self.app.show_sweep(launched.sweep_id)
 
-    @work(exclusive=True, group="launch")
+    @node_work(exclusive=True, group="launch")
     async def launch(self, overrides: list[str], mode: str) -> None:
         try:
             req = Launch(project_root=self.app.project_root, results_root=self.app.results_root, config=self.config,

@@ -10,7 +10,7 @@ import time
 
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -21,6 +21,7 @@ from heyhi.wire.protocol import DaemonError, SweepDetail, SweepReport
 from ..widgets.banner import LinkBanner
 from ..widgets.keybar import KeyBar
 from ..widgets.sweeps import Charts, PointsTable, ReportTable, num, progress
+from ..workers import node_work
 from .sweeps import MIN_GAP_S, POLL_S
 
 BEST_SEEDS = "[0,1,2,3,4]"  # the seeds ``b`` proposes (edit them in the launch editor)
@@ -85,7 +86,7 @@ class SweepScreen(Screen):
         if d is None or d.info.active or d.info.counts.get("running"):
             self.load()
 
-    @work(exclusive=True, group="sweep")
+    @node_work(exclusive=True, group="sweep")
     async def load(self) -> None:
         self._asked = time.monotonic()
         try:

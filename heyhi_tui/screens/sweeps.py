@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -21,6 +21,7 @@ from heyhi.wire.protocol import DaemonError, SweepInfo, SweepList, SweepStatus
 from ..widgets.banner import LinkBanner
 from ..widgets.keybar import KeyBar
 from ..widgets.sweeps import num, progress
+from ..workers import node_work
 
 POLL_S = 2.0  # while a sweep is active
 MIN_GAP_S = 1.0  # job events ask again at most this often
@@ -82,7 +83,7 @@ class SweepsScreen(Screen):
     def action_reload(self) -> None:
         self.load()
 
-    @work(exclusive=True, group="sweeps")
+    @node_work(exclusive=True, group="sweeps")
     async def load(self) -> None:
         self._asked = time.monotonic()
         try:

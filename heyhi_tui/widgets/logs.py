@@ -34,7 +34,7 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.cache import LRUCache
@@ -50,6 +50,7 @@ from heyhi.runs import records as R
 from heyhi.wire.protocol import DaemonError, FileData, LogChunk, LogMatches, Logs, ReadFile, SearchLog
 
 from ..format import LIVE
+from ..workers import node_work
 
 MAX_LINES = 200_000  # lines the window keeps
 MAX_BYTES = 32 * 1024 * 1024  # bytes of line text the window keeps
@@ -651,7 +652,7 @@ class LogPane(Vertical):
         self._behind0 = None
         self._follow(self._sid, self.stream)
 
-    @work(exclusive=True, group="log-follow")
+    @node_work(exclusive=True, group="log-follow")
     async def _follow(self, sid: int, stream: str) -> None:
         attempt = 0
         try:
@@ -845,7 +846,7 @@ class LogPane(Vertical):
                 self._sync(self._shift)
             self._open_stream()
 
-    @work(exclusive=True, group="log-read")
+    @node_work(exclusive=True, group="log-read")
     async def _read_before(self, gen: int) -> None:
         path = self.path
         w = self.window
@@ -871,7 +872,7 @@ class LogPane(Vertical):
         finally:
             self._reading = False
 
-    @work(exclusive=True, group="log-read")
+    @node_work(exclusive=True, group="log-read")
     async def _jump_to(self, offset: int) -> None:
         """Show the line starting at ``offset``, reading the file around it into a new window."""
         path = self.path
@@ -995,7 +996,7 @@ class LogPane(Vertical):
             origin = 0
         self._search(step, origin)
 
-    @work(exclusive=True, group="log-search")
+    @node_work(exclusive=True, group="log-search")
     async def _search(self, step: int, origin: int) -> None:
         pattern, regex, ignore_case = parse_query(self._query)
         backwards = step < 0

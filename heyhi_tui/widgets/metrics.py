@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.reactive import reactive
@@ -27,6 +26,7 @@ from textual.widgets import Sparkline, Static
 from heyhi.wire.protocol import DaemonError
 
 from ..format import LIVE
+from ..workers import node_work
 from .results import read_run_file
 
 MAX_INITIAL = 8 << 20  # bytes of a big metrics.jsonl read at first (its end)
@@ -191,7 +191,7 @@ class MetricsView(VerticalScroll):
         job = self.app.jobs.get(self.job_id)
         return job is not None and job.state in LIVE
 
-    @work(exclusive=True, group="metrics-poll")
+    @node_work(exclusive=True, group="metrics-poll")
     async def poll(self) -> None:
         path = f"{self.run_dir}/metrics.jsonl"
         while True:

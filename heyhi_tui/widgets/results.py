@@ -10,7 +10,6 @@ import math
 from typing import Any
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -19,6 +18,7 @@ from textual.widgets import DataTable, Input, Static
 
 from heyhi.wire.protocol import DaemonError, FileData, ReadFile
 
+from ..workers import node_work
 from .filterbox import FilterBox
 
 MAX_RESULT = 1 << 20  # bytes of result.json read (a bigger one is shown as its first MiB of text)
@@ -97,7 +97,7 @@ class ResultsView(FilterBox, Vertical):
         if self.run_dir and self.is_mounted:
             self.load()
 
-    @work(exclusive=True, group="results")
+    @node_work(exclusive=True, group="results")
     async def load(self) -> None:
         path = f"{self.run_dir}/result.json"
         try:
@@ -170,7 +170,7 @@ class RunTextView(VerticalScroll):
         if self.paths and self.is_mounted:
             self.load()
 
-    @work(exclusive=True, group="run-text")
+    @node_work(exclusive=True, group="run-text")
     async def load(self) -> None:
         body = self.query_one(".run-text", Static)
         for path in self.paths:

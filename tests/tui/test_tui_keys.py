@@ -51,11 +51,11 @@ from tui_util import PROBE_CONFIG, TuiEnv, screen_text, until
 from heyhi.wire import protocol as P
 from heyhi.wire.client import Client
 from heyhi_tui.dialogs.confirm import ConfirmDialog
-from heyhi_tui.screens.configs import ConfigsScreen
+from heyhi_tui.screens.configs import PREVIEW_DEBOUNCE_S, ConfigsScreen
 from heyhi_tui.screens.help import HelpScreen
 from heyhi_tui.screens.job import JobScreen
 from heyhi_tui.screens.jobs import JobsScreen
-from heyhi_tui.screens.launch import LaunchScreen
+from heyhi_tui.screens.launch import VALIDATE_DEBOUNCE_S, LaunchScreen
 from heyhi_tui.screens.logs import LogsScreen
 from heyhi_tui.widgets.keybar import KeyBar
 from heyhi_tui.widgets.overrides import CompletionList
@@ -179,7 +179,7 @@ class Walker:
         deadline = time.monotonic() + timeout
         last, since = None, time.monotonic()
         while time.monotonic() < deadline:
-            await self.pilot.pause()
+            await self.pilot.pause(0)  # the screen's pending messages handled (not a wait for CPU idle)
             now = self.fingerprint()
             if now != last:
                 last, since = now, time.monotonic()
@@ -239,7 +239,7 @@ class Walker:
         await self.pilot.press(key)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            await self.pilot.pause()
+            await self.pilot.pause(0)  # the screen's pending messages handled (not a wait for CPU idle)
             now = self.fingerprint()
             if now != before:
                 if now[0] == before[0]:  # the same screen: wait for it to stand still (the next key)
@@ -258,11 +258,14 @@ class Walker:
                 await self.fresh()
             await self.reset()
             for key in path:
-                if not await self.press(key):
+                # A key that does nothing "as is" is tried again in a new app: no long wait here.
+                if not await self.press(key, timeout=1.0 if attempt == "as is" else 3.0):
                     break
             else:
-                # A screen just shown may start work after a short wait (a debounced validation).
-                await self.settle(still=0.2)
+                # A screen just shown may start work after a short wait (a debounced validation of
+                # the launch editor, a debounced preview of the configs tree): still for longer.
+                wait = VALIDATE_DEBOUNCE_S if isinstance(self.app.screen, LaunchScreen) else PREVIEW_DEBOUNCE_S
+                await self.settle(still=wait + 0.05)
                 return
             assert attempt == "as is", f"{path}: {key!r} changed nothing\n{screen_text(self.app)}"
 
@@ -324,7 +327,7 @@ async def walk(w: Walker) -> tuple[dict[str, list[list[str]]], list[str]]:
                     continue
                 errors_before = len(w.errors())
                 if attempt == "first":
-                    ok = await w.press(key)
+                    ok = await w.press(key, timeout=1.0)  # tried again below with the full wait
                     if not ok:  # it may show what is shown already (p Print): after the other keys
                         later.append((key, action, enabled))
                         continue

@@ -268,6 +268,10 @@ class DaemonCore:
         overrides = list(req.overrides)
         config = Path(req.config)
         errors: list[OverrideError] = []
+        try:
+            comp = comp.for_config(config)  # a script task: its derived schema (derived in a subprocess, cached)
+        except HeyHiError as e:
+            return ValidateResult(ok=False, errors=[OverrideError(-1, "", str(e))])
 
         def bad(i: int, e: ConfigError) -> None:
             key = overrides[i].lstrip("-").split("=", 1)[0]

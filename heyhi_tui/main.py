@@ -71,7 +71,13 @@ def build_app(argv: list[str] | None = None):
     try:  # as every HeyHi program: --project, else the folder holding conf/ upward from here
         project = str(Project.find(None, args.project).root)
     except HeyHiError as e:
-        raise SystemExit(f"{PROG}: {e} (use --project DIR)")
+        try:  # a project of script tasks only (no conf/): found as `heyhi run x.py` finds it
+            root = Project.find(os.path.join(os.path.abspath(args.project or "."), "_.py"), args.project).root
+        except HeyHiError:
+            root = None
+        if root is None or not any((root / m).exists() for m in ("pyproject.toml", ".git")):
+            raise SystemExit(f"{PROG}: {e} (use --project DIR)")
+        project = str(root)
     return HeyHiApp(project, socket_path=os.path.abspath(args.socket) if args.socket else None,
                     results_root=os.environ.get("HH_EXP_DIR") or None, autostart=not args.no_start,
                     keymap=keymap, keymap_path=kpath)

@@ -115,3 +115,26 @@ def slurm_cluster() -> None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(msg, pytrace=False)
         pytest.skip(msg)
+
+
+def slurm_daemon(tmp_path, monkeypatch, **env: str):
+    """For a fixture (``yield from``): a daemon on a short socket of its own, polling Slurm every
+    0.5 to 2 s; ``env``: more settings (``HEYHI_MAX_ARRAY_SIZE="4"``). Stopped and removed after."""
+    import shutil
+    import tempfile
+
+    from daemon_util import DaemonProcess
+
+    d = Path(tempfile.mkdtemp(prefix="hh", dir="/tmp"))
+    sock = d / "s" / "d.sock"
+    monkeypatch.setenv("HEYHI_SOCKET", str(sock))
+    monkeypatch.setenv("HEYHI_SLURM_MIN_POLL", "0.5")
+    monkeypatch.setenv("HEYHI_SLURM_MAX_POLL", "2")
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    proc = DaemonProcess.start(sock, hello_timeout=5, stderr_dir=tmp_path)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+        shutil.rmtree(d, ignore_errors=True)

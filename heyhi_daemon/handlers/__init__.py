@@ -24,6 +24,7 @@ from heyhi.wire.protocol import (
     LaunchSweep,
     ListDir,
     ListJobs,
+    ListProfiles,
     Logs,
     SearchLog,
     Ok,
@@ -46,6 +47,7 @@ from heyhi_daemon import sweepviews
 from heyhi_daemon import rundata
 from heyhi_daemon import logsearch
 from heyhi_daemon import configs
+from heyhi_daemon import profiles
 
 if TYPE_CHECKING:
     from heyhi.wire.protocol import Request
@@ -82,6 +84,8 @@ async def dispatch(state: DaemonState, req: Request) -> Any | AsyncIterator[Any]
             return await configs.check_configs(core, req)
         case ListDir():
             return await core.list_dir(req)
+        case ListProfiles():
+            return await profiles.list_profiles(core, req)
         case LaunchSweep():
             return await _sweeps(core).launch(req) if _sweeps(core) else _no_sweeps(req)
         case SweepStatus():

@@ -1,7 +1,17 @@
-"""The first screen: the project's conf/ tree, a filter, and the selected config composed.
+"""The first screen: the project's conf/ tree and its script tasks, a filter, and the selected
+config composed.
 
 The tree marks the configs that do not compose (the daemon checks them all in the background, on a
 connection of its own); its pane widens and narrows with ``>`` / ``<`` (kept while the app runs).
+
+Script tasks are the ``*.py`` files of the project root and of the folders named in
+``[tool.heyhi] scripts-dirs`` (pyproject.toml), less the tasks module (``run.py`` or
+``[tool.heyhi] tasks``), ``setup.py``, ``conftest.py`` and files starting with ``_`` or ``test_``.
+Everything is listed and read through the daemon (``ListDir`` / ``ReadFile``: the TUI may be remote),
+bounded (``MAX_DIRS`` folders, ``MAX_SCRIPTS`` scripts, ``MAX_SCRIPT_DIRS`` scripts-dirs, the first
+``PYPROJECT_BYTES`` of pyproject.toml). A project with no conf/ lists its scripts only. Browsing a
+script shows its source and never derives its flags (no ``Validate`` / ``Fields``: deriving runs the
+script up to ``parse_args``); Enter opens the launch editor on it, which does.
 """
 
 from __future__ import annotations
@@ -26,6 +36,10 @@ from ..widgets.keybar import KeyBar
 from ..workers import node_work
 
 MAX_DIRS = 500
+MAX_SCRIPTS = 1000  # script tasks listed, at most
+MAX_SCRIPT_DIRS = 50  # folders of [tool.heyhi] scripts-dirs read, at most
+PYPROJECT_BYTES = 256 * 1024  # of pyproject.toml read for [tool.heyhi] (a longer one: its settings ignored)
+NOT_SCRIPTS = ("setup.py", "conftest.py")
 PREVIEW_DEBOUNCE_S = 0.08
 SOURCE_BYTES = 256 * 1024
 CHECK_TIMEOUT_S = 300.0  # the daemon composes every config once (then answers from its cache)
@@ -68,7 +82,7 @@ class ConfigsScreen(Screen):
     tree_width: reactive[int] = reactive(0)  # the tree pane's columns (0: the stylesheet's); kept for the session
 
     class Listed(Message):
-        """The configs found under conf/ (for the command palette)."""
+        """The configs found under conf/ and the script tasks (for the command palette)."""
 
         def __init__(self, files: tuple[ConfFile, ...]) -> None:
             super().__init__()
@@ -121,35 +135,116 @@ class ConfigsScreen(Screen):
 
     @node_work(exclusive=True, group="listing")
     async def load_files(self) -> None:
-        from heyhi.wire.protocol import DaemonError, DirListing, ListDir  # lean: keeps the start-up of heyhi-tui from loading it
+        from heyhi.wire.protocol import DaemonError  # lean: keeps the start-up of heyhi-tui from loading it
 
-        conf = posixpath.join(self.app.project_root, "conf")
-        found: list[ConfFile] = []
-        todo = [""]
-        seen = 0
+        root = self.app.project_root
+        conf = posixpath.join(root, "conf")
+        where = conf
         try:
-            while todo and seen < MAX_DIRS:
-                rel = todo.pop(0)
-                seen += 1
-                listing = await self.app.link.request(ListDir(path=posixpath.join(conf, rel) if rel else conf))
-                assert isinstance(listing, DirListing)
-                for e in listing.entries:
-                    if e.name.startswith((".", "__")):
-                        continue
-                    sub = f"{rel}/{e.name}" if rel else e.name
-                    if e.is_dir:
-                        todo.append(sub)
-                    elif e.name.endswith(CONFIG_EXTS):
-                        found.append(ConfFile(path=posixpath.join(conf, sub), rel=sub))
+            found, has_conf = await self._list_conf(conf)
+            where = root
+            scripts = await self._list_scripts(root)
         except DaemonError as e:
             if daemon_gone(e) and self.files:  # keep the tree: read again when the daemon is back
                 return
-            self.listing_error = f"cannot list {conf}: {e.message}"
+            self.listing_error = f"cannot list {where}: {e.message}"
+            return
+        if not has_conf and not scripts:
+            self.listing_error = f"no conf/ folder and no script task (*.py) in {root}"
             return
         self.listing_error = ""
-        self.files = tuple(found)
+        self.files = tuple(found + scripts)
         self.post_message(self.Listed(self.files))
-        self.check_configs()
+        if has_conf:
+            self.check_configs()
+
+    async def _list_conf(self, conf: str) -> tuple[list[ConfFile], bool]:
+        """The config files under ``conf`` (at most ``MAX_DIRS`` folders), and whether it exists."""
+        from heyhi.wire.protocol import NOT_FOUND, DaemonError, DirListing, ListDir  # lean: keeps the start-up of heyhi-tui from loading it
+
+        found: list[ConfFile] = []
+        todo = [""]
+        seen = 0
+        while todo and seen < MAX_DIRS:
+            rel = todo.pop(0)
+            seen += 1
+            try:
+                listing = await self.app.link.request(ListDir(path=posixpath.join(conf, rel) if rel else conf))
+            except DaemonError as e:
+                if not rel and e.code == NOT_FOUND:  # no conf/: a project of script tasks only
+                    return [], False
+                raise
+            assert isinstance(listing, DirListing)
+            for e in listing.entries:
+                if e.name.startswith((".", "__")):
+                    continue
+                sub = f"{rel}/{e.name}" if rel else e.name
+                if e.is_dir:
+                    todo.append(sub)
+                elif e.name.endswith(CONFIG_EXTS):
+                    found.append(ConfFile(path=posixpath.join(conf, sub), rel=sub))
+        return found, True
+
+    async def _list_scripts(self, root: str) -> list[ConfFile]:
+        """The script tasks of the project (see the module docstring), through the daemon."""
+        from heyhi.wire.protocol import NOT_FOUND, DaemonError, DirListing, ListDir  # lean: keeps the start-up of heyhi-tui from loading it
+
+        tasks, dirs = await self._script_settings(root)
+        found: list[ConfFile] = []
+        for rel_dir in ["", *dirs]:
+            try:
+                listing = await self.app.link.request(ListDir(path=posixpath.join(root, rel_dir) if rel_dir else root))
+            except DaemonError as e:
+                if e.code == NOT_FOUND and rel_dir:  # a scripts-dir that is not there: nothing to list
+                    continue
+                raise
+            assert isinstance(listing, DirListing)
+            for e in listing.entries:
+                rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
+                if e.is_dir or not is_script_task(e.name) or rel == tasks:
+                    continue
+                found.append(ConfFile(path=posixpath.join(root, rel), rel=rel, script=True))
+                if len(found) >= MAX_SCRIPTS:
+                    return found
+        return found
+
+    async def _script_settings(self, root: str) -> tuple[str, list[str]]:
+        """(the tasks module, the scripts-dirs) from ``[tool.heyhi]`` of pyproject.toml, read through
+        the daemon; a missing, oversize or unreadable file gives the defaults (``run.py``, none): the
+        daemon names what is wrong with it when a config is composed."""
+        import tomllib  # lean: keeps the start-up of heyhi-tui from loading it
+
+        from heyhi.wire.protocol import DaemonError, FileData, ReadFile  # lean: keeps the start-up of heyhi-tui from loading it
+
+        try:
+            data = await self.app.link.request(ReadFile(path=posixpath.join(root, "pyproject.toml"),
+                                                        length=PYPROJECT_BYTES))
+        except DaemonError as e:
+            if daemon_gone(e):
+                raise
+            return "run.py", []
+        assert isinstance(data, FileData)
+        if data.size > PYPROJECT_BYTES:
+            return "run.py", []
+        try:
+            settings = tomllib.loads(data.data.decode("utf-8")).get("tool", {}).get("heyhi", {})
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return "run.py", []
+        if not isinstance(settings, dict):
+            return "run.py", []
+        tasks = settings.get("tasks", "run.py")
+        tasks = posixpath.normpath(tasks) if isinstance(tasks, str) else "run.py"
+        dirs = settings.get("scripts-dirs", [])
+        if isinstance(dirs, str):
+            dirs = [dirs]
+        if not isinstance(dirs, list):
+            return tasks, []
+        clean: list[str] = []
+        for d in dirs[:MAX_SCRIPT_DIRS]:
+            d = posixpath.normpath(d) if isinstance(d, str) and d.strip() else ""
+            if d and d != "." and not d.startswith(("/", "../")) and d != ".." and d not in clean:
+                clean.append(d)  # inside the project only
+        return tasks, clean
 
     @node_work(exclusive=True, group="checks")
     async def check_configs(self) -> None:
@@ -215,7 +310,9 @@ class ConfigsScreen(Screen):
             data = await link.request(ReadFile(path=conf.path, length=SOURCE_BYTES))
             assert isinstance(data, FileData)
             p.source = data.data.decode("utf-8", "replace")
-            if conf.is_config:  # chunks and sweep files: their source only
+            # Chunks and sweep files: their source only. Scripts too: deriving their flags runs them
+            # up to parse_args, which only the launch editor (Enter) does.
+            if conf.is_config and not conf.script:
                 fields = self._fields.get(conf.path)
                 if fields is None:
                     try:
@@ -295,3 +392,9 @@ class ConfigsScreen(Screen):
     def on_screen_resume(self) -> None:
         if self.app.remote:  # no file watching over SSH: re-validate when coming back
             self._load_preview(self.selected)
+
+
+def is_script_task(name: str) -> bool:
+    """Is the file ``name`` (a file of the project root or of a scripts-dir) listed as a script task?"""
+    return (name.endswith(".py") and name not in NOT_SCRIPTS
+            and not name.startswith(("_", "test_", ".")))

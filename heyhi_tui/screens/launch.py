@@ -8,6 +8,10 @@ writes the sweep record and launches it (``LaunchSweep``), then shows it in the 
 
 Per config (``heyhi_tui.history``): Esc keeps the lines as a draft that the editor opens with next
 time; a launch records its override set, and ctrl+up / ctrl+down step through those sets.
+ctrl+f picks one of the project's profiles (``ListProfiles``, via the daemon: the same over
+``--remote``) and inserts its lines (its flag files' ``key=value`` entries, then its overrides) at
+the top: the lines already there stay below and win, as on the command line, and the run folder is
+the one ``heyhi run ... --profile NAME`` names.
 ``edit_run`` opens the editor on a run's config and overrides (edit and relaunch).
 """
 
@@ -29,8 +33,8 @@ from textual.widgets import Button, Header, Label, Select, Static
 
 from heyhi.config import looks_like_sweep
 from heyhi.wire.protocol import (
-    DaemonError, FieldList, Fields, Launch, Launched, LaunchSweep, OverrideError, PlanSweep, SweepLaunched,
-    SweepPlan, Validate, ValidateResult, replace,
+    DaemonError, FieldList, Fields, Launch, Launched, LaunchSweep, ListProfiles, OverrideError, PlanSweep,
+    ProfileInfo, ProfileList, SweepLaunched, SweepPlan, Validate, ValidateResult, replace,
 )
 
 from ..completion import Schema
@@ -62,6 +66,8 @@ class LaunchScreen(Screen):
                 tooltip="The override sets launched with this config: one back (ctrl+down: forward)"),
         Binding("ctrl+down", "history(1)", "Next in history", id="launch.history_next", show=False,
                 tooltip="The override sets launched with this config: one forward, back to your draft"),
+        Binding("ctrl+f", "profile", "Profile", id="launch.profile",
+                tooltip="Insert a profile's lines (its flag files and overrides) at the top; yours stay below and win"),
         Binding("escape", "back", "Back", id="launch.back", tooltip="Back to the configs (the lines are kept)"),
     ]
 
@@ -215,6 +221,40 @@ class LaunchScreen(Screen):
         self._history_at = at
         await self.editor.set_lines(sets[at])
         self.notify(f"launched set {at + 1} of {len(sets)}", timeout=2)
+
+    # ---- profiles -------------------------------------------------------------------------------
+    def action_profile(self) -> None:
+        self.pick_profile()
+
+    @node_work(exclusive=True, group="profile")
+    async def pick_profile(self) -> None:
+        """Ask the daemon for the project's profiles, let the user pick one, insert its lines."""
+        try:
+            got = await self.app.link.request(ListProfiles(project_root=self.app.project_root))
+        except DaemonError as e:
+            message = e.message
+            if e.code in ("bad_request", "not_implemented") and "list_profiles" in message:
+                message = f"this daemon lists no profiles ({e.message}): restart it with this HeyHi"
+            self.notify(f"profiles: {message}", severity="warning" if daemon_gone(e) else "error", timeout=8)
+            return
+        assert isinstance(got, ProfileList)
+        if not got.profiles:
+            self.notify("no profiles in this project: declare them in pyproject.toml "
+                        "([tool.heyhi.profiles.NAME]) or conf/profiles.yaml", timeout=6)
+            return
+        from ..dialogs.profiles import ProfilePicker  # lean: loads when a profile is picked, not with heyhi-tui
+
+        chosen = await self.app.push_screen_wait(ProfilePicker(got.profiles, self.app.project_root))
+        if chosen is not None:
+            await self.insert_profile(chosen)
+
+    async def insert_profile(self, profile: ProfileInfo) -> None:
+        """``profile``'s lines at the top, the lines already there below them (they win)."""
+        typed = [x for x in self.editor.lines if x.strip()]
+        self._history_at = None
+        await self.editor.set_lines(list(profile.lines) + typed)
+        n = len(profile.lines)
+        self.notify(f"profile {profile.name}: {n} line{'s' if n != 1 else ''} at the top", timeout=3)
 
     # ---- validation -----------------------------------------------------------------------------
     @on(OverrideEditor.Changed)

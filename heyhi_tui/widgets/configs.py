@@ -1,4 +1,11 @@
-"""The configs screen's widgets: the tree of conf/, the composed preview, the field docs."""
+"""The configs screen's widgets: the tree of conf/ and of the script tasks, the composed preview,
+the field docs.
+
+Script tasks (plain ``*.py`` files, ``heyhi run train.py``) sit in the tree under a "scripts" group
+of their own, beside conf/'s configs. The preview never composes one: deriving a script's flags runs
+the script up to ``parse_args`` in a subprocess, which is done only when the launch editor is opened
+on it (Enter), never merely because the cursor passed over it.
+"""
 
 from __future__ import annotations
 
@@ -27,22 +34,29 @@ if TYPE_CHECKING:
 CONFIG_EXTS = (".prototxt", ".yaml", ".yml", ".json")
 CHUNKS = "common"
 SWEEPS = "sweeps"  # sweep files (heyhi sweep FILE) live beside the configs
+SCRIPTS_GROUP = "scripts"  # the tree's group node of the script tasks
+SCRIPT_STYLE = "magenta"
+SCRIPT_PREVIEW = ("a script task: Enter reads its flags (runs the script up to parse_args in a subprocess) "
+                  "and opens the launch editor on it")
 
 
 @dataclass(frozen=True)
 class ConfFile:
-    """A file under conf/: ``rel`` is relative to conf/; chunks live under common/."""
+    """A file under conf/: ``rel`` is relative to conf/; chunks live under common/. With
+    ``script``: a script task (a ``*.py`` file), ``rel`` relative to the project root; it is
+    launched as a config is (``is_config``), but never composed merely because it is shown."""
 
     path: str
     rel: str
+    script: bool = False
 
     @property
     def is_chunk(self) -> bool:
-        return self.rel.split("/", 1)[0] == CHUNKS
+        return not self.script and self.rel.split("/", 1)[0] == CHUNKS
 
     @property
     def is_sweep(self) -> bool:
-        return self.rel.split("/", 1)[0] == SWEEPS
+        return not self.script and self.rel.split("/", 1)[0] == SWEEPS
 
     @property
     def is_config(self) -> bool:
@@ -50,22 +64,25 @@ class ConfFile:
 
     @property
     def name(self) -> str:
-        return self.rel.rsplit("/", 1)[-1]
+        """The tree's label: the file's name (a script's path from the project root)."""
+        return self.rel if self.script else self.rel.rsplit("/", 1)[-1]
 
 
 def sort_files(files: list[ConfFile]) -> list[ConfFile]:
-    """Top-level configs first (by path), then sweep files, then the chunks under common/."""
-    return sorted(files, key=lambda f: (f.is_chunk, f.is_sweep, f.rel.count("/") > 0, f.rel))
+    """Top-level configs first (by path), then the script tasks, then sweep files, then the chunks
+    under common/."""
+    return sorted(files, key=lambda f: (f.is_chunk, f.is_sweep, f.script, f.rel.count("/") > 0, f.rel))
 
 
 class ConfTree(Tree[ConfFile | None]):
     """``files``, ``filter_text`` and ``checks`` (which configs compose) in; ``Highlighted`` /
     ``Chosen`` out (files only). Labels too long for the pane are cut in the middle with "…"; a
-    config that does not compose is marked ✗, why on hover (``tip``)."""
+    config that does not compose is marked ✗, why on hover (``tip``). Script tasks are listed
+    under a "scripts" group node, after the configs."""
 
     BINDINGS = [
         Binding("enter", "select_cursor", "Open", id="configs.open",
-                tooltip="Open the launch editor for the highlighted config (on a folder: fold it)"),
+                tooltip="Open the launch editor for the highlighted config or script (on a folder: fold it)"),
     ]
 
     files: reactive[tuple[ConfFile, ...]] = reactive((), always_update=True)
@@ -115,6 +132,8 @@ class ConfTree(Tree[ConfFile | None]):
     def _label(self, f: ConfFile) -> Text:
         """A file's name; a config that does not compose marked ✗ (red), a file that is not a
         top-level config (a chunk for includes) dim."""
+        if f.script:
+            return Text(f.name, style=SCRIPT_STYLE)
         check = self.checks.get(f.path)
         state = getattr(check, "state", "")
         if state == "error":
@@ -123,6 +142,8 @@ class ConfTree(Tree[ConfFile | None]):
 
     def tip(self, f: ConfFile) -> str:
         """The hover text of a file: its path under conf/, and why it is marked."""
+        if f.script:
+            return f"{f.rel}\n{SCRIPT_PREVIEW}"
         check = self.checks.get(f.path)
         state = getattr(check, "state", "")
         if state == "error":
@@ -165,7 +186,16 @@ class ConfTree(Tree[ConfFile | None]):
         shown = sort_files(self.matching())
         folders: dict[str, Any] = {"": self.root}
         cursor_line = None
+        scripts = None  # the group node of the script tasks, made with the first one
         for f in shown:
+            if f.script:
+                if scripts is None:
+                    scripts = self.root.add(Text.assemble((SCRIPTS_GROUP, f"bold {SCRIPT_STYLE}"),
+                                                          ("  *.py tasks", "dim")), data=None, expand=True)
+                node = self._leaves[f.path] = scripts.add_leaf(self._label(f), data=f)
+                if current is not None and f == current:
+                    cursor_line = node
+                continue
             parts = f.rel.split("/")
             parent = self.root
             for i in range(1, len(parts)):
@@ -365,7 +395,9 @@ class ConfigPreview(Vertical):
             title.append("no config selected", style="dim")
         else:
             title.append(p.conf.rel, style="bold")
-            if p.result is not None and p.result.task:
+            if p.conf.script:
+                title.append("  script task", style=SCRIPT_STYLE)
+            elif p.result is not None and p.result.task:
                 title.append(f"  task {p.result.task}", style="cyan")
             elif p.conf.is_chunk:
                 title.append("  chunk (included by configs)", style="dim")
@@ -387,6 +419,8 @@ class ConfigPreview(Vertical):
         printed = self.query_one("#preview-print", Static)
         if p.error:
             printed.update(Text(p.error, style="red"))
+        elif p.conf is not None and p.conf.script:
+            printed.update(Text(SCRIPT_PREVIEW, style="dim"))
         elif chunk and (p.result is None or not p.result.ok):
             printed.update(Text(f"not a top-level config: it reads as {check.detail}, a chunk to include "
                                 f"from a config; see its source", style="dim"))
@@ -422,4 +456,5 @@ class ConfigPreview(Vertical):
         docs.key, docs.value, docs.source, docs.where = event.key, str(event.value), event.source, event.where
 
 
-__all__ = ["ConfFile", "ConfTree", "ConfigPreview", "FieldDocs", "Preview", "field_detail", "sort_files"]
+__all__ = ["ConfFile", "ConfTree", "ConfigPreview", "FieldDocs", "Preview", "SCRIPT_PREVIEW", "field_detail",
+           "sort_files"]

@@ -22,7 +22,7 @@ from heyhi.cli.helptext import parse_help
 
 CMP = "conf/c01_ag_cmp/cmp.prototxt"
 SL = "conf/c02_sup_train/sl_20200901.prototxt"
-COMMANDS = ("run", "ctl", "sweep", "diff", "compare", "stubs", "completion", "help")
+COMMANDS = ("run", "ctl", "sweep", "diff", "compare", "stubs", "profiles", "completion", "help")
 
 
 def program(name: str, *argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -6,14 +6,12 @@ right, and launching it launches only its new points."""
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO, run_cli
-from daemon_util import DaemonProcess
-from slurm_util import slurm_cluster  # noqa: F401  (fixture)
+from slurm_util import slurm_cluster, slurm_daemon  # noqa: F401  (fixture)
 from waiting import wait_for
 
 from heyhi.wire import protocol as P
@@ -34,16 +32,8 @@ def proj(tmp_path) -> Path:
 
 @pytest.fixture
 def daemon(tmp_path, monkeypatch):
-    d = Path(tempfile.mkdtemp(prefix="hh", dir="/tmp"))
-    sock = d / "s" / "d.sock"
-    monkeypatch.setenv("HEYHI_SOCKET", str(sock))
-    monkeypatch.setenv("HEYHI_SLURM_MIN_POLL", "0.5")
-    monkeypatch.setenv("HEYHI_SLURM_MAX_POLL", "2")
-    monkeypatch.setenv("HEYHI_MAX_ARRAY_SIZE", "4")  # below the cluster's MaxArraySize: shows the split
-    proc = DaemonProcess.start(sock, hello_timeout=5, stderr_dir=tmp_path)
-    yield proc
-    proc.stop()
-    shutil.rmtree(d, ignore_errors=True)
+    # HEYHI_MAX_ARRAY_SIZE: below the cluster's MaxArraySize: shows the split
+    yield from slurm_daemon(tmp_path, monkeypatch, HEYHI_MAX_ARRAY_SIZE="4")
 
 
 def status(sock, sid) -> P.SweepInfo:

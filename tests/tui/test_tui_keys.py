@@ -386,6 +386,9 @@ def world(tmp_path_factory):
     run = proj / "run.py"  # the first config of the tree (probe/other) launches too
     run.write_text(run.read_text().replace('if __name__ == "__main__":',
                                            'def other(cfg):\n    print("other", cfg.x)\n\n\nif __name__ == "__main__":'))
+    # Profiles: the launch editor's ctrl+f opens its picker (no default: the CLI's folders stay as they are).
+    (proj / "pyproject.toml").write_text('[tool.heyhi.profiles.quick]\ndescription = "three lines"\n'
+                                         'overrides = ["lines=3"]\n[tool.heyhi.profiles.tagged]\noverrides = ["tag=p"]\n')
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HEYHI_SOCKET", str(env.sock))
         mp.setenv("HEYHI_STATE_DIR", str(env.state))

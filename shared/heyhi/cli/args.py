@@ -29,6 +29,7 @@ FLAGS: dict[str, tuple[str, str]] = {
     "--wait": ("wait", "no"),
     "--no-daemon": ("no_daemon", "no"),
     "--project": ("project", "yes"),
+    "--profile": ("profile", "yes"),
     "--remote": ("remote", "yes"),
     "--plan": ("plan", "no"),
     "--trials": ("trials", "yes"),
@@ -42,9 +43,12 @@ FLAGS: dict[str, tuple[str, str]] = {
 }
 
 RUN_HELP = """usage: heyhi run -c CFG [flags] [overrides...]
+       heyhi run SCRIPT.py [flags] [overrides...]
 
 Compose CFG with the overrides, pick its run folder, and run its task (locally, or as its
 launcher says). Overrides: key=value (a leading -- is optional), I<mount>=<include>, key=NULL.
+A plain Python script is a task too: its flags (argparse, module globals or a dict of
+hyperparameters) are read from the script, and the overrides set them.
 
 flags:
   -c, --cfg CFG             the config file (required): a path, or a path relative to conf/
@@ -57,6 +61,8 @@ flags:
   --wait                    with a daemon: follow the log and exit with the job's exit code
   --no-daemon               run embedded even when a daemon is up
   --project DIR             the project root (default: the folder holding conf/ above CFG)
+  --profile PROFILE         put a profile's flag files and overrides before the overrides given
+                            (default: the project's default profile; none: no profile)
   --remote HOST             send the launch to the daemon on HOST over SSH
   --print                   print the composed task in text format and exit
   --print-flat              print the set fields as key=value lines and exit
@@ -96,6 +102,7 @@ class RunArgs:
     wait: bool = False
     no_daemon: bool = False
     project: str | None = None
+    profile: str | None = None
     remote: str | None = None
     plan: bool = False
     trials: str | None = None
@@ -111,6 +118,11 @@ class RunArgs:
     @property
     def effective_mode(self) -> str:
         return self.mode or ("restart" if self.adhoc else "gentle_start")
+
+
+def _is_script_token(tok: str) -> bool:
+    """A first positional naming a Python script (``train.py``, ``scripts/rl.py``), not an override."""
+    return tok.endswith(".py") and "=" not in tok and not tok.startswith("-")
 
 
 def parse_run_args(argv: list[str]) -> RunArgs:
@@ -158,8 +170,10 @@ def parse_run_args(argv: list[str]) -> RunArgs:
         from heyhi.cli.flaghints import unknown_flag_message  # lean: only a refused flag needs it
 
         raise UsageError(unknown_flag_message(*unknown, list(FLAGS), args.cfg, args.project))
+    if args.cfg is None and args.overrides and _is_script_token(args.overrides[0]):
+        args.cfg = args.overrides.pop(0)  # heyhi run train.py [overrides]: a script task
     if args.cfg is None:
-        raise UsageError("missing -c/--cfg CONFIG")
+        raise UsageError("missing -c/--cfg CONFIG (or a script: heyhi run train.py [overrides])")
     if args.mode is not None and args.mode not in MODES:
         raise UsageError(f"--mode {args.mode!r}: expected one of {', '.join(MODES)}")
     return args

@@ -4,7 +4,8 @@
 What completes: the commands and the flags of every command (read from their help, ``heyhi.cli.
 helptext``: what the help lists completes), a flag's value by its metavar (``CFG``: config paths,
 from the working folder and relative to ``conf/``; ``DIR``; ``MODE``; ``STATE``; ``JOB``: job ids and
-run folders, from the daemon's ``ListJobs`` when one is up, else from its saved index), and
+run folders, from the daemon's ``ListJobs`` when one is up, else from its saved index; ``PROFILE``:
+the project's profiles), and
 ``heyhi run``'s overrides: the config's dotted keys one level at a time, ``I<mount>=`` with the
 include files that fit the mount, enum values and ``true``/``false`` after ``key=``, ``NULL`` and
 ``SELECT`` (``heyhi.cli.fieldcache``: a cache keyed by the schema's files, built by the daemon or
@@ -274,6 +275,8 @@ def _complete_run(table: dict, rest: list[str], cur: str, cwd: str) -> list[Cand
     if cur.startswith("-") and "=" not in cur:
         return _flags(table, cur)
     if cfg is None:
+        if cur and "=" not in cur and not cur.startswith("-"):  # a script task: heyhi run train.py
+            return _paths(cur, cwd, exts=(".py",))
         return [] if cur else _flags(table, "-c")
     return _overrides(cfg, project, cur, cwd)
 
@@ -294,6 +297,8 @@ def _cfg_and_project(table: dict, words: list[str]) -> tuple[str | None, str | N
                 cfg = val
         elif _flag_takes_value(table, w):
             i += 1
+        elif cfg is None and w.endswith(".py") and not eq and not w.startswith("-"):
+            cfg = w  # heyhi run train.py [overrides]: a script task
         i += 1
     return cfg, project
 
@@ -400,6 +405,8 @@ def _values(meta: str, prefix: str, cur: str, cwd: str, run: tuple | None) -> li
         out = _jobs(cur) + (_paths(cur, cwd, dirs_only=True) if kind.startswith("RUN") and cur else [])
     elif kind == "SHELL":
         out = _match([Cand(s) for s in SHELLS], cur)
+    elif kind == "PROFILE":
+        out = _match([Cand(n) for n in _profile_names(cwd)], cur)
     elif kind == "PREFIX" and run is not None and run[0] is not None:  # a key, with no "="
         keys = _task_keys(run[0], run[1], cwd)
         level = [] if keys is None else _key_level(keys, cur)
@@ -410,6 +417,25 @@ def _values(meta: str, prefix: str, cur: str, cwd: str, run: tuple | None) -> li
         for c in out:
             c.value = prefix + c.value
     return out
+
+
+def _profile_names(cwd: str) -> list[str]:
+    """The profiles of the project around ``cwd`` (``heyhi.config.profiles``), and ``none``."""
+    conf = _conf_dir(cwd)
+    if conf is None:
+        return []
+    import tomllib  # lean: only --profile completes profiles
+
+    from heyhi.config.profiles import NO_PROFILE, load_profiles  # lean: only --profile completes profiles
+
+    root = os.path.dirname(conf)
+    settings: dict = {}
+    try:
+        with open(os.path.join(root, "pyproject.toml"), "rb") as fh:
+            settings = tomllib.loads(fh.read(1 << 20).decode("utf-8", "replace")).get("tool", {}).get("heyhi", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        pass
+    return load_profiles(root, settings).names() + [NO_PROFILE]
 
 
 def _states() -> list[str]:

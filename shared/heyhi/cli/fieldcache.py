@@ -212,6 +212,10 @@ def _build(cfg: str, project: str | None, cwd: str, daemon: bool) -> dict | None
 
 def _from_daemon(root, config) -> tuple | None:
     """(task, fields, includes) from the daemon's ``Fields``, or None when no daemon answers."""
+    from heyhi.wire.paths import socket_path  # lean: stdlib only
+
+    if not os.path.exists(socket_path()):  # no daemon: not even the client's imports are paid
+        return None
     try:
         from heyhi.wire.client import connect_or_none  # lean: only a cold cache asks the daemon
         from heyhi.wire.protocol import Fields  # lean: only a cold cache asks the daemon
@@ -234,7 +238,7 @@ def _from_composer(proj, config) -> tuple[tuple, list[str]]:
     from heyhi.config import task_fields  # lean: only a cold cache with no daemon composes
     from heyhi.config.compose import composer_for  # lean: only a cold cache with no daemon composes
 
-    composer = composer_for(proj)
+    composer = composer_for(proj).for_config(config)  # a script task: the script's derived schema
     answer = task_fields(composer, config)
     return answer, list(getattr(composer.schema, "source_files", []))
 

@@ -47,6 +47,7 @@ commands:
   diff RUN_A RUN_B          the keys whose values differ between two runs (or a run and a config)
   compare RUN|SWEEP...      runs side by side, grouped over the seed, with metrics
   stubs                     write .pyi type stubs of the schema's configs (for editors and mypy)
+  profiles                  list the project's profiles: named flag files and overrides
   completion SHELL          print the shell completion script (bash, zsh or fish)
   help [COMMAND]            show the help of a command
 
@@ -113,6 +114,8 @@ flags (launching a sweep file):
   --print-out-dir           print each point's run folder and exit
   --checkpoint DIR          where to snapshot the code ("" disables the snapshot)
   --project DIR             the project root (default: the folder holding conf/ above the config)
+  --profile PROFILE         put a profile's flag files and overrides before the overrides given
+                            (default: the project's default profile; none: no profile)
   -h, --help                show this help
 
 SWEEP is a sweep folder, a sweep file, or a sweep id or a unique part of its folder name."""
@@ -177,16 +180,29 @@ flags:
 RUN is a run folder, a job id or a unique id prefix; SWEEP a sweep folder, file, id or part of its
 name (every point of it)."""
 
+PROFILES_HELP = """usage: heyhi profiles [--project DIR]
+
+List the project's profiles, named sets of flag files and overrides declared in pyproject.toml
+([tool.heyhi.profiles.NAME], default-profile in [tool.heyhi]) or in conf/profiles.yaml: each
+one's name (* marks the default), description, where it is declared, and the override strings it
+expands to. `heyhi run --profile NAME` and `heyhi sweep FILE --profile NAME` put them before the
+command line's own overrides.
+
+flags:
+  --project DIR             the project root (default: the folder holding conf/ above here)
+  -h, --help                show this help"""
+
 HELP_HELP = """usage: heyhi help [COMMAND]
 
-Show the help of COMMAND (run, ctl, sweep, diff, compare, stubs, completion, help), or of heyhi.
+Show the help of COMMAND (run, ctl, sweep, diff, compare, stubs, profiles, completion, help), or of
+heyhi.
 
 flags:
   -h, --help                show this help"""
 
 _TEXTS = {"heyhi": TOP_HELP, "ctl": CTL_HELP, "sweep": SWEEP_HELP, "diff": DIFF_HELP, "compare": COMPARE_HELP,
-          "stubs": STUBS_HELP, "completion": COMPLETION_HELP, "help": HELP_HELP}
-COMMANDS = ("run", "ctl", "sweep", "diff", "compare", "stubs", "completion", "help")
+          "stubs": STUBS_HELP, "profiles": PROFILES_HELP, "completion": COMPLETION_HELP, "help": HELP_HELP}
+COMMANDS = ("run", "ctl", "sweep", "diff", "compare", "stubs", "profiles", "completion", "help")
 
 
 def help_text(command: str = "heyhi") -> str | None:

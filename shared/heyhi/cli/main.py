@@ -1,5 +1,5 @@
 """`heyhi` command-line entry point: dispatches to `run`, `ctl`, `sweep`, `diff`, `compare`, `stubs`,
-`completion` and `help`.
+`profiles`, `completion` and `help`.
 
 One help for each command, in one style (``heyhi.cli.helptext``): ``heyhi help CMD`` and ``heyhi CMD
 --help`` (``-h`` anywhere in a command's arguments) print the same text; ``heyhi --version`` prints
@@ -100,6 +100,10 @@ def _dispatch(argv: list[str]) -> int:
         from heyhi.cli.stubs import main as stubs_main  # lean: keeps the start-up of heyhi ctl, heyhi run, heyhi run --print, heyhi sweep, heyhi run --remote from loading it
 
         return stubs_main(rest)
+    if cmd == "profiles":
+        from heyhi.cli.profiles import main as profiles_main  # lean: keeps the start-up of every other command from loading it
+
+        return profiles_main(rest)
     if cmd in ("diff", "compare"):
         from heyhi.cli import compare, diff  # lean: keeps the start-up of heyhi ctl, heyhi run, heyhi sweep from loading them
 

@@ -3,6 +3,7 @@
     heyhi run -c CFG lr=[0.1,0.01] seed=[0,1,2] [--plan] [--trials N --sweep-seed S] [--zip a,b]
               [--retry-failed] [--max-parallel N] [--metric NAME[:max|:min]] [--wait] [--no-daemon]
     heyhi sweep conf/sweeps/lr_search.yaml [overrides] [--plan] [--retry-failed] [--max-parallel N] [--wait]
+                [--profile PROFILE]
     heyhi sweep report SWEEP [--metric M] [--csv | --json] [--no-plots]
     heyhi sweep best SWEEP --seeds 0,1,2,3,4 [--metric M] [--plan] [--wait] [--no-daemon]
     heyhi sweep status [SWEEP] [--json]        heyhi sweep list
@@ -353,7 +354,8 @@ def _sweep_command(argv: list[str]) -> int:
 _LAUNCH_FLAGS = {"--plan": "plan", "--retry-failed": "retry_failed", "--wait": "wait", "--no-daemon": "no_daemon",
                  "--print-out-dir": "print_out_dir"}
 _VALUE_FLAGS = {"--max-parallel": "max_parallel", "--checkpoint": "checkpoint", "--project": "project",
-                "--trials": "trials", "--metric": "metric", "--seeds": "seeds", "--sweep-seed": "sweep_seed"}
+                "--trials": "trials", "--metric": "metric", "--seeds": "seeds", "--sweep-seed": "sweep_seed",
+                "--profile": "profile"}
 
 
 def _parse(argv: list[str], allowed_values=("max_parallel", "checkpoint", "project")) -> tuple[Options, dict, list[str]]:
@@ -391,16 +393,22 @@ def _parse(argv: list[str], allowed_values=("max_parallel", "checkpoint", "proje
 
 def file_cmd(argv: list[str]) -> int:
     """``heyhi sweep FILE.yaml [overrides] [flags]``."""
-    from heyhi.config.project import Project  # lean: keeps the start-up of heyhi sweep from loading it
+    from heyhi.config.project import Project, script_project_root  # lean: keeps the start-up of heyhi sweep from loading it
     from heyhi.sweep import Sweep, load_sweep_file, positive_int  # lean: keeps the start-up of heyhi sweep from loading it
 
-    opts, vals, rest = _parse(argv, ("max_parallel", "checkpoint", "project", "trials"))
+    opts, vals, rest = _parse(argv, ("max_parallel", "checkpoint", "project", "trials", "profile"))
     if not rest:
         raise UsageError(USAGE)
     path, extra = Path(rest[0]), rest[1:]
     if not path.is_file():
         raise UsageError(f"no sweep file {rest[0]!r} (heyhi sweep FILE.yaml | report | best | status | list | cancel | clean)")
-    project = Project.find(path, opts.project)
+    try:
+        project = Project.find(path, opts.project)
+    except ConfigError:  # no conf/ above: a project of script tasks (pyproject.toml, .git)
+        project = Project(script_project_root(path, opts.project))
+    from heyhi.config.profiles import load_profiles  # lean: keeps the start-up of heyhi sweep from loading it
+
+    extra = load_profiles(project.root, project.settings).expand(vals.get("profile")) + extra  # the command line wins
     spec = load_sweep_file(path, extra, project.root)
     if "trials" in vals:
         spec.trials = positive_int(vals["trials"], "--trials")

@@ -17,6 +17,8 @@ _EXPORTS = {
     **dict.fromkeys(("flat_items", "flat_value_text"), "heyhi.config.printing"),
     **dict.fromkeys(("Origin", "describe_origins", "value_origins"), "heyhi.config.origins"),
     "task_fields": "heyhi.config.fieldhelp",
+    "flagfiles": "heyhi.config.flagfiles",  # whole modules: the daemon lists profiles for the TUI
+    "profiles": "heyhi.config.profiles",
     **dict.fromkeys(("Change", "ConfigDiff", "diff_composed", "diff_configs", "flat_changes", "unified"),
                     "heyhi.config.diff"),
 }

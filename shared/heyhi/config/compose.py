@@ -10,6 +10,11 @@ Overrides are ``heyhi.config.grammar.Override`` objects (strings are parsed by t
 error at an override carries it (``ConfigError.override``).
 For the top-level message (``MetaCfg``) mounts and keys are relative to the task: the set branch
 of the ``task`` oneof.
+
+A plain Python script (``train.py``) is a config too (a script task): its schema is derived from the
+script (``heyhi.config.schema.scripts``, never in this process) and its own content is an empty
+task; the overrides give every value. ``Composer.for_config`` hands such a config to the script's
+composer (``ScriptComposer``); every path (compose, task_of, field help, sweeps) goes through it.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from heyhi.config.values import Msg
 from heyhi.config.textformat import parse
 
 EXTS = (".prototxt", ".yaml", ".yml", ".json")
+SCRIPT_EXT = ".py"  # a plain Python script: a script task
 INCLUDES_FIELD = "includes"
 TASK_ONEOF = "task"
 MAX_INCLUDE_DEPTH = 100  # files deep, counting the top-level config
@@ -55,6 +61,7 @@ class Composed:
     overrides: list[Override]
     project: Project
     provenance: dict[str, str] = field(default_factory=dict)
+    script: Any = None  # a script task: its ``heyhi.config.schema.scripts.ScriptTask``
 
     @property
     def task_msg(self) -> Msg:
@@ -74,6 +81,25 @@ class Composer:
         self._files: dict[str, tuple[tuple, Node]] = {}
         self._typed: dict[tuple[str, str], tuple[tuple, Msg, list[Include]]] = {}
         self._includes: dict[tuple, Path] = {}
+        self._scripts: dict[str, tuple[str, "ScriptComposer"]] = {}
+
+    def for_config(self, config: Path | str) -> "Composer":
+        """The composer of ``config``: this one, or for a script (``*.py``) the script's own, its
+        schema derived from the script (cached on disk by the script's hash; derived again only
+        when the script or a module it imports changed)."""
+        if not is_script(config):
+            return self
+        from heyhi.config.schema.scripts import derive  # lean: only a script task needs it
+
+        path = Path(config)
+        task = derive(path, self.project.root, settings=self.project.settings.get("scripts") or {})
+        key = task.to_json()
+        hit = self._scripts.get(str(path))
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        comp = ScriptComposer(self.project, task)
+        self._scripts[str(path)] = (key, comp)
+        return comp
 
     @property
     def schema(self) -> Schema:
@@ -248,6 +274,8 @@ class Composer:
 
     def task_of(self, config: Path) -> str:
         """The set branch of the root's ``task`` oneof, from the file's own content."""
+        if is_script(config) and not isinstance(self, ScriptComposer):
+            return self.for_config(config).task_of(config)
         root = self.schema.root
         own, _ = self.file_msg(Path(config), root)
         if TASK_ONEOF not in root.oneofs:
@@ -259,9 +287,14 @@ class Composer:
             )
         return task
 
-    def compose(self, config: Path | str, overrides: Sequence[str | Override] = ()) -> Composed:
-        """Compose a top-level config (a ``MetaCfg`` with a task) with command-line overrides."""
+    def compose(self, config: Path | str, overrides: Sequence[str | Override] = (), *, checked: bool = True) -> Composed:
+        """Compose a top-level config (a ``MetaCfg`` with a task) with command-line overrides.
+
+        ``checked=False``: a script task's launch checks (a required flag unset) are skipped, for
+        what only reads the config (``--help-fields``, ``--print``)."""
         config = Path(config)
+        if is_script(config) and not isinstance(self, ScriptComposer):
+            return self.for_config(config).compose(config, overrides, checked=checked)
         ovs = [o if isinstance(o, Override) else None for o in overrides]
         if any(o is None for o in ovs):
             ovs = parse_overrides(str(o) if not isinstance(o, Override) else o.token for o in overrides)
@@ -284,6 +317,59 @@ class Composer:
                 except ConfigError:
                     continue
             raise first
+
+
+def is_script(config: Path | str) -> bool:
+    """Is ``config`` a plain Python script (a script task)?"""
+    return str(config).endswith(SCRIPT_EXT)
+
+
+class ScriptComposer(Composer):
+    """Composes the script task ``script`` (a ``ScriptTask``): the script's own content is an empty
+    task of its derived schema; includes and overrides apply as to any config."""
+
+    def __init__(self, project: Project, script: Any):
+        from heyhi.config.schema.builtin import with_launcher  # lean: only a script task needs it
+
+        super().__init__(project, schema=with_launcher(script.schema(), script.task))
+        self.script = script
+
+    def file_msg(self, path: Path, mtype: MessageType) -> tuple[Msg, list[Include]]:
+        if not is_script(path):
+            return super().file_msg(path, mtype)
+        msg = Msg(mtype)
+        if mtype is self.schema.root:
+            msg._sub(self.script.task)  # the task chosen: its fields are the script's flags
+        return msg, []
+
+    def _at_flag(self, e: ConfigError) -> ConfigError:
+        """``e`` naming where the script defines the flag its override sets (``lr`` at train.py:6)."""
+        o = e.override
+        key = o.key if o is not None and o.kind != OverrideKind.INCLUDE else None
+        defined = self.script.where(key) if key else ""
+        if not defined or "unknown key" in e.message:
+            return e
+        return ConfigError(f"{e.message} (the flag {key} is defined at {defined})", e.where,
+                           override=e.override, token=e.token)
+
+    def include_dirs(self, config: Path, extra: Sequence[Path] = ()) -> list[Path]:
+        if not is_script(config):
+            return super().include_dirs(config, extra)
+        conf = self.project.conf_dir  # a script's includes (Ilauncher=slurm) come from the project's conf/
+        return [conf / "common", conf, *map(Path, extra)]
+
+    def task_of(self, config: Path) -> str:
+        return self.script.task if is_script(config) else super().task_of(config)
+
+    def compose(self, config: Path | str, overrides: Sequence[str | Override] = (), *, checked: bool = True) -> Composed:
+        try:
+            composed = super().compose(config, overrides)
+        except ConfigError as e:
+            raise self._at_flag(e) from None
+        if checked:
+            self.script.check(composed.task_msg)  # a required flag left unset: one line naming it
+        composed.script = self.script
+        return composed
 
 
 def _parse_text(text: str, path: Path) -> Node:

@@ -69,6 +69,7 @@ def task_fields(composer, config) -> tuple[str, list[dict], dict[str, list[str]]
     type, default, doc, enum values and oneof; and for each message field (an include mount)
     the include names that fit it (files under <config folder>/<mount> and conf/common/<mount>)."""
     config = Path(config)
+    composer = composer.for_config(config)  # a script task: the script's schema
     task = composer.task_of(config)
     tmsg = composer.schema.root.fields[task].message
     fields: list[dict] = []

@@ -19,11 +19,18 @@ from heyhi.errors import ConfigError
 DEFAULT_RESULTS = "~/heyhi_experiments"
 
 
+SCRIPT_ROOT_MARKS = ("conf", "pyproject.toml", ".git")  # what marks the project of a plain script
+
+
 def find_project_root(config: Path | None = None, explicit: Path | str | None = None) -> Path:
     """The nearest folder holding ``conf/``: upward from the config file, else from the cwd.
 
-    ``explicit`` (``--project DIR``) wins.
+    ``explicit`` (``--project DIR``) wins. A plain Python script (a script task) needs no
+    ``conf/``: its project is the nearest folder upward from it holding ``conf/``,
+    ``pyproject.toml`` or ``.git``, else the script's own folder.
     """
+    if config is not None and str(config).endswith(".py"):
+        return script_project_root(Path(config), explicit)
     if explicit is not None:
         root = Path(explicit).expanduser().absolute()
         if not (root / "conf").is_dir():
@@ -39,6 +46,23 @@ def find_project_root(config: Path | None = None, explicit: Path | str | None = 
                 return d
     where = f"{config}" if config is not None else str(Path.cwd())
     raise ConfigError("no project found: no folder holding conf/ above the config or the working folder", where)
+
+
+def script_project_root(script: Path, explicit: Path | str | None = None) -> Path:
+    """The project of a script task (or of a file beside one, a sweep file): the nearest folder
+    upward from it holding ``conf/``, ``pyproject.toml`` or ``.git``, else its own folder."""
+    here = Path(os.path.normpath(script.expanduser().absolute())).parent
+    if explicit is not None:
+        root = Path(explicit).expanduser().absolute()
+        if not root.is_dir():
+            raise ConfigError(f"--project {explicit}: not a folder")
+        if not here.is_relative_to(root):
+            raise ConfigError(f"--project {explicit}: the script {script} is not inside it")
+        return root
+    for d in (here, *here.parents):
+        if any((d / mark).exists() for mark in SCRIPT_ROOT_MARKS):
+            return d
+    return here
 
 
 def resolve_config(cfg: str | Path, explicit: Path | str | None = None) -> tuple[Path, str | None]:

@@ -6,6 +6,7 @@ off its start and ``/`` -> ``_`` (as the original's string prefix test: ``conf/a
 a sibling ``conf_old/x`` -> ``_old_x``), else md5 of that folder, 8 hex; hash the first 8 hex of the md5 of
 ``repr()`` of the overrides sorted by (number of dot parts, key, whole string); tag the
 ``key@value`` pairs joined by ``@`` (long keys shortened), cut to 100 chars, or ``default``.
+A script task (``train.py``) is ``p/py_<its folder relative to the project root>/<stem>/<tag>_<hash>``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ EXP_ID_PATTERN = "%(prefix)s/%(cfg_folder)s/%(cfg)s/%(redefines)s_%(redefines_ha
 MAX_OVERRIDE_LEN = 100
 DELIMITER = "@"
 ADHOC_DIR = "adhoc"
+SCRIPT_PREFIX = "py_"  # the cfg_folder of a script task
 
 
 def config_folder_tag(config: Path, conf_dir: Path) -> str:
@@ -26,8 +28,16 @@ def config_folder_tag(config: Path, conf_dir: Path) -> str:
     config's parent folder (absolute, symlinks and ``..`` kept) when it starts with the conf folder's
     path, as a string (so a sibling ``conf_old`` matches too), that prefix cut and ``/`` -> ``_``
     (``""`` for a config in ``conf/`` itself); any other folder is the md5 of its path, 8 hex.
-    Where the original crashed (a path that is not UTF-8), its bytes are hashed."""
+    Where the original crashed (a path that is not UTF-8), its bytes are hashed.
+
+    A script task (``*.py``) is ``py_`` and the script's folder relative to the project root (the
+    conf folder's parent), ``/`` -> ``_``: the same wherever the project is cloned."""
     parent = str(Path(config).absolute().parent)
+    if str(config).endswith(".py"):
+        root = str(Path(conf_dir).absolute().parent)
+        if parent == root or parent.startswith(root.rstrip("/") + "/"):
+            return SCRIPT_PREFIX + "_".join(p for p in parent[len(root):].strip("/").split("/") if p)
+        return SCRIPT_PREFIX + hashlib.md5(parent.encode("utf8", "surrogateescape")).hexdigest()[:8]
     conf = str(Path(conf_dir).absolute())
     if parent.startswith(conf):
         return "_".join(parent[len(conf):].strip("/").split("/"))

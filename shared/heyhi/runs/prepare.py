@@ -47,12 +47,15 @@ def prepare_run(project, composed, run_dir: Path, *, adhoc: bool = False, checkp
             "overrides": [o.source for o in composed.overrides],
             "task": composed.task,
             "tasks_module": project.run_module,
-            "known_tasks": list(project.schema.root.oneofs.get("task", [])),
+            "known_tasks": list(composed.meta._type.oneofs.get("task", [])),
             "launcher": launcher.name,
             "slurm": settings,
             "python": sys.executable,
             "adhoc": adhoc,
         }
+        if composed.script is not None:  # a script task: what the job runs, and its schema (no derivation there)
+            R.write_atomic(run_dir / R.SCRIPT, composed.script.to_json())
+            info["script"] = Path(composed.config).absolute().relative_to(project.root).as_posix()
         R.write_atomic(run_dir / R.RUN, json.dumps(F.stamp(info, F.RUN), indent=1))
         prev = R.RunDir(run_dir).read_status()
         attempt = int(prev.get("attempt") or 1) + 1 if prev else 1  # start_continue: a new attempt

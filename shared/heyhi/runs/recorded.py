@@ -38,7 +38,15 @@ def load_recorded(run_dir: Path | str, info: dict) -> Composed:
     the folder's ``heyhi.run.json``). A record that does not fit: a one-line ``ConfigError``."""
     run_dir = Path(run_dir)
     project = Project(info["project_root"])  # a fresh one: today's schema, not a cached one
-    root = project.schema.root
+    script = None
+    if info.get("script"):  # a script task: the schema recorded with the run (derived at its launch)
+        from heyhi.config.compose import ScriptComposer  # lean: only a script task needs it
+        from heyhi.config.schema.scripts import ScriptTask  # lean: only a script task needs it
+
+        script = ScriptTask.from_json(read_text(run_dir / R.SCRIPT, "recorded script schema"))
+        root = ScriptComposer(project, script).schema.root
+    else:
+        root = project.schema.root
     path, task = run_dir / R.CONFIG_META, None
     if not path.is_file() and (run_dir / R.CONFIG).is_file() and info.get("task"):
         path, task = run_dir / R.CONFIG, info["task"]  # only the task was recorded: typed as the task
@@ -73,7 +81,7 @@ def load_recorded(run_dir: Path | str, info: dict) -> Composed:
     except NewerFormat:
         sources = {}
     return Composed(config=Path(info["config"]), task=task, meta=meta, overrides=overrides, project=project,
-                    provenance=sources)
+                    provenance=sources, script=script)
 
 
 def suggest_command(info: dict) -> str:

@@ -42,6 +42,7 @@ CONFIG_META = "config_meta.prototxt"
 OVERRIDES = "heyhi.overrides"
 VERSION = "heyhi.version.json"
 RUN = "heyhi.run.json"
+SCRIPT = "heyhi.script.json"  # a script task: the schema derived from its script (the job reads it)
 STATUS = "heyhi.status.json"
 STATUS_LOCK = ".heyhi.status.lock"
 JOBID = "heyhi.jobid"

@@ -197,13 +197,19 @@ def _run_claimed(rd: R.RunDir, run_dir: Path, info: dict, slurm_id: str | None, 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGUSR2, on_usr2)
     try:
-        cfg, task = _load(info, run_dir)
+        cfg, task, script = _load(info, run_dir)
         code_dir = Path(info.get("code_dir") or info["project_root"])
-        from heyhi.runs.tasks import find_task, load_tasks_module  # lean: keeps the start-up of python -m heyhi.job from loading it
+        if script is not None:  # a script task: the script (from the snapshot) runs as __main__
+            from heyhi.config.schema.scripts import run_script  # lean: only a script task needs it
 
-        mod = load_tasks_module(code_dir, info.get("tasks_module", "run.py"))
-        fn = find_task(mod, task, info.get("known_tasks", [task]))
-        result = fn(cfg)
+            run_script(script, code_dir / info["script"], cfg)
+            result = None
+        else:
+            from heyhi.runs.tasks import find_task, load_tasks_module  # lean: keeps the start-up of python -m heyhi.job from loading it
+
+            mod = load_tasks_module(code_dir, info.get("tasks_module", "run.py"))
+            fn = find_task(mod, task, info.get("known_tasks", [task]))
+            result = fn(cfg)
     except _Cancelled:
         from heyhi.runs import locks  # lean: keeps the start-up of python -m heyhi.job from loading it
 
@@ -252,18 +258,26 @@ def _no_json(x):
 
 
 def _load(info: dict, run_dir: Path):
-    """The frozen task config, composed from the run's config_meta.prototxt."""
-    from heyhi.config.compose import Composer  # lean: keeps the start-up of python -m heyhi.job from loading it
+    """(the frozen task config, composed from the run's config_meta.prototxt, the task's name, the
+    ``ScriptTask`` of a script task or None: its schema is the one recorded in the run folder)."""
+    from heyhi.config.compose import Composer, ScriptComposer  # lean: keeps the start-up of python -m heyhi.job from loading it
     from heyhi.config.project import Project  # lean: keeps the start-up of python -m heyhi.job from loading it
     from heyhi.config.frozen import freeze  # lean: keeps the start-up of python -m heyhi.job from loading it
 
     code_dir = Path(info.get("code_dir") or info["project_root"])
-    project = Project(code_dir if (code_dir / "conf").is_dir() else info["project_root"])
-    comp = Composer(project)
+    script = None
+    if info.get("script"):
+        from heyhi.config.schema.scripts import ScriptTask  # lean: only a script task needs it
+        from heyhi.config.source import read_text  # lean: only a script task needs it
+
+        script = ScriptTask.from_json(read_text(run_dir / R.SCRIPT))
+        comp = ScriptComposer(Project(info["project_root"]), script)
+    else:
+        comp = Composer(Project(code_dir if (code_dir / "conf").is_dir() else info["project_root"]))
     root = comp.schema.root
     meta = comp.load_message(run_dir / R.CONFIG_META, root)
     task = meta._which("task") or info.get("task")
-    return freeze(meta._v[task]), task
+    return freeze(meta._v[task]), task, script
 
 
 JOB_STATUS_WAIT_S = 600.0  # a job's own state changes wait out a busy status lock this long

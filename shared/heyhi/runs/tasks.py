@@ -85,7 +85,10 @@ def declared_tasks(module_path: Path) -> set[str]:
 
 def check_task(project, composed) -> None:
     """Fail early (one line) when the project's run.py has no function for the task (read with
-    ast: the launcher does not import the project's code)."""
+    ast: the launcher does not import the project's code). A script task runs its script: nothing
+    to look for."""
+    if getattr(composed, "script", None) is not None:
+        return
     path = project.root / project.run_module
     if not path.is_file():
         raise ConfigError(f"no task module: {path} does not exist")

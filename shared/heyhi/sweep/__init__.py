@@ -10,7 +10,7 @@ Grammar (a token's value; the key is any override key, ``I<mount>`` included):
 | ``choice(a, b, ...)`` | a grid axis without ``--trials``; sampled with ``--trials`` (use it to sweep a repeated field: ``tags=choice([a],[b,c])``) |
 | ``uniform(lo, hi)``, ``loguniform(lo, hi)`` | sampled: needs ``--trials N`` (random search) or ``search: adaptive`` |
 | ``randint(lo, hi)`` | sampled integer, both ends included |
-| ``@file.yaml`` / ``.json`` / ``.csv`` | a flag file (``heyhi.config.flagfiles``) |
+| ``@file.yaml`` / ``.json`` / ``.csv`` / ``.tsv`` / ``.ini`` / ``.py`` / ``.txt`` | a flag file (``heyhi.config.flagfiles``) |
 
 Tokens are parsed by ``heyhi.config.grammar`` (the one override grammar, ``looks_like_sweep``
 included); ``spec`` turns a parsed sweep value into an ``Axis``.

@@ -94,7 +94,7 @@ class Checker:
     field's type. Each distinct (key, value) is checked once."""
 
     def __init__(self, composer, config: Path, fixed: list[str], where_of: dict[str, str] | None = None):
-        self.comp = composer
+        self.comp = composer.for_config(config)  # a script task: the script's schema
         self.config = Path(config)
         self.fixed = list(fixed)
         self.where_of = where_of or {}
@@ -258,6 +258,7 @@ class Sweep:
         spec = self.spec
         comp = self.composer or composer_for(self.project)
         self.composer = comp
+        comp = comp.for_config(spec.config)  # a script task: the script's schema
         root = comp.schema.root
         task = comp.task_of(spec.config)
         template, axes = self._template, self._axes

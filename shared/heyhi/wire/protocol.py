@@ -944,6 +944,41 @@ class ConfigChecks(_Value):
 
 
 # ---------------------------------------------------------------------------------------------
+# Profiles (heyhi.config.profiles): named flag files and overrides, for the launch editor
+
+
+@_message
+class ProfileInfo(_Value):
+    """One profile: ``lines``, its expansion as editor lines (each flag file's ``key=value``
+    entries, then its overrides: the strings ``--profile NAME`` hashes the run folder from);
+    ``where``, the file:line declaring it; ``problem``, why it cannot go into the editor (one line;
+    ``lines`` is then empty), e.g. a flag file that is missing or holds one run per row."""
+
+    name: str
+    description: str = ""
+    is_default: bool = False
+    lines: list[str] = _factory(list)
+    where: str = ""
+    problem: str = ""
+
+
+@_message
+class ListProfiles(_Value):
+    """The profiles of the project at ``project_root`` (answered by ``ProfileList``)."""
+
+    project_root: str
+    kind: Literal["list_profiles"] = _kind("list_profiles")
+
+
+@_message
+class ProfileList(_Value):
+    """The project's profiles, sorted by name (none declared: an empty list)."""
+
+    profiles: list[ProfileInfo] = _factory(list)
+    kind: Literal["profile_list"] = _kind("profile_list")
+
+
+# ---------------------------------------------------------------------------------------------
 # The two unions
 
 Request = (
@@ -954,6 +989,7 @@ Request = (
     | DiffRuns
     | SearchLog
     | CheckConfigs
+    | ListProfiles
 )
 Response = (
     Welcome | Pong | Ok | Error | ValidateResult | Launched | JobList | JobDetail | LogChunk
@@ -963,6 +999,7 @@ Response = (
     | ConfigDiff
     | LogMatches
     | ConfigChecks
+    | ProfileList
 )
 Message = Request | Response
 
@@ -973,6 +1010,7 @@ STREAMS: tuple[type, ...] = (Logs, Subscribe)  # answered by a stream that ends 
 _VALUES = (OverrideError, JobInfo, HistoryEntry, PreviousRun, DirEntry, FieldDoc, SweepInfo)
 _VALUES += (FlatChange,)
 _VALUES += (ConfigCheck,)
+_VALUES += (ProfileInfo,)
 _ENUMS = (JobState, RunState)  # fields typed with these are rebuilt as members on the way in
 _BY_KIND: dict[str, type] = {str(c._defaults["kind"]): c for c in REQUESTS + RESPONSES}
 _FIELDS: dict[type, tuple[str, ...]] = {c: c._fields for c in REQUESTS + RESPONSES + _VALUES}

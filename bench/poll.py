@@ -24,6 +24,7 @@ from heyhi_daemon.launchers.slurm_poller import SlurmPoller  # noqa: E402
 N = 10_000
 TARGET_MS = 50.0
 FIRST_ID = 4_100_000
+TRES = "billing=80,cpu=10,gres/gpu=8,mem=64G,node=1"  # AllocTRES of a fake 8-GPU job
 REASONS = ["Priority", "Resources", "BeginTime", "JobHeldUser", "Dependency", "QOSMaxGRESPerUser"]
 
 
@@ -43,7 +44,10 @@ def fake_answers(n: int = N, final_fraction: float = 0.1, seed: int = 0) -> tupl
             state, code = rnd.choice([("COMPLETED", "0:0"), ("FAILED", "1:0"), ("CANCELLED by 1000", "0:15"), ("TIMEOUT", "0:0")])
             if r < final_fraction / 2:  # still in squeue (MinJobAge)
                 sq.append(f"{jid}|{state.split()[0]}|None|{node}|2026-11-23T08:40:02|3:11:02|{jid}")
-            sa.append(f"{jid}|{jid}|{state}|{code}|2026-11-23T08:40:02|2026-11-23T11:51:04|03:11:02|{node}|None")
+            sa.append(f"{jid}|{jid}|{state}|{code}|2026-11-23T08:40:02|2026-11-23T11:51:04|03:11:02|{node}|None"
+                      f"|{TRES}|11462|1-04:12:31|64G|")
+            sa.append(f"{jid}.batch|{jid}.batch|{state}|{code}|2026-11-23T08:40:02|2026-11-23T11:51:04|03:11:02|{node}|"
+                      f"|{TRES}|11462|1-04:12:31||41234567K")
         elif r < final_fraction + 0.2:
             sq.append(f"{jid}|PENDING|{rnd.choice(REASONS)}||2026-11-24T02:00:00|0:00|{jid}")
         else:
@@ -103,11 +107,13 @@ def main() -> int:
           f" load average {os.getloadavg()[0]:.2f}):")
     line, ok = row(f"parse_squeue, {squeue.count(chr(10)):,} lines", best_ms(lambda: sp.parse_squeue(squeue)))
     print(line)
-    all_final_sacct = "".join(
-        f"{j}|{j}|FAILED|3:0|2026-11-23T08:40:02|2026-11-23T09:40:02|01:00:00|learnfair0001|None\n"
+    all_final_sacct = "".join(  # each job's allocation line and its batch step's (MaxRSS)
+        f"{j}|{j}|FAILED|3:0|2026-11-23T08:40:02|2026-11-23T09:40:02|01:00:00|learnfair0001|None|{TRES}|3600|"
+        f"08:12:31|64G|\n{j}.batch|{j}.batch|FAILED|3:0|2026-11-23T08:40:02|2026-11-23T09:40:02|01:00:00|"
+        f"learnfair0001||{TRES}|3600|08:12:31||41234567K\n"
         for j in range(FIRST_ID, FIRST_ID + N)
     )
-    line, ok = row(f"parse_sacct, {N:,} lines", best_ms(lambda: sp.parse_sacct(all_final_sacct)))
+    line, ok = row(f"parse_sacct, {N:,} jobs (+ their steps)", best_ms(lambda: sp.parse_sacct(all_final_sacct)))
     print(line)
     ms = best_ms(lambda: (sp.parse_squeue(squeue), sp.parse_sacct(all_final_sacct)))
     line, ok = row(f"parse_squeue + parse_sacct ({N:,} jobs each)", ms)

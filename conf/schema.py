@@ -55,6 +55,30 @@ class Slurm(_Base):
     comment: str | None = None
     max_attempts: Int32 = 1
     """Retries of a job that failed (FAILED, NODE_FAIL, OUT_OF_MEMORY), this one included."""
+    nodes: Int32 = 0
+    """Nodes; 0: from num_gpus (8 per node). num_gpus (the job's total) is split evenly over them."""
+    ntasks: Int32 = 0
+    """Tasks (ranks) per node; 0: one per GPU (one with single_task_per_node, or for a CPU job)."""
+    torchrun: bool | None = None
+    """One Slurm task per node runs torchrun, which starts `ntasks` (else one per GPU) workers there."""
+    segments: Int32 = 1
+    """Plan the run as this many Slurm jobs one after another in its folder, each continuing the last
+    through the task's checkpoint (heyhi.segment_done() ends a segment); 1: one job."""
+
+
+class Container(_Base):
+    """Run the job inside an image (heyhi.launchers.containers), under either launcher."""
+
+    image: str | None = None
+    """The image: a .sif file (apptainer, singularity) or an image name or id (podman, docker); ~ and $VARS expanded."""
+    runtime: str = "apptainer"
+    """apptainer, singularity, podman or docker."""
+    binds: list[str] = Field(default_factory=list)
+    """Extra bind mounts SRC[:DST[:ro]] (the run folder, results root and code snapshot are always bound)."""
+    flags: list[str] = Field(default_factory=list)
+    """Extra runtime flags, verbatim before the image (e.g. --network=host)."""
+    python: str = "python3"
+    """The image's python (used to check it, and to run the job when HeyHi's venv does not fit it)."""
 
 
 class Launcher(_Base):
@@ -63,6 +87,7 @@ class Launcher(_Base):
     local: Local | None = None
     slurm: Slurm | None = None
     launcher: ClassVar = Oneof("local", "slurm")
+    container: Container | None = None
 
 
 class Optimizer(enum.IntEnum):

@@ -464,7 +464,8 @@ class DaemonCore:
                     continue
                 job.refresh({**st, "state": state} if st else None)
         jobs = sorted((j for j in self.store.jobs.values() if self._matches(j, req)), key=lambda j: j.created)
-        return JobList(jobs=[j.info() for j in jobs])
+        rate = self.slurm.poller.rate.summary() if self.slurm is not None else None
+        return JobList(jobs=[j.info() for j in jobs], slurm_queries=rate)
 
     async def show_job(self, req: ShowJob) -> JobDetail | Error:
         job = self._resolve(req.job)

@@ -9,10 +9,13 @@ names the record's folder. A runner task per active sweep then launches the poin
   ``max_parallel`` of the sweep at once, the next one when one ends (the store's listeners wake
   the runner);
 * points whose launcher takes ``arrays`` (Slurm) as job arrays, one per submission (split at the
-  cluster's ``MaxArraySize``), throttled with ``%N``: the batch script (``heyhi.slurm.script``) reads
+  cluster's ``MaxArraySize``), throttled with ``%N``; the chunks of one launch run one after another
+  (each depends on the one before), so ``max_parallel`` holds across all of them: the batch script (``heyhi.slurm.script``) reads
   the N-th line of a file listing the folders and runs ``python -m heyhi.job <folder>``; each task is
   followed by that launcher's daemon side (the Slurm tracker) as ``<array id>_<task>`` (squeue's
-  folded pending ranges ``123_[4-11%2]`` included);
+  folded pending ranges ``123_[4-11%2]`` included); each array is recorded as intended
+  (``arrays/NNNN.submit.json``) before sbatch and its comment carries its identity, so an array whose
+  id the daemon did not record before dying is found in Slurm and adopted on restart, never submitted twice;
 * an adaptive search asks an Optuna study (TPE by default; SQLite in the sweep folder) for a
   trial when a slot is free, launches its points (the sampled values x the sweep's grid axes, e.g.
   seeds), and tells the study each trial's metric (the mean over its points) when they end, or
@@ -47,6 +50,7 @@ from heyhi.sweep import (
     LazySlurm, plan_state, plan_states, PointResult, best_point, group, Record, SweepError, count_states,
     metric_value, point_line, sweep_id, unlogged_metric,
 )
+from heyhi.launchers import slurm_once as once
 from heyhi_daemon.job_store import job_id_of
 import math
 
@@ -55,6 +59,7 @@ STATE_FILE = "sweeps.json"
 SAFETY_WAIT_S = 5.0  # a runner re-checks its points at least this often (events are the fast path)
 DEFAULT_ADAPTIVE_PARALLEL = 2
 MAX_ERRORS = 50
+INTENT_SUFFIX = ".submit.json"  # an array's intent, beside its script: NNNN.submit.json
 
 
 class _Sweep:
@@ -305,6 +310,7 @@ class SweepManager:
         for p in points:
             self._by_dir[p.dir] = sw.id
         dirs = [p.dir for p in points]
+        await self._recover_arrays(sw)
         states = await asyncio.to_thread(self._states, dirs)
         pending = [p for p, s in zip(points, states) if s == "new" or p.dir in sw.retry
                    or (p.dir in sw.submitting and _never_submitted(p.dir))]
@@ -400,9 +406,16 @@ class SweepManager:
             groups.setdefault(json.dumps(spec, sort_keys=True), []).append((p, job, spec, res))
         max_size = await asyncio.to_thread(tracker.max_array_size)
         chunks = [g[i:i + max_size] for g in groups.values() for i in range(0, len(g), max_size)]
-        throttle = None
-        if sw.max_parallel:
-            throttle = max(1, sw.max_parallel // max(1, len(chunks)))
+        # One --max-parallel N across all chunks of this launch: each chunk is throttled to %N and
+        # depends (afterany) on the chunk before it, so the chunks run one after another and at most N
+        # tasks run at once. (Each chunk with %(N / chunks) would need N >= chunks, and lose slots.)
+        throttle = sw.max_parallel or None
+        prev_array: str | None = None
+        limits = await asyncio.to_thread(tracker.limits)
+        n_points = sum(map(len, chunks))
+        if limits.max_submit and n_points > limits.max_submit:  # each array task counts as a job
+            sw.error(f"{n_points} points exceed your MaxSubmitJobs ({limits.max_submit}): Slurm may refuse the "
+                     "later arrays (their points go back unstarted: launch the sweep again when earlier ones ended)")
         adir = Path(sw.dir) / "arrays"
         adir.mkdir(parents=True, exist_ok=True)
         out_dir = Path(sw.dir) / launcher.name  # the scheduler's output of each task
@@ -414,7 +427,8 @@ class SweepManager:
             script = adir / f"{n:04d}.sbatch"
             try:
                 array_id = await tracker.submit_array(chunk[0][2], f"hh-{sw.id}-{n}", lst, len(chunk), throttle,
-                                                      script, out_dir)
+                                                      script, out_dir, intent_path=adir / f"{n:04d}{INTENT_SUFFIX}",
+                                                      dependency=f"afterany:{prev_array}" if throttle and prev_array else None)
             except NothingStarted as e:
                 sw.error(f"{launcher.title} array submission failed: nothing started: {e}")
                 for p, job, _, res in chunk:  # nothing started: the folders go back as they were
@@ -428,14 +442,49 @@ class SweepManager:
                     sw.submitting.discard(p.dir)
                 continue
             (adir / f"{n:04d}.jobid").write_text(array_id + "\n")
+            prev_array = array_id
             for i, (p, job, _, _) in enumerate(chunk):
                 tracker.array_task_submitted(job, array_id, i)
                 sw.submitting.discard(p.dir)
                 sw.retry.discard(p.dir)
+            _array_recorded(adir / f"{n:04d}{INTENT_SUFFIX}", array_id)
             self._save()
             log.info("sweep %s: array %s of %d points%s", sw.id, array_id, len(chunk),
                      f" (%{throttle})" if throttle else "")
         self.core.store.save()
+
+    async def _recover_arrays(self, sw: _Sweep) -> None:
+        """Arrays whose submission was recorded as intended (``NNNN.submit.json``) but whose id was
+        not (the daemon died around sbatch): the array Slurm has with its identity is adopted, and
+        when Slurm has none the same script is submitted now (``recover_array``). Never a second array."""
+        adir = Path(sw.dir) / "arrays"
+        for intent_path in sorted(adir.glob(f"*{INTENT_SUFFIX}"))[:10_000]:
+            intent = once.read_intent(intent_path)
+            if not once.is_pending(intent):
+                continue
+            stem = intent_path.name[: -len(INTENT_SUFFIX)]
+            recorded = _read_small(adir / f"{stem}.jobid").strip()
+            if recorded:  # recorded, only not in the intent yet
+                once.mark_submitted(intent_path, intent, recorded)
+                continue
+            folders = [d for d in _read_small(adir / f"{stem}.folders").splitlines() if d]
+            tracker = self.core.daemon_launcher(intent.get("launcher"))
+            try:
+                array_id = await tracker.recover_array(intent_path, intent, adir / f"{stem}.sbatch")
+            except NothingStarted as e:
+                sw.error(f"array {stem}: cannot submit it or find it in Slurm: {e}")
+                continue
+            R.write_atomic(adir / f"{stem}.jobid", array_id + "\n")
+            for i, d in enumerate(folders):
+                job = self.core.store.jobs.get(_job_id(d)) or self.core.store.add(
+                    Path(d), config=str(sw.record.spec.config), tag=Path(d).name,
+                    results_root=str(sw.record.results_root), launcher=tracker.name)
+                tracker.array_task_submitted(job, array_id, i)
+                sw.submitting.discard(d)
+                sw.retry.discard(d)
+            _array_recorded(intent_path, array_id)
+            self._save()
+            self.core.store.save()
 
     # ---- adaptive search ----------------------------------------------------------------------------
     async def _run_adaptive(self, sw: _Sweep) -> None:
@@ -566,6 +615,22 @@ class SweepManager:
 
 def _job_id(run_dir: str) -> str:
     return job_id_of(run_dir)
+
+
+def _read_small(path: Path, limit: int = 16 << 20) -> str:
+    """A file the daemon wrote itself (an array's list of folders, its id), read up to ``limit``."""
+    try:
+        with open(path, errors="replace") as fh:
+            return fh.read(limit)
+    except OSError:
+        return ""
+
+
+def _array_recorded(intent_path: Path, array_id: str) -> None:
+    """Mark an array's intent as submitted (its id is recorded in ``NNNN.jobid``)."""
+    intent = once.read_intent(intent_path)
+    if intent is not None:
+        once.mark_submitted(intent_path, intent, array_id)
 
 
 def _never_submitted(run_dir: str) -> bool:

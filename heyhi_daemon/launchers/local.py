@@ -1,7 +1,8 @@
 """The daemon's local launcher (a ``DaemonLauncher`` for ``heyhi.launchers.local``): at most N jobs
 at once, the rest in a FIFO queue.
 
-Each job is ``python -m heyhi.job RUN_DIR`` in its own session and process group, so it is not
+Each job is ``python -m heyhi.job RUN_DIR`` (in its container, ``heyhi.launchers.containers``, if
+the run records one) in its own session and process group, so it is not
 killed when the daemon dies; after a daemon restart the running ones are re-adopted (watched
 through a pidfd) and end with the state they record themselves.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
 import time
@@ -17,6 +19,7 @@ from typing import Callable
 
 from heyhi.runs import records as R
 from heyhi.errors import Busy
+from heyhi.launchers.containers import job_argv
 from heyhi.launchers.local import LOCAL, job_env  # the module is listed whole in heyhi.launchers.__all__
 
 from heyhi_daemon.job_store import Job, JobStore
@@ -88,14 +91,15 @@ class LocalLauncher:
 
     def _spawn(self, job: Job) -> None:
         info = R.RunDir(job.run_dir).read_run()
-        python = info.get("python") or sys.executable
+        argv = job_argv({**info, "python": info.get("python") or sys.executable}, job.run_dir)  # in its container, if any
+        exe = argv[0] if os.path.isabs(argv[0]) else shutil.which(argv[0])
         pid = os.posix_spawn(
-            python, [python, "-m", "heyhi.job", job.run_dir], job_env(job.run_dir),
+            exe, argv, job_env(job.run_dir),
             setsid=True,
             file_actions=[(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
                           (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
                           (os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0)],
-        ) if hasattr(os, "posix_spawn") and os.path.isabs(python) else self._popen(python, job)
+        ) if hasattr(os, "posix_spawn") and exe else self._popen(argv, job)
         job.pid = pid
         job.pid_start = R.proc_start_time(pid)
         job.state = R.RUNNING
@@ -105,8 +109,8 @@ class LocalLauncher:
         self.on_change(job)
         self._watch(job, pid, child=True)
 
-    def _popen(self, python: str, job: Job) -> int:
-        p = subprocess.Popen([python, "-m", "heyhi.job", job.run_dir], cwd=job.run_dir, env=job_env(job.run_dir),
+    def _popen(self, argv: list[str], job: Job) -> int:
+        p = subprocess.Popen(argv, cwd=job.run_dir, env=job_env(job.run_dir),
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)
         return p.pid

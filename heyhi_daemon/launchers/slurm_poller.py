@@ -1,5 +1,8 @@
 """The daemon's batched Slurm poller (``SlurmPoller``: one squeue per poll for all of the user's jobs,
-one sacct for the tracked jobs that finished, and the interval to wait before the next poll).
+one sacct for the tracked jobs that finished, at most one sstat per efficiency interval for the running
+ones (``heyhi.slurm.efficiency``: its idle warnings wait in ``efficiency_warnings``), and the interval to
+wait before the next poll), and
+``QueryRate``: when each Slurm command ran, for ``heyhi ctl status``'s query rate.
 
 The Slurm commands (sbatch, scancel, scontrol) are the core Slurm launcher's (``heyhi.launchers.slurm``),
 the batch scripts and the squeue/sacct parsing the slurm wing's (``heyhi.slurm.script``,
@@ -8,12 +11,52 @@ the batch scripts and the squeue/sacct parsing the slurm wing's (``heyhi.slurm.s
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from typing import Callable, Iterable, NamedTuple
 
 from heyhi.launchers.slurm import SlurmError, run_slurm
-from heyhi.slurm import query as sp
+from heyhi.slurm import efficiency as EFF, query as sp
 
-__all__ = ["JobChange", "SlurmPoller"]
+__all__ = ["JobChange", "SlurmPoller", "QueryRate"]
+
+
+class QueryRate:
+    """When each Slurm command ran, over the last ``keep_s`` seconds (at most ``max_events`` kept):
+    ``per_minute()`` is what ``heyhi ctl status`` shows an admin (squeue, sacct, scontrol...)."""
+
+    def __init__(self, keep_s: float = 3600.0, max_events: int = 100_000, clock=time.monotonic):
+        self.keep_s = keep_s
+        self.clock = clock
+        self.since = clock()
+        self._events: deque[tuple[float, str]] = deque(maxlen=max_events)
+
+    def record(self, command: str) -> None:
+        self._events.append((self.clock(), command))
+
+    def counts(self, window_s: float) -> tuple[dict[str, int], float]:
+        """({command: runs in the last window_s seconds}, the window actually covered: shorter when
+        this rate was started more recently)."""
+        now = self.clock()
+        ev = self._events
+        while ev and ev[0][0] < now - self.keep_s:
+            ev.popleft()
+        out: dict[str, int] = {}
+        start = now - window_s
+        for t, cmd in reversed(ev):
+            if t <= start:
+                break
+            out[cmd] = out.get(cmd, 0) + 1
+        return out, min(window_s, max(now - self.since, 1e-9))
+
+    def summary(self, window_s: float = 600.0) -> dict:
+        """``{"window_s": covered, "counts": {...}, "per_minute": {...}}`` (squeue and sacct always listed)."""
+        counts, covered = self.counts(window_s)
+        for cmd in ("squeue", "sacct"):
+            counts.setdefault(cmd, 0)
+        minutes = covered / 60
+        return {"window_s": covered, "counts": counts,
+                "per_minute": {k: v / minutes for k, v in sorted(counts.items())}}
 
 
 # --------------------------------------------------------------------------------------------
@@ -51,6 +94,7 @@ class JobChange(NamedTuple):
     reason: str
     exit_code: int | None  # known once sacct has the job; -N when signal N ended it
     node: str
+    acct: "sp.SacctRow | None" = None  # the final sacct row (what the job cost: heyhi.slurm.cost)
 
 
 Runner = Callable[[list[str]], str]
@@ -85,8 +129,10 @@ class SlurmPoller:
         growth: float = 2.0,
         sacct_max_chars: int = 100_000,
         sacct_retries: int = 3,
+        efficiency: "EFF.EfficiencyWatch | None" = None,
     ):
         self._run = run or run_slurm
+        self.rate = QueryRate()  # every Slurm command run through this poller, for ctl status
         self._squeue_argv = sp.squeue_argv(user)
         self.min_interval = min_interval
         self.max_interval = max_interval
@@ -102,8 +148,17 @@ class SlurmPoller:
         self.missing: dict[str, int] = {}
         self._sacct_waits: dict[str, int] = {}
         self._interval = min_interval
-        self.calls = 0  # Slurm commands run so far (squeue + sacct)
+        self.calls = 0  # Slurm commands run so far (squeue + sacct + sstat)
         self.polls = 0
+        #: live efficiency: at most one batched sstat per efficiency.interval_s for the running jobs;
+        #: its warnings (one line each) wait in efficiency_warnings for the tracker to emit
+        self.efficiency = efficiency or EFF.EfficiencyWatch.from_env()
+        self.efficiency_warnings: deque[str] = deque(maxlen=1000)
+
+    def run(self, argv: list[str]) -> str:
+        """Run one Slurm command through this poller's runner, counted in ``rate``."""
+        self.rate.record(argv[0])
+        return self._run(argv)
 
     # -- tracking ------------------------------------------------------------------------
     @property
@@ -139,7 +194,26 @@ class SlurmPoller:
     def poll(self) -> list[JobChange]:
         """One squeue (+ one sacct when tracked jobs finished or vanished) -> changes."""
         with sp.gc_paused():  # builds ~2 small objects per tracked job: see gc_paused
-            return self._poll()
+            changes = self._poll()
+        if self.efficiency.due():
+            self.check_efficiency()
+        return changes
+
+    def check_efficiency(self) -> list[str]:
+        """One sstat for all tracked jobs squeue last showed RUNNING (none when there is none):
+        feeds ``efficiency``; returns its new warnings (also kept in ``efficiency_warnings``)."""
+        running = [j for j, obs in self._last.items() if obs[0] == "RUNNING" and sp.is_job_id(j)]
+        if not running:
+            return []
+        self.calls += 1
+        self.rate.record("sstat")
+        try:
+            sample = EFF.parse_sstat(self._run(EFF.sstat_argv(running)))
+        except SlurmError:
+            sample = {}  # no step running yet, or sstat unavailable: try again next interval
+        warnings = self.efficiency.observe(sample)
+        self.efficiency_warnings.extend(warnings)
+        return warnings
 
     def _poll(self) -> list[JobChange]:
         if not self._tracked:
@@ -147,6 +221,7 @@ class SlurmPoller:
             return []
         self.polls += 1
         self.calls += 1
+        self.rate.record("squeue")
         try:
             rows = sp.parse_squeue(self._run(self._squeue_argv))
         except Exception:
@@ -197,6 +272,7 @@ class SlurmPoller:
             try:
                 for chunk in _chunks(need_sacct, self.sacct_max_chars):
                     self.calls += 1
+                    self.rate.record("sacct")
                     acct.update(sp.parse_sacct(self._run(sp.sacct_argv(chunk))))
             except SlurmError:
                 sacct_failed = True  # no accounting, or slurmdbd down: squeue's view is all
@@ -207,13 +283,13 @@ class SlurmPoller:
                 a = get_acct(job_id)
                 if a is not None and a[2] in final_states:
                     # final with exit code: reported once (it is untracked right after)
-                    key = (a[2], a[10])
+                    key = (a[2], a.reason)
                     mapped = cache.get(key)
                     if mapped is None:
                         mapped = cache[key] = sp.map_state_reason(*key)
-                    node = a[9] or get_sq(job_id, _NO_OBS)[2]
+                    node = a.node or get_sq(job_id, _NO_OBS)[2]
                     changes.append(
-                        new(JobChange, (job_id, a[2], mapped[0], mapped[1], -a[5] if a[5] else a[4], node))
+                        new(JobChange, (job_id, a[2], mapped[0], mapped[1], -a[5] if a[5] else a[4], node, a))
                     )
                     finished.append(job_id)
                     continue
@@ -224,7 +300,7 @@ class SlurmPoller:
                     if sacct_failed or n >= self.sacct_retries:
                         finished.append(job_id)  # the exit code stays unknown
                 elif a is not None:  # gone from squeue, sacct says not final (lag)
-                    obs = (a[2], a[10], a[9])  # (state, reason, node) like squeue's
+                    obs = (a[2], a.reason, a.node)  # (state, reason, node) like squeue's
                 else:
                     missing[job_id] = missing.get(job_id, 0) + 1
                     continue
@@ -251,7 +327,7 @@ class SlurmPoller:
                         heyhi = "requeued"
                 last[job_id] = obs
                 heyhi_of[job_id] = heyhi
-                append(new(JobChange, (job_id, state, heyhi, mapped[1], None, obs[2])))
+                append(new(JobChange, (job_id, state, heyhi, mapped[1], None, obs[2], None)))
         if len(cache) > 10_000:
             cache.clear()
         if finished:

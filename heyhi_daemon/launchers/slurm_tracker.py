@@ -5,20 +5,45 @@ The poller (``launchers.slurm.SlurmPoller``) makes one ``squeue`` call per inter
 the user's jobs, and one ``sacct`` only for jobs that ended; the interval backs off from ~2 s
 after a submit or a change to 60 s when nothing changes. The batch scripts are rendered by
 ``heyhi.slurm.script``; the commands are ``heyhi.launchers.slurm``'s.
+
+Cost and limits: a job's final sacct row (from the poller's batched sacct, no query of its own) is
+recorded as the run's ``heyhi.cost.json`` (``heyhi.slurm.cost``, atomically; when slurmdbd lags, the
+poller keeps the job in its sacct batch a few polls more). The cluster's limits (``heyhi.slurm.limits``:
+MaxArraySize, MaxJobCount, MaxSubmitJobs) are asked once per daemon start; every Slurm query the
+poller makes is counted (``poller.rate``) for ``heyhi ctl status``.
+
+Exactly once (``heyhi.launchers.slurm_once``): every submission is recorded as intended before sbatch
+and carries its identity in the job's comment; a job whose id was not recorded when the daemon died is
+looked up by that identity on restart (``readopt``, ``recover_array``) and adopted, or submitted when
+Slurm has none.
+
+Segments (``heyhi.slurm.segments``): a run planned as N segments keeps at most two of its jobs in the
+queue: the current segment's, and the next one's, submitted right after it with
+``--dependency=afterok:<current>`` (its intent recorded in the chain record first). When the current job
+ends well as a segment (the job recorded the run as waiting for segment k+1), the next becomes current
+and the one after it is queued. A run that completes (its work done early, or the last segment) or
+ends for good otherwise (crashed after its retries, cancelled) cancels the queued next; a crash is
+"segment k of N failed: ...". A retry of segment k re-queues the next after the retried job.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
 from heyhi.runs import records as R
 from heyhi.errors import HeyHiError, NothingStarted
+from heyhi.launchers import containers as CT
 from heyhi.launchers import slurm as SL
+from heyhi.launchers import slurm_once as once
+from heyhi.slurm.identity import identity, with_identity
+from heyhi.slurm import cost as C, limits as LIM, segments as SEG
 from heyhi.slurm.script import render_array
 
 from heyhi_daemon.job_store import Job, JobStore
@@ -26,7 +51,28 @@ from heyhi_daemon.launchers.slurm_poller import JobChange, SlurmPoller
 
 log = logging.getLogger("heyhi.daemon.slurm")
 RETRY_STATES = frozenset({"FAILED", "NODE_FAIL", "OUT_OF_MEMORY"})
-DEFAULT_MAX_ARRAY = 1001  # MaxArraySize when scontrol does not say
+DEFAULT_MAX_ARRAY = LIM.DEFAULT_MAX_ARRAY  # MaxArraySize when scontrol does not say
+
+
+def _known_ids(job: Job) -> list[str]:
+    """The Slurm ids recorded for a run folder so far: never adopted for a new submission of it."""
+    ids = [str(h) for h in job.history_ids if h and not str(h).startswith("local:")]
+    ids += [str(p.get(k)) for p in job.previous for k in ("slurm_id", "jobid") if p.get(k)]
+    ids += [str(i) for i in SEG.read(Path(job.run_dir)).get("jobs") or ()]  # every segment's job
+    return sorted({i.split("_")[0] for i in ids})
+
+
+def _array_path(script: Path) -> Path:
+    """The path an array's identity is a hash of: its script's, without the suffix (``arrays/0003``)."""
+    return Path(script).with_suffix("")
+
+
+def _sbatch_once(script: Path, timeout: float) -> str:
+    """sbatch, between the two test hooks (``heyhi.launchers.slurm_once.test_pause``). Blocking."""
+    once.test_pause(once.PAUSE_BEFORE_SBATCH)
+    slurm_id = SL.submit(script, timeout=timeout)
+    once.test_pause(once.PAUSE_AFTER_SBATCH)
+    return slurm_id
 
 
 class SlurmTracker:
@@ -36,19 +82,30 @@ class SlurmTracker:
                  max_interval: float = 60.0, run=None):
         self.store = store
         self.on_change = on_change
-        self.poller = SlurmPoller(run, min_interval=min_interval, max_interval=max_interval)
+        # sacct_retries: polls a job final in squeue waits for its sacct row (exit code, cost) when
+        # slurmdbd lags behind a busy controller
+        self.poller = SlurmPoller(run, min_interval=min_interval, max_interval=max_interval, sacct_retries=8)
         self.by_slurm: dict[str, str] = {}  # slurm id -> job id
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._final_waiters: dict[str, asyncio.Event] = {}
-        self._max_array: int | None = None
+        self._limits: LIM.Limits | None = None
+        # Slurm id -> run folder of a job already final whose sacct row (what it cost) has not come yet:
+        # the poller keeps it in its sacct batch until the row comes or its retries run out
+        self._cost_pending: dict[str, str] = {}
 
     # ---- the DaemonLauncher interface -------------------------------------------------------------
     async def start(self, job: Job) -> None:
         await self.submit(job)
 
     def readopt(self, job: Job, status: dict) -> bool:
-        """After a daemon restart: the poller follows the job again."""
+        """After a daemon restart: the poller follows the job again. A submission whose job id was
+        never recorded (the daemon died around sbatch) is looked up by its identity first
+        (``heyhi.launchers.slurm_once``): the job found is adopted, none found is submitted now."""
+        intent = once.read_intent(Path(job.run_dir) / once.INTENT)
+        if once.is_pending(intent):
+            asyncio.get_running_loop().create_task(self._recover(job, status, intent))
+            return False
         self.track(job)
         return False
 
@@ -69,7 +126,9 @@ class SlurmTracker:
         try:
             script = SL.write_script(Path(job.run_dir), info)
             await asyncio.to_thread(SL.check_controller)
-            slurm_id = await asyncio.to_thread(SL.submit, script, timeout=SL.submit_timeout())
+            intent_path = Path(job.run_dir) / once.INTENT
+            intent = once.write_intent(intent_path, identity(job.run_dir), _known_ids(job))
+            slurm_id = await asyncio.to_thread(_sbatch_once, script, SL.submit_timeout())
         except (ValueError, SL.SlurmError, OSError) as e:
             why = f"{e.filename}: {e.strerror}" if isinstance(e, OSError) else str(e)
             if not retry:
@@ -78,8 +137,23 @@ class SlurmTracker:
             job.refresh()
             self.on_change(job)
             raise HeyHiError(f"Slurm submission failed: {why}") from None
+        self._record(job, slurm_id, intent_path, intent)
+        await self._chain(job, slurm_id)
+
+    def _record(self, job: Job, slurm_id: str, intent_path: Path, intent: dict, reason: str | None = None) -> None:
+        """The job id of a submission: in the run folder (``heyhi.jobid``, the status), then in its
+        intent (that submission is done); the poller follows it."""
+        rd = R.RunDir(job.run_dir)
         rd.write_jobid(slurm_id)
-        rd.set_state(R.SUBMITTED, slurm_id=slurm_id, jobid=slurm_id, launcher=self.name, attempt=job.attempts or 1)
+        n = SEG.planned(rd.read_run())
+        seg = {}
+        if n > 1:
+            k = min(max(1, int((rd.read_status() or {}).get("segment") or 1)), n)
+            seg = dict(segment=k, segments=n)
+            reason = reason or SEG.reason(k, n)
+        rd.set_state(R.SUBMITTED, only_if=frozenset({R.QUEUED, R.SUBMITTED}), slurm_id=slurm_id, jobid=slurm_id,
+                     launcher=self.name, attempt=job.attempts or 1, reason=reason, **seg)
+        once.mark_submitted(intent_path, intent, slurm_id)
         job.refresh()
         job.slurm_id = slurm_id
         if slurm_id not in job.history_ids:
@@ -87,28 +161,107 @@ class SlurmTracker:
         self.on_change(job)
         self.track(job)
 
+    async def _recover(self, job: Job, status: dict, intent: dict) -> None:
+        """A submission without a recorded job id: adopt the job Slurm has with its identity (the
+        one the job itself recorded when it started, else one squeue, then sacct), or submit it now
+        when Slurm has none. While Slurm cannot be asked, ask again later: never submit blindly."""
+        known = set(intent.get("known") or ())
+        sid = status.get("slurm_id")
+        delay = 2.0
+        while not sid or sid.split("_")[0] in known:
+            try:
+                sid = await asyncio.to_thread(once.find_submitted, intent)
+                break
+            except SL.SlurmError as e:
+                log.warning("%s: cannot look up its Slurm job yet (%s); asking again in %g s", job.run_dir, e, delay)
+                await asyncio.sleep(delay)
+                delay = min(60.0, delay * 2)
+        path = Path(job.run_dir) / once.INTENT
+        if sid:
+            log.info("%s: adopted Slurm job %s (submitted before the daemon stopped)", job.run_dir, sid)
+            self._record(job, sid, path, intent, reason=f"adopted Slurm job {sid} after a daemon restart")
+            await self._chain(job, sid)
+            return
+        log.info("%s: Slurm has no job %s: submitting it now", job.run_dir, intent.get("identity"))
+        try:
+            await self.submit(job, retry=True)
+        except HeyHiError as e:
+            log.warning("submission of %s failed: %s", job.job_id, e)
+
     # ---- job arrays (a sweep's points) --------------------------------------------------------------
+    def limits(self) -> LIM.Limits:
+        """The cluster's limits (``heyhi.slurm.limits``): ``scontrol show config`` and sacctmgr's
+        MaxSubmit, asked once per daemon start (each call counted in the query rate); a command that
+        fails leaves its values unknown. Blocking: call it in a thread."""
+        if self._limits is None:
+            run = self.poller.run
+            try:
+                lim = LIM.parse_config(run(LIM.config_argv()))
+            except SL.SlurmError as e:
+                log.warning("scontrol show config: %s (MaxArraySize taken as %d)", e, DEFAULT_MAX_ARRAY)
+                lim = LIM.Limits(None, None)
+            try:
+                lim = lim._replace(max_submit=LIM.parse_max_submit(run(LIM.assoc_argv())))
+            except SL.SlurmError as e:  # no slurmdbd: MaxSubmitJobs unknown
+                log.info("sacctmgr show assoc: %s (MaxSubmitJobs unknown)", e)
+            self._limits = lim
+        return self._limits
+
     def max_array_size(self) -> int:
-        """The most tasks one array may have: the cluster's ``MaxArraySize`` (asked once), capped by
-        ``$HEYHI_MAX_ARRAY_SIZE``. Blocking: call it in a thread."""
-        if self._max_array is None:
-            size, why = SL.max_array_size(DEFAULT_MAX_ARRAY)
-            if why:
-                log.warning("scontrol show config: %s (MaxArraySize taken as %d)", why, size)
-            self._max_array = size
-        cap = os.environ.get("HEYHI_MAX_ARRAY_SIZE")
-        return max(1, min(self._max_array, int(cap))) if cap else max(1, self._max_array)
+        """The most tasks one array may have: the cluster's ``MaxArraySize`` (asked once), lowered by
+        ``$HEYHI_MAX_ARRAY_SIZE`` (tests). Blocking: call it in a thread."""
+        try:
+            lim = LIM.with_override(self.limits(), os.environ.get("HEYHI_MAX_ARRAY_SIZE"))
+        except ValueError as e:
+            log.warning("%s: ignored", e)
+            lim = self.limits()
+        return lim.array_size()
+
+    def _record_cost(self, rd: "R.RunDir", ch: JobChange) -> None:
+        """Write what the job cost (``heyhi.cost.json``, atomically) from its final sacct row, if sacct gave one."""
+        c = C.cost_of(ch.acct) if ch.acct is not None else None
+        if c is None:
+            return
+        try:
+            R.write_atomic(Path(rd.path) / C.COST_FILE, json.dumps(c, indent=1, sort_keys=True))
+            log.debug("%s: cost of Slurm job %s recorded", rd.path, ch.job_id)
+        except OSError as e:
+            log.warning("%s: cannot record the cost: %s", rd.path, e)
 
     async def submit_array(self, settings: dict, name: str, list_file: Path, n: int, throttle: int | None,
-                           script: Path, out_dir: Path) -> str:
+                           script: Path, out_dir: Path, intent_path: Path | None = None,
+                           dependency: str | None = None) -> str:
         """Write the batch script of an array of ``n`` tasks (task i runs the folder on line i+1 of
         ``list_file``; at most ``throttle`` at once) to ``script`` and submit it; the array's id. A
-        rejection is a one-line ``NothingStarted``."""
+        rejection is a one-line ``NothingStarted``. The array's comment carries its identity (a hash of
+        ``script`` without its suffix); with ``intent_path`` the intent is recorded there before sbatch.
+        ``dependency`` (``afterany:ID``): the array waits for that job (a launch's earlier chunk) to end."""
         try:
             spec = SL.spec_of(settings, name)
-            script.write_text(render_array(spec, list_file, n, throttle, sys.executable, out_dir))
-            return await asyncio.to_thread(SL.submit, script)
+            spec.comment = with_identity(spec.comment, identity(_array_path(script)))
+            # the points of one sweep share a container (if any): the first folder's record says which
+            first = R.RunDir(list_file.read_text()[:65536].split("\n", 1)[0].strip()).read_run() or {}
+            python = CT.job_python(first) if first.get("container") else sys.executable
+            script.write_text(render_array(spec, list_file, n, throttle, python, out_dir, dependency,
+                                           prefix=CT.shell_prefix(first, '"$d"')))
+            if intent_path is not None:
+                once.write_intent(intent_path, identity(_array_path(script)), launcher=self.name)
+            return await asyncio.to_thread(_sbatch_once, script, SL.DEFAULT_TIMEOUT_S)
         except (ValueError, SL.SlurmError) as e:
+            raise NothingStarted(str(e)) from None
+
+    async def recover_array(self, intent_path: Path, intent: dict, script: Path) -> str:
+        """An array whose id was never recorded (the daemon died around sbatch): the array Slurm
+        has with its identity, else the same script submitted now (under a fresh intent). Its id;
+        ``NothingStarted`` when Slurm cannot be asked or refuses."""
+        try:
+            found = await asyncio.to_thread(once.find_submitted, intent)
+            if found:
+                log.info("adopted Slurm array %s (%s, submitted before the daemon stopped)", found, script)
+                return found
+            once.write_intent(intent_path, str(intent["identity"]), launcher=self.name)
+            return await asyncio.to_thread(_sbatch_once, script, SL.DEFAULT_TIMEOUT_S)
+        except (OSError, SL.SlurmError) as e:
             raise NothingStarted(str(e)) from None
 
     def array_task_submitted(self, job: Job, array_id: str, i: int) -> None:
@@ -130,6 +283,7 @@ class SlurmTracker:
         if not sid or sid.startswith("local:"):
             return
         self.by_slurm[sid] = job.job_id
+        self._cost_pending.pop(sid, None)  # live again (requeued): its final row is yet to come
         self.poller.track(sid)
         self._wake.set()
         if self._task is None or self._task.done():
@@ -149,12 +303,27 @@ class SlurmTracker:
                 log.warning("slurm poll failed: %s", e)
                 continue
             for ch in changes:
-                await self._apply(ch)
+                try:
+                    await self._apply(ch)
+                except Exception:  # noqa: BLE001 - one job's change must not stop the polling of all
+                    log.exception("slurm: applying %s failed", ch[:3])
+            while self.poller.efficiency_warnings:  # live efficiency (one batched sstat per interval)
+                log.warning("%s", self.poller.efficiency_warnings.popleft())
             for sid, n in list(self.poller.missing.items()):
                 if n >= 3:
                     await self._lost(sid)
+            if self._cost_pending:
+                tracked = self.poller.tracked
+                for sid in [s for s in self._cost_pending if s not in tracked]:  # sacct never gave it
+                    del self._cost_pending[sid]
 
     async def _apply(self, ch: "JobChange") -> None:
+        run_dir = self._cost_pending.get(ch.job_id)
+        if run_dir is not None:  # final already: only its sacct row (the cost) was awaited
+            if ch.acct is not None:
+                del self._cost_pending[ch.job_id]
+                self._record_cost(R.RunDir(run_dir), ch)
+            return
         jid = self.by_slurm.get(ch.job_id)
         job = self.store.jobs.get(jid) if jid else None
         if job is None:
@@ -172,6 +341,14 @@ class SlurmTracker:
         elif ch.state == R.RUNNING:
             pass  # the job records its own start
         elif ch.state in R.FINAL_STATES:
+            n_seg = SEG.planned(rd.read_run())
+            chain = (SEG.read(Path(job.run_dir)) or {"segments": n_seg, "jobs": {}, "next": None}) if n_seg > 1 else {}
+            k = SEG.segment_of(chain, ch.job_id)
+            if k is None and chain and cur == R.SUBMITTED and st.get("slurm_id") == ch.job_id:
+                k = int(st.get("segment") or 1) - 1  # a job outside the chain record (a sweep's array task)
+            if k and ch.state == R.COMPLETED and int(st.get("segment") or 1) > k:
+                await self._advance(job, rd, ch, chain, k)  # segment k ended well: the run moved on
+                return
             if cur == R.CANCELLED and ch.slurm_state in ("TIMEOUT", "PREEMPTED", "NODE_FAIL", "OUT_OF_MEMORY", "DEADLINE"):
                 # The job saw a SIGTERM and took it for a cancel; Slurm knows better.
                 rd.set_state(R.CRASHED, exit_code=ch.exit_code, reason=f"Slurm: {ch.slurm_state}",
@@ -184,7 +361,11 @@ class SlurmTracker:
                 else:
                     rd.set_state(R.CRASHED, exit_code=ch.exit_code, reason=f"Slurm: {ch.slurm_state}",
                                  slurm_state=ch.slurm_state)
-            self.poller.untrack(ch.job_id)
+            self._record_cost(rd, ch)
+            if ch.acct is None and ch.job_id in self.poller.tracked:
+                self._cost_pending[ch.job_id] = str(job.run_dir)  # sacct lags: the poller keeps asking
+            else:
+                self.poller.untrack(ch.job_id)
             self.by_slurm.pop(ch.job_id, None)
             job.refresh()
             self.on_change(job)
@@ -192,8 +373,119 @@ class SlurmTracker:
             if ev:
                 ev.set()
             await self._maybe_retry(job, ch)
+            if chain:
+                await self._chain_ended(job)
             return
         if job.refresh() or True:
+            self.on_change(job)
+
+    # ---- segments (heyhi.slurm.segments) ---------------------------------------------------------
+    async def _chain(self, job: Job, slurm_id: str) -> None:
+        """A segmented run's job ``slurm_id`` was submitted: record the segment it runs and queue the next."""
+        rd = R.RunDir(job.run_dir)
+        n = SEG.planned(rd.read_run())
+        if n <= 1:
+            return
+        k = min(max(1, int((rd.read_status() or {}).get("segment") or 1)), n)
+        chain = SEG.read(rd.path) or {"jobs": {}, "next": None}
+        chain["segments"] = n
+        chain["jobs"][str(slurm_id)] = k
+        try:
+            SEG.write(rd.path, chain)
+        except OSError as e:
+            log.warning("%s: cannot record its segments: %s", job.run_dir, e)
+            return
+        await self._submit_next(job, str(slurm_id), chain)
+
+    async def _submit_next(self, job: Job, after: str, chain: dict) -> None:
+        """Queue the job of the segment after the one Slurm job ``after`` runs, held by
+        ``--dependency=afterok:<after>``; an earlier queued next (after a job that failed) is cancelled.
+        Its intent is recorded in the chain first; a failed sbatch leaves it to the end of ``after``."""
+        k, n = SEG.segment_of(chain, after), int(chain.get("segments") or 1)
+        if k is None or k >= n:
+            return
+        await self._cancel_next(job, chain)
+        path = Path(job.run_dir)
+        chain["next"] = {"segment": k + 1, "slurm_id": None, "after": after, "at": time.time()}
+        try:
+            SEG.write(path, chain)
+            sid = await asyncio.to_thread(SL.submit, path / SL.SCRIPT, timeout=SL.submit_timeout(),
+                                          dependency=f"afterok:{after}")
+        except (OSError, SL.SlurmError) as e:
+            log.warning("%s: cannot queue segment %d yet (%s): submitted when segment %d ends", job.run_dir,
+                        k + 1, e, k)
+            return
+        chain["jobs"][sid] = k + 1
+        chain["next"] = {"segment": k + 1, "slurm_id": sid, "after": after}
+        SEG.write(path, chain)
+        log.info("%s: segment %d of %d queued as Slurm job %s (afterok:%s)", job.run_dir, k + 1, n, sid, after)
+
+    async def _cancel_next(self, job: Job, chain: dict) -> None:
+        """scancel the queued next segment's job, if any, and forget it."""
+        nxt = chain.get("next") or {}
+        if nxt.get("slurm_id"):
+            try:
+                await asyncio.to_thread(SL.cancel, str(nxt["slurm_id"]))
+            except SL.SlurmError as e:
+                log.warning("scancel %s (next segment of %s): %s", nxt["slurm_id"], job.run_dir, e)
+        if chain.get("next") is not None:
+            chain["next"] = None
+            try:
+                SEG.write(Path(job.run_dir), chain)
+            except OSError as e:
+                log.warning("%s: cannot record its segments: %s", job.run_dir, e)
+
+    async def _advance(self, job: Job, rd: "R.RunDir", ch: "JobChange", chain: dict, k: int) -> None:
+        """Segment k's job ``ch`` ended well: the queued next becomes the run's job (found by its identity
+        when the daemon died around its sbatch; submitted now when there is none), the one after is queued."""
+        self._record_cost(rd, ch)
+        self.poller.untrack(ch.job_id)
+        self.by_slurm.pop(ch.job_id, None)
+        nxt = chain.get("next") or {}
+        sid = str(nxt["slurm_id"]) if nxt.get("after") == ch.job_id and nxt.get("slurm_id") else None
+        if sid is None and nxt.get("after") == ch.job_id:  # intended, its id never recorded
+            intent = {"identity": identity(job.run_dir), "at": nxt.get("at") or 0, "known": _known_ids(job)}
+            try:
+                sid = await asyncio.to_thread(once.find_submitted, intent)
+            except SL.SlurmError as e:
+                log.warning("%s: cannot look up the next segment's job (%s)", job.run_dir, e)
+        chain["next"] = None
+        st = rd.read_status() or {}
+        if sid is None:
+            SEG.write(rd.path, chain)
+            if st.get("state") == R.SUBMITTED:
+                try:
+                    await self.submit(job, retry=True)
+                except HeyHiError as e:
+                    log.warning("segment %s of %s: %s", st.get("segment"), job.job_id, e)
+            return
+        chain["jobs"][sid] = k + 1
+        SEG.write(rd.path, chain)
+        rd.write_jobid(sid)
+        rd.set_state(R.SUBMITTED, only_if=lambda c: c.get("state") == R.SUBMITTED and c.get("slurm_id") != sid,
+                     slurm_id=sid, jobid=sid)
+        job.refresh()
+        job.slurm_id = sid
+        for i in (ch.job_id, sid):
+            if i not in job.history_ids:
+                job.history_ids.append(i)
+        self.on_change(job)
+        self.track(job)
+        if (rd.read_status() or {}).get("state") not in R.FINAL_STATES:
+            await self._submit_next(job, sid, chain)
+
+    async def _chain_ended(self, job: Job) -> None:
+        """The run's current job ended: a run that ended for good (completed, crashed after its retries,
+        cancelled) cancels its queued next segment; a crash Slurm recorded names the segment."""
+        rd = R.RunDir(job.run_dir)
+        st = rd.read_status() or {}
+        if st.get("state") not in R.FINAL_STATES:
+            return  # retried: the retry queued the next again
+        await self._cancel_next(job, SEG.read(rd.path))
+        n, k = int(st.get("segments") or 0), int(st.get("segment") or 1)
+        if st.get("state") == R.CRASHED and n > 1 and not str(st.get("reason") or "").startswith("segment "):
+            rd.set_state(R.CRASHED, reason=SEG.reason(k, n, f"failed: {st.get('reason') or 'crashed'}"))
+            job.refresh()
             self.on_change(job)
 
     async def _maybe_retry(self, job: Job, ch: "JobChange") -> None:
@@ -225,6 +517,8 @@ class SlurmTracker:
         sid = job.slurm_id
         if not sid:
             return
+        if SEG.planned(R.RunDir(job.run_dir).read_run()) > 1:
+            await self._cancel_next(job, SEG.read(Path(job.run_dir)))
         ev = self._final_waiters.setdefault(sid, asyncio.Event())
         if sid not in self.by_slurm:
             self.track(job)

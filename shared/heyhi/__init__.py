@@ -24,14 +24,17 @@ _EXPORTS = {
     "log_metrics": "heyhi.runs.task_api",
     "on_preemption": "heyhi.runs.task_api",
     "preemption_requested": "heyhi.runs.task_api",
+    "segment": "heyhi.runs.task_api",
+    "segment_done": "heyhi.runs.task_api",
     "main": "heyhi.cli.run",
     "job_env": "heyhi.runs.jobenv",
+    "is_master": "heyhi.runs.jobenv",
     # The original HeyHi's package API (heyhi.compat; docs/compat.md).
     **dict.fromkeys(("load_proto_message", "flatten_cfg", "save_config", "CONF_ROOT", "PROJ_ROOT", "conf_to_dict",
                      "conf_is_set", "conf_get", "conf_set", "conf_with_overrides"), "heyhi.compat.conf"),
     **dict.fromkeys(("parse_args_and_maybe_launch", "maybe_launch", "get_default_exp_dir"), "heyhi.compat.run"),
     **dict.fromkeys(("MODES", "get_job_env", "get_slurm_job_id", "get_slurm_master", "is_adhoc", "is_aws",
-                     "is_devfair", "is_master", "is_on_slurm", "log_git_status", "maybe_init_requeue_handler",
+                     "is_devfair", "is_on_slurm", "log_git_status", "maybe_init_requeue_handler",
                      "reset_slurm_cache", "save_result_in_cwd", "setup_logging"), "heyhi.compat.util"),
 }
 _READ_EACH_TIME = {"CONF_ROOT", "PROJ_ROOT"}  # found from the working folder whenever read

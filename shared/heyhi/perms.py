@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from pathlib import Path
 
 from heyhi.errors import UsageError
@@ -120,3 +121,24 @@ def write_file(path: str | os.PathLike, data: str | bytes = b"", *, shared: bool
     fd = open_file(path, os.O_WRONLY | os.O_TRUNC, shared=shared)
     with open(fd, "wb") as fh:
         fh.write(data.encode() if isinstance(data, str) else data)
+
+
+def write_atomic(path: str | os.PathLike, data: str | bytes, *, shared: bool | None = None) -> None:
+    """Write ``path`` through a temp file and ``os.replace`` (readers never see half a file), with
+    HeyHi's file mode, flushed to disk; a failed write (a full disk) leaves no temp file behind.
+    The one implementation of an atomic write (``heyhi.runs.records.write_atomic`` adds the folder's mode)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = open_file(tmp, os.O_WRONLY | os.O_TRUNC, shared=shared)
+    try:
+        with open(fd, "wb") as fh:
+            fh.write(data if isinstance(data, bytes) else data.encode())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

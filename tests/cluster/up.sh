@@ -63,10 +63,13 @@ write_conf() {  # write_conf PATH
   node_hw=$(slurmd -C | head -1 | sed -e 's/^NodeName=[^ ]* //' -e 's/ UpTime.*//')
   if [ "$DBD" = 1 ]; then
     acct="AccountingStorageType=accounting_storage/slurmdbd
-AccountingStorageHost=localhost"
+AccountingStorageHost=localhost
+AccountingStoreFlags=job_comment"  # sacct's Comment: HeyHi finds its jobs by their identity there
   else
     acct="AccountingStorageType=accounting_storage/none"
   fi
+  # jobacct_gather/linux sampling every second: sacct's MaxRSS of the tests' short jobs (TotalCPU needs no
+  # sampling; at the default 30 s a job shorter than that has no MaxRSS).
   # Fast scheduling: the defaults need ~3 s a scheduling round; cred_expire=10 makes a requeued
   # job run again in ~12 s instead of 120+ s.
   cat > "$1" <<EOF
@@ -84,7 +87,8 @@ SlurmctldLogFile=$LOGS/slurmctld.log
 SlurmdLogFile=$LOGS/slurmd.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=task=1
 $acct
 JobCompType=jobcomp/none
 SelectType=select/cons_tres

@@ -21,6 +21,14 @@ def probe(cfg):
     if cfg.release:
         while not Path(cfg.release).exists():
             time.sleep(0.02)
+    if cfg.segment_work:
+        done = len(Path("segments.count").read_text().splitlines()) if Path("segments.count").exists() else 0
+        with open("segments.count", "a") as fh:
+            fh.write(f"{done + 1} {os.environ.get('SLURM_JOB_ID')} {heyhi.segment()}\n")
+        if cfg.crash_in_segment == done + 1:
+            raise RuntimeError(f"probe crashed in segment {done + 1}")
+        if done + 1 < cfg.segment_work:
+            heyhi.segment_done()
     if cfg.import_module:
         mod = importlib.import_module(cfg.import_module)
         print(f"{cfg.import_module}.VERSION={mod.VERSION}", flush=True)
@@ -30,11 +38,16 @@ def probe(cfg):
             print(f"{i} {time.time():.6f}" if cfg.stamp else i, flush=True)
             if gap:
                 time.sleep(gap)
-    if cfg.sleep_s:
+    if cfg.print_env:
+        names = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+        print("env", *(f"{n}={os.environ.get(n)}" for n in names), f"is_master={heyhi.is_master()}",
+              f"job_env_rank={heyhi.job_env().global_rank}", flush=True)
+    here = cfg.only_rank < 0 or heyhi.job_env().global_rank == cfg.only_rank
+    if cfg.sleep_s and not (here and cfg.only_rank >= 0):
         time.sleep(cfg.sleep_s)
-    if cfg.crash:
+    if cfg.crash and here:
         raise RuntimeError("probe crashed on purpose")
-    if cfg.exit_code:
+    if cfg.exit_code and here:
         sys.exit(cfg.exit_code)
     print("probe done", flush=True)
     return {"tag": cfg.tag}

@@ -160,10 +160,12 @@ def test_parse_exit_code(text, expected):
 
 def test_sacct_argv_batches_and_rejects_malformed_ids():
     argv = sp.sacct_argv(["12", "5_3", "7+1"])
-    assert argv[:2] == ["sacct", "-X"] and "--parsable2" in argv and "-n" in argv
+    # no -X: the steps' lines carry MaxRSS (what the job cost: heyhi.slurm.cost)
+    assert argv[0] == "sacct" and "-X" not in argv and "--parsable2" in argv and "-n" in argv
     assert argv[argv.index("-j") + 1] == "12,5_3,7+1"
     fields = argv[argv.index("-o") + 1].split(",")
     assert fields[:4] == ["JobID", "JobIDRaw", "State", "ExitCode"] and "NodeList" in fields
+    assert {"AllocTRES", "ElapsedRaw", "TotalCPU", "MaxRSS", "ReqMem"} <= set(fields)
     # sacct aborts the whole call on one bad id ("fatal: Bad job array element specified")
     with pytest.raises(ValueError):
         sp.sacct_argv(["12", "5_[3-11%2]"])
@@ -237,7 +239,7 @@ def test_poller_replay_states_exit_codes_and_calls():
     # one squeue for all, one sacct only for 6/21 (final in squeue) and 7 (left squeue)
     assert [a[0] for a in rec.calls] == ["squeue", "sacct"]
     assert sorted(rec.calls[1][rec.calls[1].index("-j") + 1].split(",")) == ["21", "6", "7"]
-    assert changes["4"][1:] == ("RUNNING", "running", "", None, "vm")
+    assert changes["4"][1:6] == ("RUNNING", "running", "", None, "vm") and changes["4"].acct is None
     assert changes["5_7"][1:3] == ("PENDING", "submitted") and changes["5_7"].reason == "Resources"
     assert changes["6"][1:5] == ("FAILED", "crashed", "FAILED", 3)
     assert changes["21"][1:5] == ("TIMEOUT", "crashed", "TIMEOUT", 0)
@@ -453,3 +455,22 @@ def test_render_sbatch_forwards_usr2_and_keeps_waiting(tmp_path):
         time.sleep(0.02)
     p.send_signal(__import__("signal").SIGUSR2)
     assert p.wait(timeout=20) == 42
+
+
+def test_parse_sacct_cost_tail_is_read_on_demand():
+    """Job lines are split only as far as state and exit code; the other fields and the steps' MaxRSS
+    stay one tail that the properties read (bench/poll.py's speed depends on it)."""
+    sa = (
+        "9|9|COMPLETED|0:0|Unknown|Unknown|00:00:10|None assigned|None|billing=2,cpu=2,node=1|10|00:05.000|4G|\n"
+        "9.batch|9.batch|COMPLETED|0:0|a|b|00:00:10|vm||cpu=2|10|00:01.000||900K\n"
+        "9.0|9.0|COMPLETED|0:0|a|b|00:00:10|vm||cpu=2|10|00:04.000||2M\n"
+        "9.extern|9.extern|COMPLETED|0:0|a|b|00:00:10|vm||cpu=2|10|00:00:00||\n"
+        "10|10|FAILED|1:0|a|b|00:00:01|vm|None|cpu=1|1|00:00.100|1G|5K|extra\n"
+    )
+    rows = sp.parse_sacct(sa)
+    assert list(rows) == ["9"]  # 10 has one field too many: skipped
+    r = rows["9"]
+    assert (r.start, r.end, r.node, r.reason) == ("", "", "", "")
+    assert r.cost_raw == "billing=2,cpu=2,node=1|10|00:05.000|4G||900K|2M|"
+    assert (r.alloc_tres, r.elapsed_raw, r.total_cpu, r.req_mem, r.max_rss) == (
+        "billing=2,cpu=2,node=1", "10", "00:05.000", "4G", "2M")

@@ -5,12 +5,11 @@ right, and launching it launches only its new points."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import run_cli
 from slurm_util import slurm_cluster, slurm_daemon  # noqa: F401  (fixture)
 from waiting import wait_for
 
@@ -21,13 +20,6 @@ PROBE = "conf/probe/probe.prototxt"
 pytestmark = pytest.mark.usefixtures("slurm_cluster")
 # The test cluster is shared: other tests' jobs may hold its 2 CPUs for a while.
 SLURM_WAIT_S = 600
-
-
-@pytest.fixture
-def proj(tmp_path) -> Path:
-    dst = tmp_path / "proj"
-    shutil.copytree(REPO / "tests" / "project", dst, ignore=shutil.ignore_patterns("__pycache__"))
-    return dst
 
 
 @pytest.fixture
@@ -57,7 +49,9 @@ def test_sweep_as_throttled_job_arrays_and_plan_of_a_half_done_sweep(daemon, pro
     sdir = Path(info.sweep_dir)
     scripts = sorted((sdir / "arrays").glob("*.sbatch"))
     arrays = [line for s in scripts for line in s.read_text().splitlines() if line.startswith("#SBATCH --array")]
-    assert arrays == ["#SBATCH --array=0-3%1", "#SBATCH --array=0-1%1"]  # 6 points, 4 per array, %2 split
+    assert arrays == ["#SBATCH --array=0-3%2", "#SBATCH --array=0-1%2"]  # 6 points, 4 per array, one %2 throttle
+    jobids = [(sdir / "arrays" / f"{s.stem}.jobid").read_text().strip() for s in scripts]
+    assert f"#SBATCH --dependency=afterany:{jobids[0]}" in scripts[1].read_text()  # the second after the first
     folders = [line for f in sorted((sdir / "arrays").glob("*.folders")) for line in f.read_text().splitlines()]
     jobids = [(sdir / "arrays" / f"{s.stem}.jobid").read_text().strip() for s in scripts]
     for n, d in enumerate(folders):

@@ -259,8 +259,9 @@ class _Daemon:
 
     def jobs(self, states: list[str] | None = None, config: str | None = None, text: str | None = None) -> list[dict]:
         one = states[0] if states and len(states) == 1 else None
-        jobs = self.client.request(self.P.ListJobs(state=one, config=config, text=text)).jobs
-        return [self.P.to_wire(j) for j in jobs if not states or j.state in states]
+        res = self.client.request(self.P.ListJobs(state=one, config=config, text=text))
+        self.slurm_queries = res.slurm_queries  # the daemon's Slurm query rate (ctl status)
+        return [self.P.to_wire(j) for j in res.jobs if not states or j.state in states]
 
     def detail(self, ref: str) -> dict:
         return self.P.to_wire(self.client.request(self.P.ShowJob(job=ref)))
@@ -407,7 +408,8 @@ def _inspect(src, cmd: str, a: dict, as_json: bool) -> int:
             out = {"jobs": jobs}
             if cmd == "status":
                 w = src.client.welcome
-                out["daemon"] = {"version": w.daemon_version, "pid": w.pid, "started": w.started}
+                out["daemon"] = {"version": w.daemon_version, "pid": w.pid, "started": w.started,
+                                 "slurm_queries": getattr(src, "slurm_queries", None)}
             print(_json(out, default=str))
             return 0
         if cmd == "status":
@@ -417,6 +419,7 @@ def _inspect(src, cmd: str, a: dict, as_json: bool) -> int:
                 counts[x["state"]] = counts.get(x["state"], 0) + 1
             summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no jobs"
             print(f"heyhi daemon {w.daemon_version} (pid {w.pid}, up {_dur(time.time() - w.started)}): {summary}")
+            print(_rate_line(getattr(src, "slurm_queries", None)))
         _table(jobs)
         return 0
     if cmd == "show":
@@ -436,6 +439,24 @@ def _inspect(src, cmd: str, a: dict, as_json: bool) -> int:
     raise AssertionError(cmd)
 
 
+def _cost_text(c) -> str | None:
+    """The ``cost`` line of ``ctl show`` (``heyhi.slurm.cost``), None when the run recorded none."""
+    if not isinstance(c, dict):
+        return None
+    from heyhi.slurm.cost import format_cost  # lean: only ctl show of a Slurm run needs it
+
+    return format_cost(c)
+
+
+def _rate_line(q) -> str:
+    """``slurm queries: squeue 1.5/min, sacct 0.2/min (last 10 min)``: the daemon's load on slurmctld."""
+    if not isinstance(q, dict) or not isinstance(q.get("per_minute"), dict):
+        return "slurm queries: none since the daemon started"
+    rates = ", ".join(f"{k} {v:.1f}/min" for k, v in q["per_minute"].items() if isinstance(v, (int, float)))
+    w = q.get("window_s")
+    return f"slurm queries: {rates} (last {_dur(w) if isinstance(w, (int, float)) else '?'})"
+
+
 def _print_detail(d: dict) -> None:
     import shlex  # lean: keeps the start-up of heyhi ctl from loading it
 
@@ -448,7 +469,8 @@ def _print_detail(d: dict) -> None:
               ("slurm id", j.get("slurm_id")), ("slurm ids", ", ".join(d.get("slurm_ids") or ()) or None),
               ("slurm state", d.get("slurm_state")), ("node", j.get("node")), ("attempts", j.get("attempts")),
               ("created", _ts(j.get("created"))), ("started", _ts(j.get("started"))), ("ended", _ts(j.get("ended"))),
-              ("runtime", _runtime(j)), ("result", _result_text(d.get("result")))]
+              ("runtime", _runtime(j)), ("cost", _cost_text(d.get("cost"))),
+              ("result", _result_text(d.get("result")))]
     for k, v in fields:
         if v not in (None, ""):
             print(f"{k:>11}: {v}")

@@ -482,6 +482,10 @@ def report_cmd(argv: list[str]) -> int:
     b = rep.best
     if b is not None:
         print(f"best point: {rep.metric}={b.value:.6g}  {' '.join(f'{k}={v}' for k, v in b.params.items())}  ({b.dir})")
+    c = rep.cost
+    if c.get("runs"):
+        print(f"cost: {c['gpu_hours']:.4g} GPU-hours, {c['cpu_hours']:.4g} CPU-hours "
+              f"({c['runs']} point{'s' * (c['runs'] != 1)} with a Slurm cost record)")
     for p in rep.plots:
         print(f"plot: {p}")
     return 0

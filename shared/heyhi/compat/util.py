@@ -32,7 +32,7 @@ from heyhi import launchers
 from heyhi.config.project import find_project_root
 from heyhi.errors import ConfigError
 from heyhi.runs import records as R
-from heyhi.runs.jobenv import LOCAL_JOB_ID, JobEnv, first_host, job_env
+from heyhi.runs.jobenv import LOCAL_JOB_ID, JobEnv, first_host, is_master, job_env
 from heyhi.runs.modes import MODES
 from heyhi.runs.outdir import ADHOC_DIR, EXP_ID_PATTERN, exp_id
 from heyhi.runs.task_api import on_preemption, run_dir
@@ -62,10 +62,6 @@ def get_job_env() -> JobEnv:
 
 def is_on_slurm() -> bool:
     return "SLURM_PROCID" in os.environ
-
-
-def is_master() -> bool:
-    return os.environ.get("SLURM_PROCID", "0") == "0"
 
 
 def get_slurm_job_id() -> str | None:

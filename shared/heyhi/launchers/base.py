@@ -58,6 +58,11 @@ class Launcher(ABC):
         """Stop the live run in ``folder`` from its status record (``jobid`` filled in) and return once
         it has stopped."""
 
+    def with_project(self, settings: dict, project: Any) -> dict:
+        """``settings`` completed from the project (``[tool.heyhi.launcher]`` of its pyproject.toml) for
+        fields its schema lacks; a ``heyhi.errors.ConfigError`` when that table is bad."""
+        return settings
+
     def owns_job_id(self, jobid: str) -> bool:
         """Does a recorded job id (``heyhi.jobid``) name a job of this launcher?"""
         return False
@@ -120,7 +125,8 @@ def config_of(composed) -> tuple[Launcher, dict | None]:
     """(the launcher the config selects, its settings as a dict or None)."""
     which, msg = _arm(composed)
     launcher = get(which)
-    return launcher, (launcher.settings(msg) if launcher.name == which and msg is not None else None)
+    settings = launcher.settings(msg) if launcher.name == which and msg is not None else None
+    return launcher, (launcher.with_project(settings, composed.project) if settings is not None else None)
 
 
 def for_status(status: dict, jobid: str = "", *, stopping: bool = False) -> Launcher:

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from heyhi.launchers.base import Launcher
+from heyhi.launchers.containers import job_argv
 
 __all__ = ["LocalLauncher", "LOCAL", "job_env", "start_local", "proc_start_time", "pid_alive", "GRACE_S"]
 
@@ -56,10 +57,11 @@ def job_env(run_dir: Path) -> dict:
     return env
 
 
-def start_local(run_dir: Path, python: str | None = None) -> subprocess.Popen:
-    """Start ``python -m heyhi.job RUN_DIR`` in its own session (it outlives its launcher)."""
+def start_local(run_dir: Path, python: str | None = None, argv: list[str] | None = None) -> subprocess.Popen:
+    """Start ``python -m heyhi.job RUN_DIR`` (or ``argv``: that command in a container) in its own
+    session (it outlives its launcher)."""
     return subprocess.Popen(
-        [python or sys.executable, "-m", "heyhi.job", str(run_dir)],
+        argv or [python or sys.executable, "-m", "heyhi.job", str(run_dir)],
         cwd=str(run_dir), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True, env=job_env(run_dir), close_fds=True,
     )
@@ -77,7 +79,7 @@ class LocalLauncher(Launcher):
 
     def start(self, folder: Path, info: dict) -> subprocess.Popen:
         """The job in the foreground's stead: a detached process (``start_local``) the caller follows."""
-        return start_local(folder)
+        return start_local(folder, argv=job_argv(info, folder))
 
     def stop(self, folder: Path, status: dict, grace: float = GRACE_S) -> None:
         """SIGTERM to the job's process group, SIGKILL after ``grace``; returns when it is gone."""

@@ -3,7 +3,9 @@
 Here are the Slurm commands HeyHi runs (``run_slurm``: one subprocess each, a failure is a one-line
 ``SlurmError``): ``check_controller`` (scontrol ping), ``submit`` (sbatch), ``cancel`` (scancel),
 ``requeue`` (scontrol requeue), ``max_array_size`` (scontrol show config), and ``live_jobs`` (one
-squeue, parsed by ``heyhi.slurm.query``). A Slurm job is alive while squeue lists it; its jobs are
+squeue, parsed by ``heyhi.slurm.query``). A schema without the rank fields (``ntasks``, ``nodes``,
+``torchrun``) gets them from ``[tool.heyhi.launcher]`` of the project's pyproject.toml
+(``with_project_launcher``, the one place that table is read). A Slurm job is alive while squeue lists it; its jobs are
 followed by the daemon (``tracked_by_daemon``: ``heyhi_daemon.launchers.slurm_tracker`` polls them),
 and a sweep's points go to it as job arrays (``arrays``).
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -21,14 +24,16 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from heyhi.errors import NothingStarted
+from heyhi.errors import ConfigError, NothingStarted
 from heyhi.launchers.base import Launcher
+from heyhi.launchers.containers import job_python, shell_prefix
 from heyhi.slurm import query as sp
 from heyhi.slurm.script import SPEC_FIELDS, SlurmSpec, render_sbatch
+from heyhi.slurm.identity import identity, with_identity
 
 __all__ = ["SlurmLauncher", "SLURM", "SlurmError", "run_slurm", "submit_timeout", "check_controller", "submit",
            "cancel", "requeue", "max_array_size", "live_jobs", "write_script", "spec_of", "DEFAULT_TIMEOUT_S",
-           "SCRIPT"]
+           "SCRIPT", "PROJECT_LAUNCHER_FIELDS", "with_project_launcher"]
 
 DEFAULT_TIMEOUT_S = 30.0
 PING_TIMEOUT_S = 5.0  # `scontrol ping` answers in ~20 ms, or at once "DOWN" when no controller listens
@@ -88,10 +93,13 @@ def check_controller(*, timeout: float = PING_TIMEOUT_S, env: Mapping[str, str] 
         raise SlurmError(f"no Slurm controller answers (scontrol ping: {_one_line(out.splitlines()[0] if out.strip() else 'no answer')})")
 
 
-def submit(script_path: Path, *, timeout: float = DEFAULT_TIMEOUT_S, env: Mapping[str, str] | None = None) -> str:
+def submit(script_path: Path, *, timeout: float = DEFAULT_TIMEOUT_S, env: Mapping[str, str] | None = None,
+           dependency: str | None = None) -> str:
     """``sbatch --parsable script`` -> job id (``123``; a federation suffix ``;cluster`` is
-    dropped). A rejected submission raises SlurmError with sbatch's stderr on one line."""
-    out = run_slurm(["sbatch", "--parsable", str(script_path)], timeout=timeout, env=env)
+    dropped); ``dependency`` (``afterok:123``) holds the job until that one ends so. A rejected
+    submission raises SlurmError with sbatch's stderr on one line."""
+    dep = [f"--dependency={dependency}"] if dependency else []
+    out = run_slurm(["sbatch", "--parsable", *dep, str(script_path)], timeout=timeout, env=env)
     job_id = out.strip().splitlines()[-1].split(";", 1)[0].strip() if out.strip() else ""
     if not job_id or not job_id.replace("_", "").isdigit():
         raise SlurmError(f"sbatch printed no job id: {_one_line(out)!r}")
@@ -140,11 +148,43 @@ def spec_of(settings: Mapping | None, job_name: str) -> SlurmSpec:
     return SlurmSpec.from_mapping(d)
 
 
+#: launcher fields a project may set in ``[tool.heyhi.launcher]`` of its pyproject.toml when its schema's
+#: ``launcher.slurm`` lacks them (a Cicero schema); where the schema has one, the config's value wins
+PROJECT_LAUNCHER_FIELDS: dict[str, type] = {"ntasks": int, "nodes": int, "torchrun": bool, "segments": int,
+                                            "container": dict}  # container: read by heyhi.launchers.containers
+
+
+def with_project_launcher(settings: dict, tool: Mapping) -> dict:
+    """``settings`` (a run's ``launcher.slurm``) with the fields of ``PROJECT_LAUNCHER_FIELDS`` it lacks
+    taken from ``tool`` (``[tool.heyhi]``)'s ``launcher`` table. A bad table is a one-line ConfigError."""
+    table = tool.get("launcher") if isinstance(tool, Mapping) else None
+    if table is None:
+        return settings
+    where = "pyproject.toml [tool.heyhi.launcher]"
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    out = dict(settings)
+    for key, value in table.items():
+        kind = PROJECT_LAUNCHER_FIELDS.get(key)
+        if kind is dict and isinstance(value, Mapping):
+            continue  # a table another module reads (the container block: heyhi.launchers.containers)
+        if kind is None:
+            raise ConfigError(f"{where}: unknown field {key!r} (known: {', '.join(sorted(PROJECT_LAUNCHER_FIELDS))})")
+        if type(value) is not kind or (kind is int and not 0 <= value <= 100_000):
+            want = "true or false" if kind is bool else "a whole number from 0"
+            raise ConfigError(f"{where}: {key} = {value!r}: expected {want}")
+        out.setdefault(key, value)
+    return out
+
+
 def write_script(folder: Path, info: dict) -> Path:
-    """Write the run's batch script (``slurm.sbatch``) into its folder; returns its path."""
+    """Write the run's batch script (``slurm.sbatch``) into its folder; returns its path. The job's
+    comment carries the run's identity (``heyhi.slurm.identity``: found again after a crash)."""
     folder = Path(folder)
     spec = spec_of(info.get("slurm"), folder.name)
-    script = render_sbatch(spec, folder, info.get("python") or sys.executable, env={"HEYHI_RUN_DIR": str(folder)})
+    spec.comment = with_identity(spec.comment, identity(folder))
+    script = render_sbatch(spec, folder, job_python(info), env={"HEYHI_RUN_DIR": str(folder)},
+                           prefix=shell_prefix(info, shlex.quote(str(folder))))
     (folder / SCRIPT).write_text(script)
     return folder / SCRIPT
 
@@ -160,6 +200,9 @@ class SlurmLauncher(Launcher):
         from heyhi.config.values import to_dict  # lean: python -m heyhi.job loads the launchers, not config values
 
         return to_dict(msg, with_defaults=True)
+
+    def with_project(self, settings: dict, project: Any) -> dict:
+        return with_project_launcher(settings, getattr(project, "settings", None) or {})
 
     def owns_job_id(self, jobid: str) -> bool:
         return jobid.split("_")[0].isdigit()  # a Slurm id: 123, or 123_4 for an array task

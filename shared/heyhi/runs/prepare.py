@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from heyhi import launchers, __version__
+from heyhi.launchers import containers
 from heyhi.runs import records as R, formats as F, provenance
 from heyhi.runs.liveness import this_host
 from heyhi.perms import make_dir
@@ -24,6 +25,8 @@ def prepare_run(project, composed, run_dir: Path, *, adhoc: bool = False, checkp
     run_dir = Path(run_dir)
     created = not run_dir.exists()
     results_root = Path(results_root) if results_root else project.results_root
+    # the image is checked before anything is written (a mismatch is one line, nothing left behind)
+    container = containers.resolve(containers.from_config(composed), sys.executable)
     try:
         snap_hash = None
         code_dir = project.root
@@ -53,6 +56,8 @@ def prepare_run(project, composed, run_dir: Path, *, adhoc: bool = False, checkp
             "python": sys.executable,
             "adhoc": adhoc,
         }
+        if container is not None:  # the job runs in this image (heyhi.launchers.containers)
+            info["container"] = container
         if composed.script is not None:  # a script task: what the job runs, and its schema (no derivation there)
             R.write_atomic(run_dir / R.SCRIPT, composed.script.to_json())
             info["script"] = Path(composed.config).absolute().relative_to(project.root).as_posix()

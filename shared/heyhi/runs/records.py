@@ -35,7 +35,6 @@ from heyhi.launchers.local import pid_alive, proc_start_time  # noqa: F401 - a l
 from heyhi.runs import formats as F, liveness as L
 from heyhi.runs.formats import NewerFormat  # noqa: F401 - raised by the readers below
 from heyhi.states import FINAL_STATES, LIVE_STATES, RunState  # noqa: F401 - LIVE_STATES: for readers
-import threading
 
 CONFIG = "config.prototxt"
 CONFIG_META = "config_meta.prototxt"
@@ -78,20 +77,18 @@ def write_atomic(path: Path, data: str | bytes, *, shared: bool | None = None) -
     made under a loose umask) is tightened to it."""
     path = Path(path)
     perms.secure_dir(path.parent, shared=shared)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = perms.open_file(tmp, os.O_WRONLY | os.O_TRUNC, shared=shared)
+    perms.write_atomic(path, data, shared=shared)
+
+
+def metric_record(line: bytes) -> dict | None:
+    """One line of ``metrics.jsonl`` as its record (a JSON object), or None (blank, torn, not an object)."""
+    if not line.strip():
+        return None
     try:
-        with open(fd, "wb") as fh:
-            fh.write(data if isinstance(data, bytes) else data.encode())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:  # a failed write (a full disk) leaves no temp file behind
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+        rec = json.loads(line)
+    except ValueError:
+        return None
+    return rec if isinstance(rec, dict) else None
 
 
 class RunDir:

@@ -32,6 +32,8 @@ from heyhi.runs.ownership import canonical
 MAX_RESULT = 64 * 1024  # result.json bytes shown (a larger result is shown as truncated)
 METRICS_TAIL = 256 * 1024  # bytes read from the end of metrics.jsonl for the last value of each metric
 MAX_OVERRIDES = 64 * 1024  # heyhi.overrides bytes read
+MAX_COST = 64 * 1024  # heyhi.cost.json bytes read (a larger one is ignored)
+COST_FILE = "heyhi.cost.json"  # what a Slurm job cost (heyhi.slurm.cost.COST_FILE, written by the daemon)
 MAX_SCAN = 200_000  # folders a scan of the results roots visits at most
 MAX_LINE_SCAN = 64 * 1024 * 1024  # bytes looked at, from the end, to find where the last N lines start
 
@@ -139,13 +141,8 @@ def last_metrics(data: bytes, whole: bool = True) -> dict[str, dict]:
         lines = lines[1:]
     out: dict[str, dict] = {}
     for line in lines:
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(rec, dict):
+        rec = R.metric_record(line)
+        if rec is None:
             continue
         step = _number(rec.get("step"))
         for k, v in rec.items():
@@ -169,9 +166,10 @@ def parse_result(data: bytes, size: int) -> Any:
 
 def read_extras(read: Reader, run_dir: str) -> dict:
     """What ``heyhi ctl show`` adds to a job: its overrides (as recorded), the composed config's
-    path, its result (``result.json``) and its last metrics; each read bounded, through ``read``."""
+    path, its result (``result.json``), its last metrics and what its Slurm job cost
+    (``heyhi.cost.json``: ``heyhi.slurm.cost``); each read bounded, through ``read``."""
     d = run_dir.rstrip("/")
-    out: dict[str, Any] = {"overrides": None, "composed_config": None, "result": None, "metrics": {}}
+    out: dict[str, Any] = {"overrides": None, "composed_config": None, "result": None, "metrics": {}, "cost": None}
     got = read_head(read, f"{d}/{R.OVERRIDES}", MAX_OVERRIDES)
     if got is not None:
         out["overrides"] = [x for x in got[0].decode("utf-8", "replace").splitlines() if x]
@@ -185,6 +183,13 @@ def read_extras(read: Reader, run_dir: str) -> dict:
     tail = read_tail(read, f"{d}/{R.METRICS}", METRICS_TAIL)
     if tail is not None:
         out["metrics"] = last_metrics(*tail)
+    got = read_head(read, f"{d}/{COST_FILE}", MAX_COST)
+    if got is not None and got[1] <= MAX_COST:
+        try:
+            cost = json.loads(got[0])
+        except ValueError:
+            cost = None
+        out["cost"] = cost if isinstance(cost, dict) else None
     return out
 
 

@@ -14,12 +14,18 @@ Formats (verified against Slurm 22.05):
   as ONE record under that literal id (it does not expand it: a 10,000-task array would mean
   10,000 rows per poll); :meth:`SqueueRow.pending_task_ids` expands it on demand and
   :func:`find_row` resolves a task id such as ``5_7`` to the range record that holds it.
-* sacct: ``-X --parsable2 -n -o JobID,JobIDRaw,State,ExitCode,Start,End,Elapsed,NodeList,Reason``.
+* sacct: ``--parsable2 -n -o JobID,JobIDRaw,State,ExitCode,Start,End,Elapsed,NodeList,Reason,
+  AllocTRES,ElapsedRaw,TotalCPU,ReqMem,MaxRSS`` (the last five: what the job cost, ``heyhi.slurm.cost``).
+  No ``-X``: the steps' lines (``123.batch``, ``5_2.0``) carry MaxRSS, which the allocation line lacks;
+  :func:`parse_sacct` appends their MaxRSS to the job row's unsplit tail (``SacctRow.rest``, read on
+  demand by its properties) and keeps no step rows (the job line's TotalCPU is already
+  the sum over its steps). Older 9-field answers (no cost fields) still parse.
   No JobName: HeyHi knows its jobs by id, and a name containing ``|`` would shift the columns.
   State ``CANCELLED by 0`` is normalised to ``CANCELLED``; ExitCode ``3:0`` is exit 3, signal 0.
 
-Parsing is one ``str.split`` per line, placeholders (``None``, ``N/A``, ``Unknown``,
-``None assigned``) blanked by a few whole-answer ``str.replace`` calls, per-value work
+Parsing is one ``str.split`` per line (for sacct only as far as state and exit code; a step line
+is one ``startswith`` and a slice), squeue placeholders (``None``, ``N/A``) blanked by whole-answer
+``str.replace`` calls, sacct's (``Unknown``, ``None assigned``, ``None``) per field, per-value work
 (state normalisation, exit codes) cached, and the garbage collector paused: 10,000 lines of
 squeue plus 10,000 of sacct parse in ~15-25 ms on a slow shared 2-vCPU VM (see bench/poll.py).
 """
@@ -42,6 +48,7 @@ __all__ = [
     "parse_squeue",
     "live_job_ids",
     "parse_sacct",
+    "mem_bytes",
     "gc_paused",
     "find_row",
     "pending_ranges",
@@ -57,7 +64,7 @@ __all__ = [
 ]
 
 SQUEUE_FORMAT = "%i|%T|%r|%N|%S|%M|%A"
-SACCT_FIELDS = "JobID,JobIDRaw,State,ExitCode,Start,End,Elapsed,NodeList,Reason"
+SACCT_FIELDS = "JobID,JobIDRaw,State,ExitCode,Start,End,Elapsed,NodeList,Reason,AllocTRES,ElapsedRaw,TotalCPU,ReqMem,MaxRSS"
 
 HEYHI_STATES = ("submitted", "running", "completed", "crashed", "cancelled", "requeued")
 
@@ -287,7 +294,12 @@ def pending_ranges(rows: dict[str, SqueueRow]) -> dict[str, list[tuple[SqueueRow
 
 
 class SacctRow(NamedTuple):
-    """One ``sacct -X`` line (the job allocation, not its steps)."""
+    """One job's sacct line (the job allocation; of its steps only their MaxRSS values are kept).
+
+    Only what every poll needs is split at parse time (id, state, exit code); the rest of the line stays
+    one string, ``rest`` = ``Start|End|Elapsed|NodeList|Reason`` then (with the cost fields)
+    ``|AllocTRES|ElapsedRaw|TotalCPU|ReqMem|MaxRSS`` and ``|<MaxRSS>`` of each of the job's steps; the
+    properties below read it on demand (the poller needs them only for the jobs it reports)."""
 
     job_id: str  # JobID: "123", "5_2", "5_[0-11%2]"
     raw_id: str  # JobIDRaw
@@ -295,16 +307,82 @@ class SacctRow(NamedTuple):
     raw_state: str  # as printed: "CANCELLED by 0"
     exit_code: int | None  # ExitCode "3:0" -> 3
     signal: int  # ExitCode "0:15" -> 15
-    start: str  # "" for Unknown
-    end: str  # "" for Unknown
-    elapsed: str
-    node: str  # "" for "None assigned"
-    reason: str  # "" for None
+    rest: str = ""  # the line's other fields, unsplit (see above)
 
     @property
     def returncode(self) -> int | None:
         """Python-style code: the exit code, or -signal when a signal ended the job."""
         return -self.signal if self.signal else self.exit_code
+
+    def _field(self, i: int) -> str:
+        parts = self.rest.split("|", i + 1)
+        return parts[i] if len(parts) > i else ""
+
+    @property
+    def start(self) -> str:
+        """Start time ("" for Unknown)."""
+        s = self._field(0)
+        return "" if s == "Unknown" else s
+
+    @property
+    def end(self) -> str:
+        """End time ("" for Unknown)."""
+        s = self._field(1)
+        return "" if s == "Unknown" else s
+
+    @property
+    def elapsed(self) -> str:
+        """Elapsed: ``00:01:21``."""
+        return self._field(2)
+
+    @property
+    def node(self) -> str:
+        """NodeList ("" for "None assigned")."""
+        s = self._field(3)
+        return "" if s == "None assigned" else s
+
+    @property
+    def reason(self) -> str:
+        """Reason ("" for None)."""
+        s = self._field(4).partition("\n")[0]
+        return "" if s == "None" else s
+
+    @property
+    def cost_raw(self) -> str:
+        """``AllocTRES|ElapsedRaw|TotalCPU|ReqMem|MaxRSS[|step MaxRSS...]``; "" without cost fields."""
+        parts = self.rest.split("|", 5)
+        return parts[5] if len(parts) == 6 and parts[5].count("|") >= 4 else ""
+
+    def _cost_field(self, i: int) -> str:
+        return self._field(5 + i) if self.rest.count("|") >= 9 else ""
+
+    @property
+    def alloc_tres(self) -> str:
+        """AllocTRES: ``billing=1,cpu=1,mem=4G,node=1,gres/gpu=8`` ("" when absent)."""
+        return self._cost_field(0)
+
+    @property
+    def elapsed_raw(self) -> str:
+        """ElapsedRaw: seconds, as text."""
+        return self._cost_field(1)
+
+    @property
+    def total_cpu(self) -> str:
+        """TotalCPU: ``00:02.489``, ``1-02:03:04`` (the sum over the job's steps)."""
+        return self._cost_field(2)
+
+    @property
+    def req_mem(self) -> str:
+        """ReqMem: ``100M`` (``4Gc``: per CPU, ``4Gn``: per node, older Slurm)."""
+        return self._cost_field(3)
+
+    @property
+    def max_rss(self) -> str:
+        """The largest MaxRSS of the job's line and its steps' (``63964K``); "" when none was sampled."""
+        values = [m for m in self.cost_raw.split("|")[4:] if m]
+        if len(values) < 2:
+            return values[0] if values else ""
+        return max(values, key=_rss_key)
 
 
 def is_job_id(job_id: str) -> bool:
@@ -334,7 +412,7 @@ def sacct_argv(job_ids) -> list[str]:
         bad = [j for j in ids.split(",") if not is_job_id(j)]
         if bad:
             raise ValueError(f"not a Slurm job id for sacct: {bad[0]!r}")
-    return ["sacct", "-X", "--parsable2", "-n", "-j", ids, "-o", SACCT_FIELDS]
+    return ["sacct", "--parsable2", "-n", "-j", ids, "-o", SACCT_FIELDS]
 
 
 class _Cache(dict):
@@ -356,31 +434,65 @@ _exit_of = _Cache(lambda s: parse_exit_code(s)[0])
 _signal_of = _Cache(lambda s: parse_exit_code(s)[1])
 
 
-def _sacct_text(text: str) -> str:
-    """Placeholders -> "" at C speed: Start/End ``Unknown``, NodeList ``None assigned``,
-    Reason ``None`` (the last field)."""
-    if text and text[-1] != "\n":
-        text += "\n"
-    if "|Unknown|" in text:  # twice: "|Unknown|Unknown|" overlaps
-        text = text.replace("|Unknown|", "||").replace("|Unknown|", "||")
-    return text.replace("|None assigned|", "||").replace("|None\n", "|\n")
+_MEM_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
+
+
+def mem_bytes(text: str) -> int | None:
+    """sacct memory ``63964K``, ``4G``, ``1.5M``, ``0`` -> bytes (Slurm's units are powers of 1024); a
+    trailing ``n``/``c`` (per node / per CPU, older ReqMem) is ignored here. None for "" or garbage."""
+    t = text.strip().rstrip("nc")
+    if not t:
+        return None
+    unit = t[-1].upper() if t[-1].isalpha() else ""
+    try:
+        return int(float(t[:-1] if unit else t) * _MEM_UNITS[unit])
+    except (KeyError, ValueError):
+        return None
 
 
 def parse_sacct(text: str) -> dict[str, SacctRow]:
     """sacct answer (fields SACCT_FIELDS) -> {JobID: row}. Without ``-D`` sacct prints only the
-    latest run of a requeued job; if several lines share a JobID the last one wins."""
-    text = _sacct_text(text)
+    latest run of a requeued job; if several lines share a JobID the last one wins. Step lines
+    (``123.batch``, printed right after their job's line) give only their MaxRSS, appended to the
+    job's ``rest`` (see :attr:`SacctRow.max_rss`). Lines of another shape are skipped.
+
+    Kept lean for bench/poll.py: a job line is split only as far as its state and exit code (the rest
+    stays one string, read by SacctRow's properties), a step line costs one ``startswith`` and a slice,
+    no whole-answer pass."""
+    if text and text[-1] != "\n":
+        text += "\n"
     rows: dict[str, SacctRow] = {}
     new = tuple.__new__
     cls = SacctRow
     norm, exit_of, signal_of = _norm_state, _exit_of, _signal_of
+    # Each job line is kept in ``pend`` and built into a row at the next job line (or the end),
+    # once its steps (which follow it) have appended their MaxRSS to ``rest``.
+    pend: list[str] = []
+    prefix = "\0"  # "<pend's JobID>."
+    rest = ""
+    lines = text.split("\n")
+    lines.append("|" * 13)  # a sentinel job line: builds the last pending row
     with gc_paused():
-        for line in text.split("\n"):
-            p = line.split("|")
-            if len(p) != 9:
+        for line in lines:
+            if line.startswith(prefix):  # a step of pend: only its MaxRSS, the last field
+                rest += line[line.rfind("|") :]
                 continue
-            code = p[3]
-            rows[p[0]] = new(
-                cls, (p[0], p[1], norm[p[2]], p[2], exit_of[code], signal_of[code], p[4], p[5], p[6], p[7], p[8])
-            )
+            p = line.split("|", 4)
+            if len(p) == 5:
+                if pend:
+                    code = pend[3]
+                    rows[pend[0]] = new(cls, (pend[0], pend[1], norm[pend[2]], pend[2], exit_of[code], signal_of[code], rest))
+                jid = p[0]
+                rest = p[4]
+                # 14 fields, or 9 (an answer without the cost fields: older HeyHi, recorded fixtures);
+                # else an orphan step, the sentinel, garbage
+                if "." in jid or not jid or rest.count("|") not in (9, 4):
+                    pend, prefix = [], "\0"
+                    continue
+                pend, prefix = p, jid + "."
     return rows
+
+
+def _rss_key(text: str) -> int:
+    b = mem_bytes(text)
+    return -1 if b is None else b

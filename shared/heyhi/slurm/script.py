@@ -1,7 +1,9 @@
 """The batch scripts HeyHi submits to Slurm, in one place: a single job's and a sweep's job array.
 
 ``SlurmSpec`` is the config's ``launcher.slurm`` fields; its resource arithmetic is the original
-HeyHi's (``resources``). Both scripts share every ``#SBATCH`` line but the job's name, output and
+HeyHi's (``resources``), extended by ``nodes``, ``ntasks`` (tasks per node) and ``torchrun`` (one task
+per node running ``python -m torch.distributed.run``, i.e. torchrun, with ``--nnodes``,
+``--nproc_per_node`` and a c10d rendezvous at ``$MASTER_ADDR:$MASTER_PORT``). Both scripts share every ``#SBATCH`` line but the job's name, output and
 array (``common_directives``) and the body that runs the job (``_run_lines``): the batch shell runs
 ``python -m heyhi.job RUN_DIR`` in the background (through ``srun`` for a job of several tasks),
 forwards the ``--signal=B:USR2`` warning to it, and exits with the job's own exit status.
@@ -34,6 +36,9 @@ class SlurmSpec:
     cpus_per_gpu: int | None = None
     constraint: str | None = None
     single_task_per_node: bool = False
+    nodes: int = 0  # 0: from num_gpus (8 per node); else num_gpus is split evenly over these nodes
+    ntasks: int = 0  # tasks per node; 0: one per GPU (one with single_task_per_node, or for a CPU job)
+    torchrun: bool = False  # one Slurm task per node runs torchrun, which starts `ntasks` workers there
     qos: str | None = None
     account: str | None = None
     comment: str | None = None
@@ -75,15 +80,29 @@ class SlurmSpec:
 class _Resources(NamedTuple):
     nodes: int
     gpus_per_node: int
-    ntasks_per_node: int
+    ntasks_per_node: int  # Slurm tasks per node (1 under torchrun)
     cpus_per_task: int | None
     mem_gb: float | None
+    workers_per_node: int = 1  # the job's processes per node (torchrun's --nproc_per_node)
+    torchrun: bool = False
 
 
 def resources(spec: SlurmSpec) -> _Resources:
+    """Nodes, GPUs and tasks per node, CPUs per task and memory of ``spec`` (ValueError if they
+    disagree). ``num_gpus`` is the job's total; ``nodes`` (0: ``num_gpus // 8``, at least 1) splits it
+    evenly; ``ntasks`` is tasks per node (0: one per GPU, or one); ``single_task_per_node`` and
+    ``torchrun`` make it one Slurm task per node (under torchrun, ``ntasks`` or the node's GPUs are
+    torchrun's workers)."""
     n = int(spec.num_gpus or 0)
     if n < 0:
         raise ValueError(f"launcher.slurm.num_gpus must be >= 0, got {n}")
+    nodes, ntasks = int(spec.nodes or 0), int(spec.ntasks or 0)
+    if nodes < 0 or ntasks < 0:
+        raise ValueError(f"launcher.slurm.nodes and ntasks must be >= 0, got nodes={nodes} ntasks={ntasks}")
+    if ntasks > 1 and spec.single_task_per_node:
+        raise ValueError(f"launcher.slurm: ntasks={ntasks} (tasks per node) contradicts single_task_per_node")
+    if nodes or ntasks or spec.torchrun:
+        return _ranked_resources(spec, n, nodes, ntasks)
     if n == 0:  # CPU-only job: one task
         return _Resources(1, 0, 1, max(1, int(spec.cpus_per_gpu or 0)), spec.mem_gb)
     if not (n < 8 or n % 8 == 0):
@@ -101,7 +120,33 @@ def resources(spec: SlurmSpec) -> _Resources:
     if spec.mem_gb:
         mem = spec.mem_gb
     cpus = spec.cpus_per_gpu * gpus // ntasks if spec.cpus_per_gpu else None
-    return _Resources(nodes, gpus, ntasks, cpus, mem)
+    return _Resources(nodes, gpus, ntasks, cpus, mem, ntasks)
+
+
+def _ranked_resources(spec: SlurmSpec, n: int, nodes: int, ntasks: int) -> _Resources:
+    """``resources`` of a spec that sets ``nodes``, ``ntasks`` or ``torchrun``."""
+    if nodes:
+        if n % nodes:
+            raise ValueError(f"launcher.slurm.num_gpus={n} cannot be split evenly over nodes={nodes}")
+        gpus = n // nodes
+        if gpus > 8:
+            raise ValueError(f"launcher.slurm: {gpus} GPUs per node (num_gpus={n}, nodes={nodes}); at most 8")
+    else:
+        if n and not (n < 8 or n % 8 == 0):
+            raise ValueError(
+                f"launcher.slurm.num_gpus must be below 8 or a multiple of 8 (8 GPUs per node), got {n}")
+        gpus, nodes = min(n, 8), max(1, n // 8)
+    workers = ntasks or (1 if spec.single_task_per_node else max(1, gpus))
+    tasks = 1 if (spec.torchrun or spec.single_task_per_node) else workers
+    per_task = spec.cpus_per_gpu or 0  # per GPU; per worker in a CPU job
+    cpus = (per_task * gpus // tasks if gpus else per_task * workers // tasks) or None
+    if gpus:
+        mem = gpus * spec.mem_per_gpu if spec.mem_per_gpu else None
+    else:
+        mem = None
+    if spec.mem_gb:
+        mem = spec.mem_gb
+    return _Resources(nodes, gpus, tasks, cpus, mem, workers, bool(spec.torchrun))
 
 
 def _fmt_gb(x: float) -> str:
@@ -139,8 +184,9 @@ def common_directives(spec: SlurmSpec, r: "_Resources | None" = None) -> list[st
     if t > 0:
         sb("time", str(t))
     sb("nodes", str(r.nodes))
-    if r.gpus_per_node:
-        sb("gpus-per-node", str(r.gpus_per_node))
+    if r.gpus_per_node or r.nodes > 1 or r.ntasks_per_node > 1:
+        if r.gpus_per_node:
+            sb("gpus-per-node", str(r.gpus_per_node))
         sb("ntasks-per-node", str(r.ntasks_per_node))
     else:
         sb("ntasks", "1")
@@ -170,18 +216,33 @@ def _job_name(spec: SlurmSpec, default: str) -> str:
     return re.sub(r"[\s\"]", "_", name)
 
 
-def _run_lines(r: _Resources, python: str, folder: str) -> list[str]:
-    """The lines that run the job in ``folder`` (a shell word: quoted, or ``"$d"``) and wait for it."""
+def _run_lines(r: _Resources, python: str, folder: str, prefix: str = "") -> list[str]:
+    """The lines that run the job in ``folder`` (a shell word: quoted, or ``"$d"``) and wait for it;
+    ``prefix``: shell words the job command runs under (a container, ``heyhi.launchers.containers``)."""
     # One task: the batch shell runs the job itself. Several tasks (ntasks_per_node = GPUs, or
     # several nodes): only srun starts one process per task; srun forwards USR2 to all of them.
-    launcher = "srun --unbuffered --kill-on-bad-exit=1 " if r.nodes * r.ntasks_per_node > 1 else ""
+    launcher = "srun --unbuffered --kill-on-bad-exit=1 " if r.nodes * r.ntasks_per_node > 1 or r.torchrun else ""
+    job = f"{shlex.quote(python)} -m heyhi.job {folder}"
+    rdzv: list[str] = []
+    if launcher:  # srun of Slurm 22.05+ does not inherit the batch's --cpus-per-task
+        launcher += "${SLURM_CPUS_PER_TASK:+--cpus-per-task=$SLURM_CPUS_PER_TASK} "
+    if r.torchrun:
+        # One task per node runs torchrun (torch.distributed.run of the job's python), which starts
+        # the node's workers; they meet at a c10d rendezvous on the first host (heyhi.runs.jobenv).
+        q = shlex.quote(python)
+        rdzv = ["# torchrun's rendezvous: the first host of the allocation, a port derived from the job id",
+                f'eval "$({q} -m heyhi.runs.jobenv --exports)" || exit 1']
+        job = (f"{q} -m torch.distributed.run --nnodes={r.nodes} --nproc_per_node={r.workers_per_node}"
+               ' --rdzv_id="$SLURM_JOB_ID" --rdzv_backend=c10d --rdzv_endpoint="$MASTER_ADDR:$MASTER_PORT"'
+               f" -m heyhi.job {folder}")
     return [
         "",
+        *rdzv,
         "# --signal=B:USR2 reaches this shell only: forward it to the job, keep waiting for it.",
         "child=",
         "forwarded=0",
         "trap 'forwarded=1; [ -n \"$child\" ] && kill -USR2 \"$child\" 2>/dev/null' USR2",
-        f"{launcher}{shlex.quote(python)} -m heyhi.job {folder} &",
+        f"{launcher}{prefix}{job} &",
         "child=$!",
         "while :; do",
         "  forwarded=0",
@@ -200,7 +261,7 @@ def _sb(lines: list[str], opt: str, value=None, what: str | None = None) -> None
 
 
 def render_sbatch(
-    spec: SlurmSpec, run_dir: Path, python: str, env: Mapping[str, str] | None = None
+    spec: SlurmSpec, run_dir: Path, python: str, env: Mapping[str, str] | None = None, prefix: str = ""
 ) -> str:
     """The batch script that runs ``<python> -m heyhi.job <run_dir>`` under Slurm.
 
@@ -209,6 +270,7 @@ def render_sbatch(
     shell only, so the script runs the job in the background and forwards USR2 to it, waits
     again after each forwarded signal, and exits with the job's own exit status. A job of more
     than one task is started through ``srun`` (one process per task, SLURM_PROCID = rank).
+    ``prefix``: shell words the job command runs under (its container).
     """
     run_dir = Path(run_dir)
     if not run_dir.is_absolute():
@@ -229,17 +291,22 @@ def render_sbatch(
             raise ValueError(f"not an environment variable name: {k!r}")
         body.append(f"export {k}={q(str(v))}")
     body += [f"export HEYHI_RUN_DIR={q(d)}", f"cd {q(d)} || exit 1"]
-    return "\n".join(lines + body + _run_lines(r, python, q(d)))
+    return "\n".join(lines + body + _run_lines(r, python, q(d), prefix))
 
 
-def render_array(spec: SlurmSpec, list_file: Path, n: int, throttle: int | None, python: str, out_dir: Path) -> str:
+def render_array(spec: SlurmSpec, list_file: Path, n: int, throttle: int | None, python: str, out_dir: Path,
+                 dependency: str | None = None, prefix: str = "") -> str:
     """The batch script of one job array of ``n`` tasks (at most ``throttle`` at once): task i runs
-    the run folder on line i+1 of ``list_file``; Slurm's output goes to ``out_dir/<array>_<task>.out``."""
+    the run folder on line i+1 of ``list_file``; Slurm's output goes to ``out_dir/<array>_<task>.out``.
+    ``dependency`` (``afterany:123``): the array starts only once that job (every task of it) ended.
+    ``prefix``: shell words each task's job command runs under (the sweep's container)."""
     r = resources(spec)
     lines = ["#!/bin/bash", "# HeyHi sweep job array (generated by heyhi.slurm.script)"]
     _sb(lines, "job-name", _job_name(spec, "heyhi-sweep"))
     _sb(lines, "output", str(out_dir).replace("%", "%%") + "/%A_%a.out")
     _sb(lines, "array", f"0-{n - 1}" + (f"%{throttle}" if throttle else ""))
+    if dependency:
+        _sb(lines, "dependency", dependency, "dependency")
     lines.extend(common_directives(spec, r))
     body = [
         "", "set -u",
@@ -248,4 +315,4 @@ def render_array(spec: SlurmSpec, list_file: Path, n: int, throttle: int | None,
         'export HEYHI_RUN_DIR="$d"',
         'cd "$d" || exit 1',
     ]
-    return "\n".join(lines + body + _run_lines(r, python, '"$d"'))
+    return "\n".join(lines + body + _run_lines(r, python, '"$d"', prefix))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import re
 import statistics
@@ -29,20 +28,44 @@ MAX_CURVES = 10
 # ---- metrics -------------------------------------------------------------------------------------
 
 
+MAX_METRIC_LINE = 64 << 10  # bytes: a longer line of metrics.jsonl is skipped unread
+MAX_METRIC_RECORDS = 200_000  # records kept: a longer file is thinned evenly, its last record kept
+
+
 def read_metrics(run_dir: Path | str) -> list[dict]:
-    """The records of ``metrics.jsonl`` (lines that do not parse are skipped: a torn last line)."""
-    out = []
+    """The records of ``metrics.jsonl`` (lines that do not parse are skipped: a torn last line).
+
+    Bounded whatever the file: a line over ``MAX_METRIC_LINE`` bytes is skipped without being held
+    whole, and past ``2 * MAX_METRIC_RECORDS`` records every other one kept is dropped (and only
+    every 2nd, 4th... record after that is kept), so a week of logging reads as an evenly thinned
+    curve; the file's last record is always kept (a metric's "last" value stays exact)."""
+    out: list[dict] = []
+    last: dict | None = None
+    step, seen = 1, 0
     try:
         with open(Path(run_dir) / R.METRICS, "rb") as fh:
-            for line in fh:
-                try:
-                    rec = json.loads(line)
-                except ValueError:
+            while True:
+                line = fh.readline(MAX_METRIC_LINE + 1)
+                if not line:
+                    break
+                if len(line) > MAX_METRIC_LINE and not line.endswith(b"\n"):
+                    while line and not line.endswith(b"\n"):  # the rest of an over-long line
+                        line = fh.readline(MAX_METRIC_LINE + 1)
                     continue
-                if isinstance(rec, dict):
-                    out.append(rec)
+                rec = R.metric_record(line)
+                if rec is None:
+                    continue
+                last = rec
+                seen += 1
+                if (seen - 1) % step:
+                    continue
+                out.append(rec)
+                if len(out) >= 2 * MAX_METRIC_RECORDS:
+                    out, step = out[::2], step * 2
     except OSError:
         pass
+    if last is not None and (not out or out[-1] is not last):
+        out.append(last)
     return out
 
 
@@ -346,6 +369,8 @@ class Report:
     rows: list[Row]
     counts: dict[str, int]
     plots: list[Path] = field(default_factory=list)
+    #: what the points' Slurm jobs cost, summed (``heyhi.slurm.cost.total``: runs, cpu_hours, gpu_hours)
+    cost: dict = field(default_factory=dict)
 
     @property
     def best(self) -> PointResult | None:
@@ -358,7 +383,7 @@ class Report:
                 "rows": [r.to_json() for r in self.rows],
                 "best": None if b is None else {"run_dir": b.dir, "value": b.value, "params": b.params,
                                                 "overrides": b.overrides},
-                "plots": [str(p) for p in self.plots]}
+                "plots": [str(p) for p in self.plots], "cost": self.cost}
 
 
 def report(sweep_dir: Path | str, metric: str | None = None, *, plots: bool = True, states=None) -> Report:
@@ -381,6 +406,9 @@ def report(sweep_dir: Path | str, metric: str | None = None, *, plots: bool = Tr
     rows = group(results, spec.group_over, direction)
     keys = param_keys(results, spec.group_over)
     rep = Report(Path(sweep_dir), name, mode, direction, keys, results, rows, count_states(states))
+    from heyhi.slurm.cost import read_cost, total  # lean: only the report reads the points' costs
+
+    rep.cost = total(c for c in (read_cost(p.dir) for p in points) if c is not None)
     if plots:
         log_keys = [a.key for a in rec.layout.axes if a.kind == "loguniform"]
         p = plot_curves(Path(sweep_dir), rows, name)

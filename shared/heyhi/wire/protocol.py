@@ -496,9 +496,12 @@ class ListJobs(_Value):
 
 @_message
 class JobList(_Value):
-    """The jobs matching a ``ListJobs``, oldest first."""
+    """The jobs matching a ``ListJobs``, oldest first. ``slurm_queries``: the daemon's Slurm query rate
+    (``{"window_s", "counts": {command: n}, "per_minute": {command: rate}}``), None when it has made no
+    Slurm query since it started (optional: an older daemon omits it, an older client ignores it)."""
 
     jobs: list[JobInfo] = _factory(list)
+    slurm_queries: dict | None = None
     kind: Literal["job_list"] = _kind("job_list")
 
 

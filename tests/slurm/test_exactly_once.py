@@ -1,0 +1,228 @@
+"""Exactly-once Slurm submission, on the real single-node test cluster: the daemon is SIGKILLed right
+after ``sbatch`` returns (or right before it runs), before the job id is recorded, and started again:
+exactly one Slurm job (one array for a sweep) carries the run's identity in its comment, the run
+completes, and its records name that job.
+
+The daemon is stopped at those moments by its TEST HOOKS ``HEYHI_TEST_PAUSE_AFTER_SBATCH`` and
+``HEYHI_TEST_PAUSE_BEFORE_SBATCH`` (``heyhi.launchers.slurm_once.test_pause``). The jobs are submitted
+held (``--hold``) where the test needs them to stay in squeue until the daemon is back, and released then."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from daemon_util import DaemonProcess
+from slurm_util import slurm_cluster  # noqa: F401  (fixture)
+from waiting import wait_for
+
+from heyhi.slurm.identity import identity
+from heyhi.wire import protocol as P
+from heyhi.wire.client import Client
+
+PROBE = "conf/probe/probe.prototxt"
+pytestmark = pytest.mark.usefixtures("slurm_cluster")
+SLURM_WAIT_S = 300  # the test cluster is shared: other tests' jobs may hold its 2 CPUs for a while
+HOLD = "launcher.slurm.extra_sbatch_flags=[--hold]"
+
+
+class Daemons:
+    """Starts the daemon again and again on one socket and one state folder; kills it for real."""
+
+    def __init__(self, tmp_path: Path, monkeypatch):
+        self.dir = Path(tempfile.mkdtemp(prefix="hh", dir="/tmp"))
+        self.sock = self.dir / "s" / "d.sock"
+        self.tmp = tmp_path
+        self.mp = monkeypatch
+        self.proc: DaemonProcess | None = None
+        self.idents: list[str] = []
+        monkeypatch.setenv("HEYHI_SOCKET", str(self.sock))
+        monkeypatch.setenv("HEYHI_SLURM_MIN_POLL", "0.5")
+        monkeypatch.setenv("HEYHI_SLURM_MAX_POLL", "2")
+
+    def start(self, **hooks: str) -> DaemonProcess:
+        for name in ("HEYHI_TEST_PAUSE_AFTER_SBATCH", "HEYHI_TEST_PAUSE_BEFORE_SBATCH"):
+            self.mp.delenv(name, raising=False)
+        for k, v in hooks.items():
+            self.mp.setenv(k, v)
+        self.proc = DaemonProcess.start(self.sock, hello_timeout=5, stderr_dir=self.tmp)
+        return self.proc
+
+    def kill_when_paused(self, paused: Path) -> None:
+        wait_for(paused.exists, 120, f"the daemon to pause at its test hook ({paused.name})")
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.proc.wait(20)
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.stop()
+        ids = set().union(*(jobs_with(i) for i in self.idents)) if self.idents else set()
+        if ids:  # leave the shared cluster clean
+            subprocess.run(["scancel", *sorted(ids)], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def daemons(tmp_path, monkeypatch):
+    d = Daemons(tmp_path, monkeypatch)
+    yield d
+    d.close()
+
+
+def jobs_with(ident: str) -> set[str]:
+    """The ids of every Slurm job (an array's own id) whose comment carries ``ident``: squeue and sacct."""
+    sq = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%F|%k"], capture_output=True, text=True).stdout
+    since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - 3600))
+    sa = subprocess.run(["sacct", "-X", "-n", "--parsable2", "-S", since, "-o", "JobID,Comment"],
+                        capture_output=True, text=True).stdout
+    out = set()
+    for line in (sq + "\n" + sa).splitlines():
+        jid, _, comment = line.partition("|")
+        if ident in comment.split():
+            out.add(jid.split("_")[0])
+    return out
+
+
+def out_dir(proj: Path, overrides: list[str]) -> Path:
+    r = run_cli(["run", "-c", PROBE, *overrides, "--print-out-dir"], cwd=proj)
+    assert r.returncode == 0, r.stderr
+    return Path(r.stdout.strip())
+
+
+def launch_in_thread(sock: Path, proj: Path, overrides: list[str]) -> threading.Thread:
+    """A Launch from a client: it never gets its answer (the daemon is killed meanwhile)."""
+    def go():
+        try:
+            with Client(str(sock), timeout=300) as c:
+                c.request(P.Launch(project_root=str(proj), results_root=os.environ["HH_EXP_DIR"],
+                                   config=str(proj / PROBE), overrides=overrides, mode="gentle_start"))
+        except Exception:  # noqa: BLE001 - the daemon dies under it
+            pass
+
+    t = threading.Thread(target=go, daemon=True)
+    t.start()
+    return t
+
+
+def show(sock: Path, ref: str) -> P.JobDetail:
+    with Client(str(sock)) as c:
+        return c.request(P.ShowJob(job=ref))
+
+
+def intent(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_killed_right_after_sbatch_adopts_the_job_it_submitted(daemons, proj, tmp_path):
+    overrides = ["Ilauncher=slurm_cpu", HOLD, "tag=after"]
+    run_dir = out_dir(proj, overrides)
+    ident = identity(run_dir)
+    daemons.idents.append(ident)
+    paused = tmp_path / "paused-after"
+    daemons.start(HEYHI_TEST_PAUSE_AFTER_SBATCH=str(paused))
+    launch_in_thread(daemons.sock, proj, overrides)
+    daemons.kill_when_paused(paused)
+
+    # the crash window: Slurm has the job, the run folder does not know its id
+    (sid,) = jobs_with(ident)
+    assert not (run_dir / "heyhi.jobid").exists()
+    assert json.loads((run_dir / "heyhi.status.json").read_text())["state"] == "queued"
+    assert intent(run_dir / "heyhi.submit.json")["identity"] == ident
+    assert intent(run_dir / "heyhi.submit.json")["jobid"] is None
+
+    daemons.start()
+    j = wait_for(lambda: (d := show(daemons.sock, str(run_dir))).job.slurm_id and d, 60, "the job adopted").job
+    assert j.slurm_id == sid
+    hist = json.loads((run_dir / "heyhi.status.json").read_text())["history"]
+    assert f"adopted Slurm job {sid} after a daemon restart" in [h.get("reason") for h in hist]
+    assert (run_dir / "heyhi.jobid").read_text().strip() == sid
+    assert intent(run_dir / "heyhi.submit.json")["jobid"] == sid
+    subprocess.run(["scontrol", "release", sid], check=True, capture_output=True)
+    done = wait_for(lambda: (d := show(daemons.sock, str(run_dir)).job).state in ("completed", "crashed") and d,
+                    SLURM_WAIT_S, "the run to end")
+    assert (done.state, done.slurm_id) == ("completed", sid)
+    assert jobs_with(ident) == {sid}  # exactly one Slurm job for the run, ever
+    hist = json.loads((run_dir / "heyhi.status.json").read_text())["history"]
+    assert {h.get("slurm_id") for h in hist if h.get("slurm_id")} == {sid}
+
+
+def test_killed_before_sbatch_submits_once_after_restart(daemons, proj, tmp_path):
+    overrides = ["Ilauncher=slurm_cpu", "tag=before"]
+    run_dir = out_dir(proj, overrides)
+    ident = identity(run_dir)
+    daemons.idents.append(ident)
+    paused = tmp_path / "paused-before"
+    daemons.start(HEYHI_TEST_PAUSE_BEFORE_SBATCH=str(paused))
+    launch_in_thread(daemons.sock, proj, overrides)
+    daemons.kill_when_paused(paused)
+    assert jobs_with(ident) == set()  # the intent is recorded, sbatch never ran
+    assert intent(run_dir / "heyhi.submit.json")["jobid"] is None
+
+    daemons.start()
+    done = wait_for(lambda: (d := show(daemons.sock, str(run_dir)).job).state in ("completed", "crashed") and d,
+                    SLURM_WAIT_S, "the run to end")
+    assert done.state == "completed"
+    assert jobs_with(ident) == {done.slurm_id}
+    assert (run_dir / "heyhi.jobid").read_text().strip() == done.slurm_id
+    assert "probe done" in (run_dir / "stdout.log").read_text()
+
+
+def test_sweep_array_killed_right_after_sbatch_is_one_array(daemons, proj, tmp_path):
+    paused = tmp_path / "paused-array"
+    daemons.start(HEYHI_TEST_PAUSE_AFTER_SBATCH=str(paused))
+    r = run_cli(["run", "-c", PROBE, "Ilauncher=slurm_cpu", HOLD, "tag=range(0,2)"], cwd=proj)
+    assert r.returncode == 0, r.stderr
+    sid = r.stdout.strip()
+    daemons.kill_when_paused(paused)
+    adir = next(Path(os.environ["HH_EXP_DIR"]).rglob("arrays"))
+    ident = identity(adir / "0000")
+    daemons.idents.append(ident)
+    (array_id,) = jobs_with(ident)
+    assert not (adir / "0000.jobid").exists() and intent(adir / "0000.submit.json")["jobid"] is None
+
+    daemons.start()
+    wait_for(lambda: (adir / "0000.jobid").exists(), 60, "the array adopted")
+    assert (adir / "0000.jobid").read_text().strip() == array_id
+    subprocess.run(["scontrol", "release", array_id], check=True, capture_output=True)
+
+    def ended():
+        with Client(str(daemons.sock)) as c:
+            info = c.request(P.SweepStatus(sweep=sid)).sweeps[0]
+        return not info.active and info
+
+    info = wait_for(ended, SLURM_WAIT_S, "the sweep to end")
+    assert info.counts["completed"] == 2, info
+    assert sorted(p.name for p in adir.glob("*.sbatch")) == ["0000.sbatch"]  # one array, never a second
+    assert jobs_with(ident) == {array_id}
+    folders = (adir / "0000.folders").read_text().splitlines()
+    for i, d in enumerate(folders):
+        assert (Path(d) / "heyhi.jobid").read_text().strip() == f"{array_id}_{i}"
+
+
+@pytest.mark.parametrize("line, found", [
+    pytest.param("71|2030-01-01T00:00:00|heyhi:abc", ["71"], id="plain-job"),
+    pytest.param("72|2030-01-01T00:00:00|a|b heyhi:abc", ["72"], id="comment-with-bar-and-user-text"),
+    pytest.param("73_1|2030-01-01T00:00:00|heyhi:abc", ["73"], id="array-task-gives-the-array"),
+    pytest.param("74_[0-3%1]|2030-01-01T00:00:00|heyhi:abc", ["74"], id="pending-range-gives-the-array"),
+    pytest.param("9|2030-01-01T00:00:00|heyhi:abc", [], id="known-earlier-attempt-never-adopted"),
+    pytest.param("75|2000-01-01T00:00:00|heyhi:abc", [], id="submitted-long-before-the-intent"),
+    pytest.param("76|2030-01-01T00:00:00|heyhi:abcd", [], id="another-identity"),
+    pytest.param("garbage", [], id="a-line-that-does-not-fit"),
+])
+def test_identity_lookup_reads_one_answer(line, found):
+    """Pure parsing of squeue's and sacct's answers (the same columns); needs no cluster."""
+    from heyhi.slurm.identity import find_in_sacct, find_in_squeue
+
+    since = time.mktime(time.strptime("2029-12-31T23:59:00", "%Y-%m-%dT%H:%M:%S"))
+    assert find_in_squeue(line + "\n", "heyhi:abc", since, {"9"}) == found
+    assert find_in_sacct(line, "heyhi:abc", since, {"9"}) == found

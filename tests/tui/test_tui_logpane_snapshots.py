@@ -78,6 +78,11 @@ def test_log_screen_with_a_search(snap_compare, world, size):
         await until(pilot, lambda: getattr(app.screen, "job_id", "") == job.job_id and app.screen.pane.eof
                     and not app.screen.pane.running, 30, "the whole log")
         pane = app.screen.pane
+        # The search starts from the view: wait until the view shows the whole window, at its end
+        # (on a loaded machine the view follows the window on a timer, SYNC_S).
+        log = pane.log_widget
+        await until(pilot, lambda: not pane._sync_later and not pane._posted and log.virtual_size.height
+                    == pane.window.count and log.max_scroll_y > 0 and pane.at_bottom(), 30, "the view at the end")
         await pilot.press("slash", *"loss 0.05", "enter")
         await until(pilot, lambda: pane._match is not None and not pane._searching, 30, "the match")
         await pilot.press("escape")

@@ -85,6 +85,11 @@ class Job:
     unrecorded_over: float | None = None
     # The overrides as heyhi.run.json records them (None: not read yet; read once by refresh).
     overrides: list[str] | None = None
+    # A Slurm run's cost (set by the Slurm tracker from the job's final sacct row) and the latest idle
+    # warning of its live efficiency check; both cleared when a final run goes live again (a restart).
+    cpu_hours: float | None = None
+    gpu_hours: float | None = None
+    efficiency_warning: str = ""
 
     def info(self) -> JobInfo:
         return JobInfo(
@@ -92,6 +97,7 @@ class Job:
             reason=self.reason, exit_code=self.exit_code, launcher=self.launcher, slurm_id=self.slurm_id,
             pid=self.pid, node=self.node, created=self.created, started=self.started, ended=self.ended,
             attempts=self.attempts, overrides=summary_overrides(self.overrides), project=self.project_root,
+            cpu_hours=self.cpu_hours, gpu_hours=self.gpu_hours, efficiency_warning=self.efficiency_warning,
         )
 
     def refresh(self, st: dict | None = None) -> bool:
@@ -125,6 +131,9 @@ class Job:
         self.created = view.created_of(st, self.created)  # an adopted run: when it was first queued
         self.attempts = int(st.get("attempt") or self.attempts or 1)
         self.launcher = st.get("launcher", self.launcher)
+        if before[0] in R.FINAL_STATES and self.state in R.LIVE_STATES:  # a new run: not the last one's figures
+            self.cpu_hours = self.gpu_hours = None
+            self.efficiency_warning = ""
         for h in st.get("history", []):
             for key in ("slurm_id", "jobid"):
                 v = h.get(key)
@@ -136,7 +145,8 @@ class Job:
         return {k: getattr(self, k) for k in (
             "job_id", "run_dir", "config", "tag", "project_root", "results_root", "launcher", "created",
             "state", "reason", "exit_code", "slurm_id", "pid", "pid_start", "node", "started", "ended",
-            "attempts", "history_ids", "previous", "unrecorded_over", "overrides")}
+            "attempts", "history_ids", "previous", "unrecorded_over", "overrides", "cpu_hours", "gpu_hours",
+            "efficiency_warning")}
 
     @classmethod
     def from_json(cls, d: dict) -> "Job":

@@ -34,7 +34,7 @@ from textual.scroll_view import ScrollView
 from heyhi.wire import paths
 from heyhi.states import JobState
 
-from .format import config_label, end_toasts, short_path
+from .format import MAX_END_TOASTS, config_label, end_toasts, short_path
 from .link import Connector, Link, LinkState, local_connector
 from .screens.configs import ConfigsScreen
 from .widgets.configs import ConfFile
@@ -57,6 +57,15 @@ def _jobs_screen():
     from .screens.jobs import JobsScreen  # lean: keeps the start-up of heyhi-tui from loading it
 
     return JobsScreen()
+
+
+def idle_toasts(before: Mapping[str, "JobInfo"], after: list["JobInfo"]) -> list[str]:
+    """The toasts for the daemon's new efficiency warnings (``JobInfo.efficiency_warning``) of jobs
+    already shown: one each, or one counting them past ``MAX_END_TOASTS``."""
+    latest = {j.job_id: j for j in after}.values()
+    notes = [j.efficiency_warning for j in latest if j.efficiency_warning and j.job_id in before
+             and before[j.job_id].efficiency_warning != j.efficiency_warning]
+    return notes if len(notes) <= MAX_END_TOASTS else [f"{len(notes)} Slurm jobs idle while holding their allocation"]
 
 
 def _sweeps_screen():
@@ -191,8 +200,11 @@ class HeyHiApp(App[None]):
             else:
                 self.jobs[jid] = job
         self.jobs_rev += 1
-        for text, severity in end_toasts(before, [*(reset or ()), *changes.values()], self.config_label):
+        after = [*(reset or ()), *changes.values()]
+        for text, severity in end_toasts(before, after, self.config_label):
             self.notify(text, title="job ended", severity=severity, timeout=8)
+        for text in idle_toasts(before, after):  # the daemon's live efficiency check
+            self.notify(text, title="job idle?", severity="warning", timeout=15)
 
     def on_app_focus(self) -> None:
         if self.remote:  # no file watching over SSH: coming back to the terminal re-reads

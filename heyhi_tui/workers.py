@@ -1,15 +1,20 @@
-"""Workers of screens and widgets that may outlive what they update: one rule for all of them.
+"""Workers and app watchers of screens and widgets that may outlive what they update: one rule for
+all of them.
 
 A worker awaits the daemon (or a file); the user may close its screen meanwhile. When the worker
 comes back, the widgets it would update are gone and Textual's query raises ``NoMatches``. That
 is not an error of the app: the work is dropped. The same error while the node is still shown is
 a bug of the app and still fails loudly (the app's usual worker error).
+
+A watcher of the app's state (``watch_app``) is called while its screen is being taken down
+(Textual drops it only once the screen is closing, after its widgets are removed): the call is
+dropped then, before it looks for a widget.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Callable
 
 from textual import work
 from textual.css.query import NoMatches
@@ -43,3 +48,14 @@ def node_work(method: Any = None, **kwargs: Any) -> Any:
         return work(run, **kwargs)
 
     return wrap if method is None else wrap(method)
+
+
+def watch_app(node: DOMNode, attribute: str, callback: Callable[[Any], Any], *, init: bool = True) -> None:
+    """``node.watch(node.app, attribute, callback)``, the callback dropped once ``node`` is gone."""
+
+    def call(value: Any) -> Any:
+        if not gone(node):
+            return callback(value)
+        return None
+
+    node.watch(node.app, attribute, call, init=init)

@@ -7,6 +7,9 @@ not race; up.sh only starts what is missing) and checks again.
 
 The ``slurm_cluster`` fixture skips with a one-line reason when no cluster is available, but
 under CI=true it FAILS instead: CI must not turn the cluster tests into silent skips.
+
+``cluster_conf(**settings)`` runs a test body with slurm.conf settings changed in the running cluster
+(``scontrol reconfigure``) and restores them after; ``show_config()`` reads ``scontrol show config``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import fcntl
 import os
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -138,3 +142,71 @@ def slurm_daemon(tmp_path, monkeypatch, **env: str):
     finally:
         proc.stop()
         shutil.rmtree(d, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------- reconfiguring the cluster
+
+SLURM_CONF = Path(os.environ.get("SLURM_CONF", "/etc/slurm/slurm.conf"))
+CONF_WAIT_S = 30.0
+
+
+def show_config() -> dict[str, str]:
+    """``scontrol show config`` of the running cluster: {key: first word of its value} (``MinJobAge``:
+    ``"300"``, not ``"300 sec"``)."""
+    out = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=15,
+                         stdin=subprocess.DEVNULL).stdout
+    conf = {}
+    for line in out.splitlines():
+        key, eq, value = line.partition("=")
+        if eq and key.strip() and " " not in key.strip():
+            conf[key.strip()] = (value.split() or [""])[0]
+    return conf
+
+
+def _with_settings(text: str, settings: dict[str, str]) -> str:
+    """slurm.conf ``text`` with each ``Key=value`` of ``settings`` replacing that key's line (Slurm's keys
+    are case-insensitive), or added before the first NodeName line."""
+    lines, left = text.splitlines(), dict(settings)
+    for i, line in enumerate(lines):
+        key = line.split("=", 1)[0].strip()
+        for k in list(left):
+            if key.lower() == k.lower():
+                lines[i] = f"{k}={left.pop(k)}"
+    at = next((i for i, line in enumerate(lines) if line.startswith("NodeName=")), len(lines))
+    lines[at:at] = [f"{k}={v}  # set by a test (tests/slurm_util.py cluster_conf)" for k, v in left.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _apply(conf_text: str, want: dict[str, str]) -> None:
+    tmp = SLURM_CONF.with_name(SLURM_CONF.name + ".heyhi-test")
+    tmp.write_text(conf_text)
+    tmp.chmod(0o644)
+    os.replace(tmp, SLURM_CONF)
+    subprocess.run(["scontrol", "reconfigure"], check=True, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    from waiting import wait_for
+
+    wait_for(lambda: all(show_config().get(k) == v for k, v in want.items()), CONF_WAIT_S,
+             f"scontrol show config to report {want}", interval=0.2)
+
+
+@contextmanager
+def cluster_conf(**settings):
+    """Run the body with ``settings`` (slurm.conf keys, ``MaxArraySize=2``) in the running test cluster:
+    written into its slurm.conf and applied by ``scontrol reconfigure`` (Slurm 22.05 applies every key
+    that way except those slurm.conf(5) says need a restart, such as AccountingStorageEnforce), waiting
+    (bounded) until ``scontrol show config`` reports them; the original file is put back and applied
+    after, also when the body fails. Holds up.sh's lock meanwhile, so no up.sh (which would rewrite
+    slurm.conf) runs during the window, and no other test's window overlaps. Other tests share the
+    cluster: keep the body short. A test process killed inside leaves the change: ``up.sh`` undoes it."""
+    want = {k: str(v) for k, v in settings.items()}
+    lock_path = STATE / "up.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        original = SLURM_CONF.read_text()
+        before = show_config()
+        try:
+            _apply(_with_settings(original, want), want)
+            yield before
+        finally:
+            _apply(original, {k: before.get(k, "") for k in want})

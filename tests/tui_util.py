@@ -84,6 +84,26 @@ async def until(pilot, cond: Callable[[], T], timeout: float = 15.0, what: str =
         await asyncio.sleep(0.01)  # poll interval, not a wait for the event itself
 
 
+async def send_key(pilot, key: str) -> None:
+    """Post one key press as ``pilot.press`` does, without its two waits for the CPU to go idle (each
+    at least 40 ms, up to 2 s on a busy app): for callers that then wait on what the key changes."""
+    import unicodedata
+
+    from textual import events
+    from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
+
+    if len(key) == 1 and not key.isalnum():
+        key = _character_to_key(key)
+    try:
+        char = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(key, key)))
+    except KeyError:
+        char = key if len(key) == 1 else None
+    event = events.Key(key, char)
+    event.set_sender(pilot.app)
+    pilot.app._driver.send_message(event)
+    await pilot.pause(0)  # the key handled, with what it posted to the screen
+
+
 def screen_text(app) -> str:
     """What the screen shows, as plain text (rendered like a screenshot), for checks and messages."""
     import io

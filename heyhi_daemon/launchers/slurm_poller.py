@@ -151,9 +151,10 @@ class SlurmPoller:
         self.calls = 0  # Slurm commands run so far (squeue + sacct + sstat)
         self.polls = 0
         #: live efficiency: at most one batched sstat per efficiency.interval_s for the running jobs;
-        #: its warnings (one line each) wait in efficiency_warnings for the tracker to emit
+        #: its warnings (job id and one line each) wait in efficiency_warnings for the tracker to emit
         self.efficiency = efficiency or EFF.EfficiencyWatch.from_env()
-        self.efficiency_warnings: deque[str] = deque(maxlen=1000)
+        self.efficiency_warnings: deque[EFF.IdleWarning] = deque(maxlen=1000)
+        self._raw: dict[str, str] = {}  # array task id (5_2) -> its own job id (squeue's %A)
 
     def run(self, argv: list[str]) -> str:
         """Run one Slurm command through this poller's runner, counted in ``rate``."""
@@ -185,6 +186,7 @@ class SlurmPoller:
         self._heyhi.pop(job_id, None)
         self.missing.pop(job_id, None)
         self._sacct_waits.pop(job_id, None)
+        self._raw.pop(job_id, None)
 
     def next_interval(self) -> float:
         """Seconds to wait before the next poll."""
@@ -199,18 +201,23 @@ class SlurmPoller:
             self.check_efficiency()
         return changes
 
-    def check_efficiency(self) -> list[str]:
+    def check_efficiency(self) -> list[EFF.IdleWarning]:
         """One sstat for all tracked jobs squeue last showed RUNNING (none when there is none):
-        feeds ``efficiency``; returns its new warnings (also kept in ``efficiency_warnings``)."""
+        feeds ``efficiency``; returns its new warnings (also kept in ``efficiency_warnings``).
+        sstat takes an array task (``5_2``) for its whole array and names every step by the task's own
+        job id (squeue's ``%A``): it is asked for, and answers by, those ids, mapped back here."""
         running = [j for j, obs in self._last.items() if obs[0] == "RUNNING" and sp.is_job_id(j)]
         if not running:
             return []
+        own = {self._raw.get(j, j): j for j in running}
         self.calls += 1
         self.rate.record("sstat")
         try:
-            sample = EFF.parse_sstat(self._run(EFF.sstat_argv(running)))
+            got = EFF.parse_sstat(self._run(EFF.sstat_argv(list(own))))
         except SlurmError:
-            sample = {}  # no step running yet, or sstat unavailable: try again next interval
+            got = EFF.Sample({}, {})  # no step running yet, or sstat unavailable: try again next interval
+        sample = EFF.Sample({own[k]: v for k, v in got.cpu.items() if k in own},
+                            {own[k]: v for k, v in got.gpu.items() if k in own})
         warnings = self.efficiency.observe(sample)
         self.efficiency_warnings.extend(warnings)
         return warnings
@@ -258,6 +265,8 @@ class SlurmPoller:
                 final_sq[job_id] = obs
             elif get_last(job_id) != obs:
                 changed[job_id] = obs
+                if "_" in job_id:  # an array task: sstat knows it by its own id only (see check_efficiency)
+                    self._raw[job_id] = row[6]
         if missing:
             for job_id in rows.keys() & missing.keys():
                 del missing[job_id]
@@ -344,6 +353,9 @@ class SlurmPoller:
             if waits:
                 for job_id in finished:
                     waits.pop(job_id, None)
+            if self._raw:
+                for job_id in finished:
+                    self._raw.pop(job_id, None)
 
         if changes:
             self._interval = self.min_interval

@@ -8,9 +8,11 @@ after a submit or a change to 60 s when nothing changes. The batch scripts are r
 
 Cost and limits: a job's final sacct row (from the poller's batched sacct, no query of its own) is
 recorded as the run's ``heyhi.cost.json`` (``heyhi.slurm.cost``, atomically; when slurmdbd lags, the
-poller keeps the job in its sacct batch a few polls more). The cluster's limits (``heyhi.slurm.limits``:
-MaxArraySize, MaxJobCount, MaxSubmitJobs) are asked once per daemon start; every Slurm query the
-poller makes is counted (``poller.rate``) for ``heyhi ctl status``.
+poller keeps the job in its sacct batch a few polls more), and its CPU-/GPU-hours go to the job's
+``JobInfo``. An idle warning of the poller's live efficiency check (``heyhi.slurm.efficiency``) is
+logged and becomes the job's ``efficiency_warning``, sent to subscribers as a JobEvent. The cluster's
+limits (``heyhi.slurm.limits``: MaxArraySize, MaxJobCount, MaxSubmitJobs) are asked once per daemon
+start; every Slurm query the poller makes is counted (``poller.rate``) for ``heyhi ctl status``.
 
 Exactly once (``heyhi.launchers.slurm_once``): every submission is recorded as intended before sbatch
 and carries its identity in the job's comment; a job whose id was not recorded when the daemon died is
@@ -46,7 +48,7 @@ from heyhi.slurm.identity import identity, with_identity
 from heyhi.slurm import cost as C, limits as LIM, segments as SEG
 from heyhi.slurm.script import render_array
 
-from heyhi_daemon.job_store import Job, JobStore
+from heyhi_daemon.job_store import Job, JobStore, job_id_of
 from heyhi_daemon.launchers.slurm_poller import JobChange, SlurmPoller
 
 log = logging.getLogger("heyhi.daemon.slurm")
@@ -217,16 +219,21 @@ class SlurmTracker:
             lim = self.limits()
         return lim.array_size()
 
-    def _record_cost(self, rd: "R.RunDir", ch: JobChange) -> None:
-        """Write what the job cost (``heyhi.cost.json``, atomically) from its final sacct row, if sacct gave one."""
+    def _record_cost(self, rd: "R.RunDir", ch: JobChange) -> Job | None:
+        """Write what the job cost (``heyhi.cost.json``, atomically) from its final sacct row, if sacct gave one,
+        and give its CPU-/GPU-hours to the run's job (``JobInfo``); that job, or None (no cost, no job)."""
         c = C.cost_of(ch.acct) if ch.acct is not None else None
         if c is None:
-            return
+            return None
         try:
             R.write_atomic(Path(rd.path) / C.COST_FILE, json.dumps(c, indent=1, sort_keys=True))
             log.debug("%s: cost of Slurm job %s recorded", rd.path, ch.job_id)
         except OSError as e:
             log.warning("%s: cannot record the cost: %s", rd.path, e)
+        job = self.store.jobs.get(job_id_of(rd.path))
+        if job is not None:
+            job.cpu_hours, job.gpu_hours = c["cpu_hours"], c["gpu_hours"]
+        return job
 
     async def submit_array(self, settings: dict, name: str, list_file: Path, n: int, throttle: int | None,
                            script: Path, out_dir: Path, intent_path: Path | None = None,
@@ -308,7 +315,7 @@ class SlurmTracker:
                 except Exception:  # noqa: BLE001 - one job's change must not stop the polling of all
                     log.exception("slurm: applying %s failed", ch[:3])
             while self.poller.efficiency_warnings:  # live efficiency (one batched sstat per interval)
-                log.warning("%s", self.poller.efficiency_warnings.popleft())
+                self._warn(self.poller.efficiency_warnings.popleft())
             for sid, n in list(self.poller.missing.items()):
                 if n >= 3:
                     await self._lost(sid)
@@ -317,12 +324,24 @@ class SlurmTracker:
                 for sid in [s for s in self._cost_pending if s not in tracked]:  # sacct never gave it
                     del self._cost_pending[sid]
 
+    def _warn(self, w) -> None:
+        """An idle warning (``heyhi.slurm.efficiency.IdleWarning``): one log line, and the job's latest
+        warning, sent to subscribers as a JobEvent (``heyhi ctl show`` and the TUI show it)."""
+        log.warning("%s", w.text)
+        jid = self.by_slurm.get(w.job)
+        job = self.store.jobs.get(jid) if jid else None
+        if job is not None:
+            job.efficiency_warning = w.text
+            self.on_change(job)
+
     async def _apply(self, ch: "JobChange") -> None:
         run_dir = self._cost_pending.get(ch.job_id)
         if run_dir is not None:  # final already: only its sacct row (the cost) was awaited
             if ch.acct is not None:
                 del self._cost_pending[ch.job_id]
-                self._record_cost(R.RunDir(run_dir), ch)
+                job = self._record_cost(R.RunDir(run_dir), ch)
+                if job is not None:
+                    self.on_change(job)
             return
         jid = self.by_slurm.get(ch.job_id)
         job = self.store.jobs.get(jid) if jid else None

@@ -33,7 +33,7 @@ from ..widgets.banner import LinkBanner
 from ..widgets.configs import CONFIG_EXTS, ConfFile, ConfigPreview, ConfTree, Preview
 from ..widgets.deferred import Deferred
 from ..widgets.keybar import KeyBar
-from ..workers import node_work
+from ..workers import node_work, watch_app
 
 MAX_DIRS = 500
 MAX_SCRIPTS = 1000  # script tasks listed, at most
@@ -109,8 +109,8 @@ class ConfigsScreen(Screen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.watch(self.app, "conf_rev", self._conf_changed, init=False)
-        self.watch(self.app, "link_state", self._link_changed, init=True)
+        watch_app(self, "conf_rev", self._conf_changed, init=False)
+        watch_app(self, "link_state", self._link_changed, init=True)
 
     @on(ConfTree.Ready)
     def _tree_ready(self, event: ConfTree.Ready) -> None:

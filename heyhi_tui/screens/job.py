@@ -25,7 +25,7 @@ from ..widgets.keybar import KeyBar
 from ..widgets.logs import LogPane
 from ..widgets.metrics import MetricsView
 from ..widgets.results import ResultsView, RunTextView, read_run_file
-from ..workers import node_work
+from ..workers import node_work, watch_app
 from .jobactions import JobActionsMixin
 
 TABS = ("tab-log", "tab-config", "tab-results", "tab-metrics")
@@ -82,7 +82,7 @@ class JobScreen(JobActionsMixin, Screen):
 
     def on_mount(self) -> None:
         self.sub_title = f"job {self.job_id}"
-        self.watch(self.app, "jobs_rev", self._jobs_changed, init=True)
+        watch_app(self, "jobs_rev", self._jobs_changed, init=True)
         self.set_interval(1.0, self._show)
         self.query_one("#log").focus()
 

@@ -19,6 +19,7 @@ from ..format import STATES
 from ..widgets.banner import LinkBanner
 from ..widgets.keybar import KeyBar
 from ..widgets.jobs import SORT_ORDER, JobCounts, JobsTable, JobsView
+from ..workers import watch_app
 from .jobactions import JobActionsMixin
 
 WIDE = 120  # columns from which the table shows every column
@@ -74,7 +75,7 @@ class JobsScreen(JobActionsMixin, JobsView, Screen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.watch(self.app, "jobs_rev", self._jobs_changed, init=True)
+        watch_app(self, "jobs_rev", self._jobs_changed, init=True)
         self.query_one(JobsTable).focus()
 
     def on_resize(self) -> None:

@@ -47,7 +47,7 @@ from ..widgets.configs import FieldDocs
 from ..widgets.flat import FlatTable
 from ..widgets.overrides import OverrideEditor
 from ..widgets.sweeps import PlanTable, counts_text
-from ..workers import node_work
+from ..workers import node_work, watch_app
 
 MODES = ("gentle_start", "start_restart", "start_continue", "restart", "dryrun")
 VALIDATE_DEBOUNCE_S = 0.15
@@ -124,7 +124,7 @@ class LaunchScreen(Screen):
         self.query_one("#launch-plan").display = False
         self.load_fields()
         self.load_draft()
-        self.watch(self.app, "conf_rev", self._conf_changed, init=False)
+        watch_app(self, "conf_rev", self._conf_changed, init=False)
 
     def _conf_changed(self, rev: int) -> None:
         self.load_fields()

@@ -14,6 +14,7 @@ from textual.widgets import Header
 from ..widgets.banner import LinkBanner
 from ..widgets.keybar import KeyBar
 from ..widgets.logs import LogPane
+from ..workers import watch_app
 
 
 class LogsScreen(Screen):
@@ -38,7 +39,7 @@ class LogsScreen(Screen):
     def on_mount(self) -> None:
         job = self.app.jobs.get(self.job_id)
         self.sub_title = f"log of {self.job_id}" + (f" ({self.app.config_label(job.config)})" if job else "")
-        self.watch(self.app, "jobs_rev", self._jobs_changed, init=True)
+        watch_app(self, "jobs_rev", self._jobs_changed, init=True)
         self.query_one("#log").focus()
 
     def _jobs_changed(self, rev: int) -> None:

@@ -21,7 +21,7 @@ from heyhi.wire.protocol import DaemonError, SweepDetail, SweepReport
 from ..widgets.banner import LinkBanner
 from ..widgets.keybar import KeyBar
 from ..widgets.sweeps import Charts, PointsTable, ReportTable, num, progress
-from ..workers import node_work
+from ..workers import node_work, watch_app
 from .sweeps import MIN_GAP_S, POLL_S
 
 BEST_SEEDS = "[0,1,2,3,4]"  # the seeds ``b`` proposes (edit them in the launch editor)
@@ -71,8 +71,8 @@ class SweepScreen(Screen):
     def on_mount(self) -> None:
         self.sub_title = f"sweep {self.sweep_id}"
         self.query_one("#sweep-points").focus()
-        self.watch(self.app, "jobs_rev", self._jobs_changed, init=False)
-        self.watch(self.app, "link_state", lambda state: state.connected and self.load(), init=False)
+        watch_app(self, "jobs_rev", self._jobs_changed, init=False)
+        watch_app(self, "link_state", lambda state: state.connected and self.load(), init=False)
         self.set_interval(POLL_S, self._tick)
         self.load()
         self._show_info()

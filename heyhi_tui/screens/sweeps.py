@@ -21,7 +21,7 @@ from heyhi.wire.protocol import DaemonError, SweepInfo, SweepList, SweepStatus
 from ..widgets.banner import LinkBanner
 from ..widgets.keybar import KeyBar
 from ..widgets.sweeps import num, progress
-from ..workers import node_work
+from ..workers import node_work, watch_app
 
 POLL_S = 2.0  # while a sweep is active
 MIN_GAP_S = 1.0  # job events ask again at most this often
@@ -63,8 +63,8 @@ class SweepsScreen(Screen):
                            ("progress", "progress"), ("best", "best")):
             table.add_column(label, key=key)
         table.focus()
-        self.watch(self.app, "jobs_rev", self._jobs_changed, init=False)
-        self.watch(self.app, "link_state", lambda state: state.connected and self.load(), init=False)
+        watch_app(self, "jobs_rev", self._jobs_changed, init=False)
+        watch_app(self, "link_state", lambda state: state.connected and self.load(), init=False)
         self.set_interval(POLL_S, self._tick)
         self.load()
         self._show()

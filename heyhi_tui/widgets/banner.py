@@ -9,6 +9,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from ..link import LinkState
+from ..workers import watch_app
 
 
 class LinkBanner(Static):
@@ -17,7 +18,7 @@ class LinkBanner(Static):
     state: reactive[LinkState] = reactive(LinkState, always_update=True)
 
     def on_mount(self) -> None:
-        self.watch(self.app, "link_state", self._set_state, init=True)
+        watch_app(self, "link_state", self._set_state, init=True)
         self.set_interval(1.0, self._tick)
 
     def _set_state(self, state: LinkState) -> None:

@@ -2,8 +2,11 @@
 
 The table shows what tells runs apart: the overrides in full (wrapped in their column, at most
 ``MAX_ROW_LINES`` lines a row, an ellipsis past that), the project (wide screens; on narrow ones
-when the rows span several), the age. Rows are sorted by any column (``sort_key``, ``sort_reverse``,
-given by the screen; newest first by default) and filtered by state, text and project. Rows are
+when the rows span several), the age; on wide screens also what a Slurm run cost (GPU-hours for a
+job that held GPUs, else CPU-hours: ``cost_text``, as the daemon's ``JobInfo`` carries it; the column
+shows only when some job has a cost, blank for the others). Rows are sorted by any column
+(``sort_key``, ``sort_reverse``, given by the screen; newest first by default) and filtered by state,
+text and project. Rows are
 added, updated cell by cell and removed in place, and the cursor stays on its job while events
 stream in and rows move. ``space`` marks rows (``marked``) for the actions on several jobs.
 """
@@ -32,9 +35,11 @@ COLUMNS = (
     ("id", "id", False), ("project", "project", False), ("config", "config", False),
     ("overrides", "overrides", False), ("state", "state", False), ("age", "age", False),
     ("runtime", "runtime", True), ("slurm_id", "slurm", True), ("node", "node", True), ("attempts", "att", True),
+    ("cost", "cost", True),
 )
 TITLES = {k: t for k, t, _ in COLUMNS}
-SORT_ORDER = ("age", "state", "config", "overrides", "project", "id", "runtime", "slurm_id", "node", "attempts")
+SORT_ORDER = ("age", "state", "config", "overrides", "project", "id", "runtime", "slurm_id", "node", "attempts",
+              "cost")
 MIN_OVERRIDES = 16  # the overrides column never gets narrower (the table scrolls sideways instead)
 MAX_ROW_LINES = 4  # lines of overrides a row shows at most (then an ellipsis; the job screen has all)
 MAX_LABEL = 24  # cells of a config or project label (longer ones are cut with an ellipsis)
@@ -43,6 +48,20 @@ MARK = "●"
 
 def _ellipsize(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(1, width - 1)] + "…"
+
+
+def _has_cost(j: JobInfo) -> bool:
+    return j.cpu_hours is not None or j.gpu_hours is not None
+
+
+def cost_text(j: JobInfo) -> str:
+    """``2.5 GPU-h`` for a job that held GPUs, else ``0.0017 CPU-h``; "" when the daemon knows no cost
+    (a local run, a Slurm run not ended or without accounting)."""
+    gpu, cpu = j.gpu_hours, j.cpu_hours
+    unit, h = ("GPU", gpu) if gpu else ("CPU", cpu)
+    if not isinstance(h, (int, float)):
+        return ""
+    return f"{h:.3g} {unit}-h" if h >= 0.001 or not h else f"{h:.2g} {unit}-h"
 
 
 def job_matches(job: JobInfo, state: str, text: str, project: str = "") -> bool:
@@ -87,6 +106,8 @@ def sort_value(j: JobInfo, key: str, label: Callable[[str], str], now: float) ->
         return j.slurm_id or ""
     if key == "node":
         return j.node or ""
+    if key == "cost":
+        return (j.gpu_hours or 0.0, j.cpu_hours if j.cpu_hours is not None else -1.0)
     return j.job_id
 
 
@@ -141,8 +162,10 @@ class JobsTable(JobsView, DataTable):
     # ---- columns ----------------------------------------------------------------------------------
     def _wanted_columns(self, jobs: list[JobInfo]) -> tuple[str, ...]:
         several = len({project_of(j) for j in jobs}) > 1
+        costs = self.wide and any(_has_cost(j) for j in jobs)
         return tuple(k for k, _, wide_only in COLUMNS
-                     if (self.wide or not wide_only) and (k != "project" or self.wide or several))
+                     if (self.wide or not wide_only) and (k != "project" or self.wide or several)
+                     and (k != "cost" or costs))
 
     def _set_columns(self, keys: tuple[str, ...] | None = None) -> None:
         """(Re)make the columns (``keys``: which; default: for the jobs shown), then every row."""
@@ -248,6 +271,7 @@ class JobsTable(JobsView, DataTable):
             "slurm_id": Text(j.slurm_id or ""),
             "node": Text(j.node or ""),
             "attempts": Text(str(j.attempts) if j.attempts else ""),
+            "cost": Text(cost_text(j)),
         }
 
     def sync(self) -> None:

@@ -386,6 +386,7 @@ class LogView(ScrollView, can_focus=True):
         # The user scrolled up: stay put even if told to follow, until the pane clears it (its
         # ``following`` changes after the scroll's message, and lines may arrive before).
         self.hold = False
+        self._end_y: float | None = None  # where following last put the view: its end then
 
     # ---- what readers see ------------------------------------------------------------------------
     @property
@@ -408,9 +409,27 @@ class LogView(ScrollView, can_focus=True):
         self.virtual_size = Size(max(w.widest + 2, self.size.width), w.count)
         if follow and not self.hold:
             self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
-        elif shift:
-            self.scroll_to(y=max(0, self.scroll_offset.y + shift), animate=False, immediate=True)
+            self._end_y = self.scroll_offset.y
+        else:
+            self._end_y = None
+            if shift:
+                self.scroll_to(y=max(0, self.scroll_offset.y + shift), animate=False, immediate=True)
         self.refresh()
+
+    def _keep_end(self) -> None:
+        """Following, the end stays in view when the view's height changes (the terminal resized, a
+        status of more rows, a horizontal scroll bar shown): a job that ended adds no line to bring
+        it back, and "end of log" would be shown above a hidden last line."""
+        if self._end_y is not None and not self.hold and self.scroll_offset.y == self._end_y \
+                and self.max_scroll_y != self._end_y:
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+            self._end_y = self.scroll_offset.y
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._keep_end)
+
+    def watch_show_horizontal_scrollbar(self) -> None:
+        self.call_after_refresh(self._keep_end)
 
     def clear_cache(self) -> None:
         self._cache.clear()
@@ -426,6 +445,7 @@ class LogView(ScrollView, can_focus=True):
         self._cache.clear()
 
     def center_on(self, index: int) -> None:
+        self._end_y = None
         height = self.scrollable_content_region.height
         self.scroll_to(y=max(0, index - height // 2), animate=False, immediate=True)
 
@@ -476,6 +496,7 @@ class LogView(ScrollView, can_focus=True):
 
     # ---- the user's scrolling --------------------------------------------------------------------
     def _scrolled(self, up: bool) -> None:
+        self._end_y = None
         if up:
             self.hold = True
         self.post_message(self.UserScrolled(up))

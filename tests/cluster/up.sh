@@ -62,9 +62,12 @@ write_conf() {  # write_conf PATH
   local node_hw acct
   node_hw=$(slurmd -C | head -1 | sed -e 's/^NodeName=[^ ]* //' -e 's/ UpTime.*//')
   if [ "$DBD" = 1 ]; then
+    # job_comment: sacct's Comment (HeyHi finds its jobs by their identity there); Enforce=limits (implies
+    # associations): a user without an association is refused, as on a lab's cluster (section 8 adds them)
     acct="AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
-AccountingStoreFlags=job_comment"  # sacct's Comment: HeyHi finds its jobs by their identity there
+AccountingStoreFlags=job_comment
+AccountingStorageEnforce=limits"
   else
     acct="AccountingStorageType=accounting_storage/none"
   fi
@@ -312,4 +315,17 @@ EOF
 log "ssh key:         $S/id_ed25519"
 log "ssh known_hosts: $S/known_hosts   (env: $STATE/cluster.env)"
 log "ssh: ssh ${SSHOPTS[*]} root@127.0.0.1   (also $SSH_USER@)"
+
+# --- 8. associations: with AccountingStorageEnforce=limits only users with one may submit -----------
+# (root's, in account root, comes with the cluster; both users get one in account heyhi)
+if [ "$DBD" = 1 ] && alive slurmdbd /usr/sbin/slurmdbd; then
+  [ -n "$(sacctmgr -n -P show account heyhi format=account)" ] \
+    || sacctmgr -i add account heyhi Cluster="$CLUSTER" Description="HeyHi tests" Organization=heyhi >/dev/null
+  for u in root "$SSH_USER"; do
+    if [ -z "$(sacctmgr -n -P show assoc cluster="$CLUSTER" account=heyhi user="$u" format=user)" ]; then
+      sacctmgr -i add user "$u" Account=heyhi Cluster="$CLUSTER" >/dev/null
+      log "association $u@heyhi added"
+    fi
+  done
+fi
 echo READY

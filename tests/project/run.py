@@ -22,6 +22,9 @@ def probe(cfg):
         while not Path(cfg.release).exists():
             time.sleep(0.02)
     if cfg.segment_work:
+        if heyhi.segment()[0] == cfg.wait_limit_in_segment and os.environ.get("SLURM_RESTART_COUNT", "0") == "0":
+            print(f"segment {cfg.wait_limit_in_segment}: waiting for the time-limit warning", flush=True)
+            time.sleep(3600)  # heyhi.job's warning handler requeues the job and ends this process
         done = len(Path("segments.count").read_text().splitlines()) if Path("segments.count").exists() else 0
         with open("segments.count", "a") as fh:
             fh.write(f"{done + 1} {os.environ.get('SLURM_JOB_ID')} {heyhi.segment()}\n")

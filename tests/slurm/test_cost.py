@@ -3,8 +3,9 @@
 * parsing sacct's cost fields, table-driven; a FAKE sacct answer (a recorded line with ``gres/gpu=8``:
   there is no GPU here) replayed through the real poller gives GPU-hours;
 * on the real test cluster: a probe that burns CPU for a couple of seconds ends, the daemon records its
-  ``heyhi.cost.json`` from the one batched sacct, ``heyhi ctl show`` prints its cost line with a CPU
-  efficiency above zero, and ``heyhi ctl status`` shows the daemon's squeue/sacct rate.
+  ``heyhi.cost.json`` from the one batched sacct (and the same CPU-/GPU-hours in the job's ``JobInfo``),
+  ``heyhi ctl show`` prints its cost line with a CPU efficiency above zero, and ``heyhi ctl status``
+  shows the daemon's squeue/sacct rate.
 """
 
 from __future__ import annotations
@@ -151,7 +152,12 @@ def test_cost_of_a_real_job_in_ctl_show_and_query_rate_in_ctl_status(daemon, pro
     m = re.search(rf"cost: 1 CPU, 0 GPUs{mem} held for \d+ s: [0-9.e-]+ CPU-h, 0 GPU-h; "
                   rf"CPU efficiency (\d+)%, memory (\d+% of 1 GiB|unknown)", line)
     assert m and int(m.group(1)) > 0, line
-    assert json.loads(run_cli(["ctl", "show", job, "--json"], cwd=proj).stdout)["cost"]["slurm_id"] == c["slurm_id"]
+    detail = json.loads(run_cli(["ctl", "show", job, "--json"], cwd=proj).stdout)
+    assert detail["cost"]["slurm_id"] == c["slurm_id"]
+    # the daemon's JobInfo carries the same figures (the TUI's cost column reads them, over SSH too)
+    assert detail["job"]["cpu_hours"] == pytest.approx(c["cpu_hours"]) and detail["job"]["gpu_hours"] == 0, detail
+    listed = json.loads(run_cli(["ctl", "list", "--json"], cwd=proj).stdout)["jobs"]
+    assert [j["cpu_hours"] for j in listed if j["job_id"] == job] == [pytest.approx(c["cpu_hours"])], listed
 
     st = run_cli(["ctl", "status"], cwd=proj)
     line = next((x for x in st.stdout.splitlines() if x.startswith("slurm queries: ")), "")

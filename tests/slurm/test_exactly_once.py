@@ -5,7 +5,14 @@ completes, and its records name that job.
 
 The daemon is stopped at those moments by its TEST HOOKS ``HEYHI_TEST_PAUSE_AFTER_SBATCH`` and
 ``HEYHI_TEST_PAUSE_BEFORE_SBATCH`` (``heyhi.launchers.slurm_once.test_pause``). The jobs are submitted
-held (``--hold``) where the test needs them to stay in squeue until the daemon is back, and released then."""
+held (``--hold``) where the test needs them to stay in squeue until the daemon is back, and released then.
+
+A job may also END while no daemon is up: one that ran records its end itself (completed, or crashed naming
+the error) and the daemon back submits nothing; one that failed before it could record anything (its
+folder unreadable to it: here its ``heyhi.run.json`` is moved away while it runs) is known to Slurm alone,
+and, once slurmctld has forgotten it (the cluster reconfigured to ``MinJobAge=2`` for that window,
+``slurm_util.cluster_conf``), to sacct alone: the daemon back finds it there by its identity, adopts it
+and records the failure Slurm gives."""
 
 from __future__ import annotations
 
@@ -23,8 +30,8 @@ import pytest
 
 from conftest import run_cli
 from daemon_util import DaemonProcess
-from slurm_util import slurm_cluster  # noqa: F401  (fixture)
-from waiting import wait_for
+from slurm_util import cluster_conf, slurm_cluster  # noqa: F401  (fixture)
+from waiting import status, wait_for
 
 from heyhi.slurm.identity import identity
 from heyhi.wire import protocol as P
@@ -207,6 +214,82 @@ def test_sweep_array_killed_right_after_sbatch_is_one_array(daemons, proj, tmp_p
     folders = (adir / "0000.folders").read_text().splitlines()
     for i, d in enumerate(folders):
         assert (Path(d) / "heyhi.jobid").read_text().strip() == f"{array_id}_{i}"
+
+
+def in_squeue(sid: str) -> bool:
+    out = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%F"], capture_output=True, text=True).stdout
+    return sid in out.split()
+
+
+def sacct_state(sid: str) -> str:
+    out = subprocess.run(["sacct", "-X", "-n", "--parsable2", "-o", "State", "-j", sid], capture_output=True,
+                         text=True).stdout.split()
+    return out[0] if out else ""
+
+
+@pytest.mark.parametrize("extra, state, reason", [
+    pytest.param([], "completed", None, id="completed"),
+    pytest.param(["crash=true"], "crashed", "RuntimeError: probe crashed on purpose", id="crashed"),
+])
+def test_job_that_ran_to_its_end_while_no_daemon_was_up_is_never_submitted_again(daemons, proj, tmp_path,
+                                                                                  extra, state, reason):
+    overrides = ["Ilauncher=slurm_cpu", f"tag=ended-{state}", *extra]
+    run_dir = out_dir(proj, overrides)
+    ident = identity(run_dir)
+    daemons.idents.append(ident)
+    paused = tmp_path / "paused-ended"
+    daemons.start(HEYHI_TEST_PAUSE_AFTER_SBATCH=str(paused))
+    launch_in_thread(daemons.sock, proj, overrides)
+    daemons.kill_when_paused(paused)
+    (sid,) = jobs_with(ident)
+    assert intent(run_dir / "heyhi.submit.json")["jobid"] is None
+
+    # no daemon is up: the job runs, records its own end, and Slurm's accounting has it final
+    wait_for(lambda: status(run_dir).get("state") == state, SLURM_WAIT_S, f"the job to end {state} on its own")
+    wait_for(lambda: sacct_state(sid) in ("COMPLETED", "FAILED"), 120, "sacct's final row", interval=0.5)
+
+    daemons.start()
+    d = show(daemons.sock, str(run_dir))
+    assert (d.job.state, d.job.slurm_id, d.job.reason or None) == (state, sid, reason), d.job
+    assert jobs_with(ident) == {sid}  # the one submission, never a second
+    hist = status(run_dir)["history"]
+    assert {h.get("slurm_id") for h in hist if h.get("slurm_id")} == {sid}
+    assert ("probe done" in (run_dir / "stdout.log").read_text()) == (state == "completed")
+
+
+def test_job_that_failed_unrecorded_while_no_daemon_was_up_is_adopted_from_sacct(daemons, proj, tmp_path):
+    overrides = ["Ilauncher=slurm_cpu", HOLD, "tag=ended-unrecorded"]
+    run_dir = out_dir(proj, overrides)
+    ident = identity(run_dir)
+    daemons.idents.append(ident)
+    paused = tmp_path / "paused-unrecorded"
+    daemons.start(HEYHI_TEST_PAUSE_AFTER_SBATCH=str(paused))
+    launch_in_thread(daemons.sock, proj, overrides)
+    daemons.kill_when_paused(paused)
+    (sid,) = jobs_with(ident)
+    run_json, away = run_dir / "heyhi.run.json", run_dir / "heyhi.run.json.away"
+
+    with cluster_conf(MinJobAge=2):  # slurmctld forgets an ended job within a purge cycle (~60 s)
+        run_json.rename(away)  # the job cannot read its run: it fails before recording anything
+        try:
+            subprocess.run(["scontrol", "release", sid], check=True, capture_output=True)
+            wait_for(lambda: sacct_state(sid) == "FAILED", SLURM_WAIT_S, "the job to fail", interval=0.5)
+        finally:
+            away.rename(run_json)
+        wait_for(lambda: not in_squeue(sid), 150, "slurmctld to forget the ended job", interval=1)
+    assert status(run_dir)["state"] == "queued" and not status(run_dir).get("slurm_id")
+    assert jobs_with(ident) == {sid}  # sacct alone knows it now
+
+    daemons.start()
+    done = wait_for(lambda: (j := show(daemons.sock, str(run_dir)).job).state not in ("queued", "submitted") and j,
+                    60, "the ended job adopted and its end recorded")
+    assert (done.state, done.slurm_id, done.reason, done.exit_code) == ("crashed", sid, "Slurm: FAILED", 2), done
+    hist = status(run_dir)["history"]
+    assert f"adopted Slurm job {sid} after a daemon restart" in [h.get("reason") for h in hist]
+    assert (run_dir / "heyhi.jobid").read_text().strip() == sid
+    assert intent(run_dir / "heyhi.submit.json")["jobid"] == sid
+    assert jobs_with(ident) == {sid}  # adopted, never submitted again
+    assert not (run_dir / "stdout.log").exists() or "probe done" not in (run_dir / "stdout.log").read_text()
 
 
 @pytest.mark.parametrize("line, found", [

@@ -3,10 +3,11 @@
 * FAKE ``scontrol show config`` / sacctmgr answers (text in Slurm 22.05's format) parsed, table-driven;
 * the real test cluster's values (up.sh: ``MaxJobCount=10000``, Slurm's default ``MaxArraySize=1001``)
   read by the daemon's tracker through its counted runner;
-* a sweep of 5 points with an array size of 2 (``$HEYHI_MAX_ARRAY_SIZE``: the test cluster stays as it
-  is, it is shared) and ``--max-parallel 1`` goes out as 3 arrays, each ``%1``, each after the one before
-  (``--dependency=afterany``): never two points at once, though the cluster has 2 CPUs (with one
-  throttle per array, two would run at once). Its report sums the points' cost.
+* a sweep of 5 points on the test cluster reconfigured to ``MaxArraySize=2`` (``slurm_util.cluster_conf``:
+  ``scontrol reconfigure``, restored after the test) and ``--max-parallel 1``: the daemon, started inside
+  that window, reads the limit from the cluster and sends the sweep as 3 arrays, each ``%1``, each after
+  the one before (``--dependency=afterany``): never two points at once, though the cluster has 2 CPUs
+  (with one throttle per array, two would run at once). Its report sums the points' cost.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from slurm_util import slurm_cluster, slurm_daemon  # noqa: F401  (fixture)
+from slurm_util import cluster_conf, show_config, slurm_cluster, slurm_daemon  # noqa: F401  (fixture)
 from waiting import wait_for
 
 from heyhi.slurm import cost as C, limits as LIM
@@ -89,8 +90,18 @@ def test_the_real_clusters_limits(slurm_cluster):
 
 
 @pytest.fixture
-def daemon(slurm_cluster, tmp_path, monkeypatch):
-    yield from slurm_daemon(tmp_path, monkeypatch, HEYHI_MAX_ARRAY_SIZE="2")
+def small_arrays(slurm_cluster):
+    """The test cluster with ``MaxArraySize=2`` for the test's length (restored after, also on failure)."""
+    with cluster_conf(MaxArraySize=2) as before:
+        assert show_config()["MaxArraySize"] == "2" and before["MaxArraySize"] == "1001"
+        yield
+    assert show_config()["MaxArraySize"] == "1001"
+
+
+@pytest.fixture
+def daemon(small_arrays, tmp_path, monkeypatch):
+    monkeypatch.delenv("HEYHI_MAX_ARRAY_SIZE", raising=False)  # the limit comes from the cluster alone
+    yield from slurm_daemon(tmp_path, monkeypatch)
 
 
 def _times(run_dir: Path) -> tuple[float, float]:

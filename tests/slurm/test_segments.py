@@ -186,3 +186,33 @@ def test_chain_record_and_plan_read_bounded_without_a_cluster(tmp_path):
     assert with_project_launcher({}, {"launcher": {"segments": 3}}) == {"segments": 3}
     with pytest.raises(ConfigError, match=r"^pyproject.toml \[tool.heyhi.launcher\]: segments = 'x': expected a whole"):
         with_project_launcher({}, {"launcher": {"segments": "x"}})
+
+
+@pytest.mark.timeout(360)
+def test_time_limit_inside_segment_2_requeues_it_and_the_chain_goes_on(daemon, three_segments):
+    """Segment 2's job waits (on its first start only) until Slurm's time-limit warning: HeyHi's job requeues
+    that same Slurm job (``scontrol requeue``), which runs segment 2 again, and the chain continues to
+    segment 3 in the same folder (a 1-minute limit warned 45 s before: the warning comes 15-45 s in)."""
+    with Client(str(daemon.socket)) as c:
+        r = launch(c, three_segments, ["segment_work=3", "wait_limit_in_segment=2", "tag=limit",
+                                       "launcher.slurm.minutes=1", "launcher.slurm.signal_delay_s=45"])
+        j = ended(c, r.job_id, timeout=300)
+    run = Path(j.run_dir)
+    assert (j.state, j.exit_code, j.reason) == ("completed", 0, "segment 3 of 3"), (j, (run / "stderr.log").read_text())
+    counts = [line.split() for line in (run / "segments.count").read_text().splitlines()]
+    assert [c[0] for c in counts] == ["1", "2", "3"]  # segment 2 counted once: by its requeued run
+    jobs = [c[1] for c in counts]
+    assert len(set(jobs)) == 3
+    # the run records its own end; the daemon's next poll moves the chain on from segment 2's job
+    chain = wait_for(lambda: (ch := chain_of(run))["next"] is None and ch, 60, "the chain record to reach segment 3")
+    assert chain["jobs"] == {jobs[0]: 1, jobs[1]: 2, jobs[2]: 3}
+    assert "segment 2: waiting for the time-limit warning" in (run / "stdout.log").read_text()
+    assert "heyhi.job: preemption warning received" in (run / "stderr.log").read_text()
+    status = json.loads((run / "heyhi.status.json").read_text())
+    starts = [(h["segment"], h["slurm_id"], h["attempt"]) for h in status["history"] if h["state"] == "running"]
+    assert [s[:2] for s in starts] == [(1, jobs[0]), (2, jobs[1]), (2, jobs[1]), (3, jobs[2])], starts
+    assert starts[2][2] == starts[1][2] + 1  # the requeued run of segment 2: the next attempt
+    requeued = [h for h in status["history"] if h["state"] == "requeued"]
+    assert requeued and requeued[0]["reason"] == "time limit or preemption: requeued", requeued
+    assert (status["state"], status["segment"], status["segments"]) == ("completed", 3, 3)
+    assert set(sacct_states(jobs).values()) == {"COMPLETED"}

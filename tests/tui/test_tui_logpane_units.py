@@ -218,3 +218,35 @@ def test_a_bad_regex_does_not_compile():
     with pytest.raises(re.error):
         logsearch.compile_pattern("(unclosed", True, False)
     assert logsearch.compile_pattern("(literal", False, False).search(b"a (literal b")
+
+
+@pytest.mark.parametrize("change", ["a horizontal scroll bar appears", "the terminal gets shorter"])
+async def test_a_followed_view_keeps_its_last_line_in_view_when_its_height_changes(change):
+    """Following an ended job (no line will arrive to fix it), the last line stays shown when the
+    view loses rows: "end of log" is never shown above a hidden last line."""
+    from textual.app import App
+
+    w = LineWindow()
+    w.reset(0)
+    w.feed(b"".join(b"line %d\n" % i for i in range(60)))
+
+    class One(App):
+        def compose(self):
+            yield L.LogView(w, id="log")
+
+    app = One()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(L.LogView)
+        view.sync(True)
+        await pilot.pause()
+        assert view.scroll_offset.y == view.max_scroll_y > 0
+        if change == "a horizontal scroll bar appears":
+            w.feed(b"y" * 500 + b"\nlast\n")
+            w.finish()
+            view.sync(True)
+        else:
+            await pilot.resize_terminal(80, 15)
+        await pilot.pause()
+        await pilot.pause()
+        assert view.scroll_offset.y == view.max_scroll_y, (view.scroll_offset, view.max_scroll_y)
+        assert view.scroll_offset.y + view.scrollable_content_region.height >= w.count

@@ -7,11 +7,12 @@ import asyncio
 
 import pytest
 from textual.app import App, ComposeResult
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import WorkerFailed
 
-from heyhi_tui.workers import node_work
+from heyhi_tui.workers import node_work, watch_app
 from tests.tui_util import until
 
 
@@ -74,3 +75,46 @@ async def test_a_missing_widget_on_a_screen_still_shown_is_still_an_error():
             await until(pilot, lambda: app.screen is screen, what="the screen")
             release.set()
             await until(pilot, lambda: app._exception is not None, what="the app's worker error")
+
+
+
+class Counter(App):
+    rev: reactive[int] = reactive(0)
+
+
+class Watches(Screen):
+    """A screen that shows the app's ``rev`` in a widget, through ``watch_app`` (first on mount)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list[int] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("rev", id="info")
+
+    def on_mount(self) -> None:
+        watch_app(self, "rev", self._changed, init=True)
+
+    def _changed(self, rev: int) -> None:
+        self.query_one("#info", Static).update(f"rev {rev}")
+        self.seen.append(rev)
+
+
+async def test_an_app_watcher_of_a_screen_closed_at_once_is_dropped():
+    """A screen opened and closed by two keys in a row: it mounts while being taken down."""
+    app = Counter()
+    async with app.run_test() as pilot:
+        shown = Watches()
+        await app.push_screen(shown)
+        await until(pilot, lambda: shown.seen == [0], what="the watcher on a screen shown")
+        app.rev += 1
+        await until(pilot, lambda: shown.seen == [0, 1], what="a change shown")
+        await app.pop_screen()
+        closed = Watches()
+        app.push_screen(closed)
+        app.pop_screen()
+        await until(pilot, lambda: not closed.is_attached and not shown.is_attached, what="both closed")
+        app.rev += 1
+        await pilot.pause()
+        assert app.is_running and app._exception is None
+        assert shown.seen == [0, 1] and closed.seen == []

@@ -470,7 +470,7 @@ def _print_detail(d: dict) -> None:
               ("slurm state", d.get("slurm_state")), ("node", j.get("node")), ("attempts", j.get("attempts")),
               ("created", _ts(j.get("created"))), ("started", _ts(j.get("started"))), ("ended", _ts(j.get("ended"))),
               ("runtime", _runtime(j)), ("cost", _cost_text(d.get("cost"))),
-              ("result", _result_text(d.get("result")))]
+              ("efficiency", j.get("efficiency_warning")), ("result", _result_text(d.get("result")))]
     for k, v in fields:
         if v not in (None, ""):
             print(f"{k:>11}: {v}")

@@ -293,6 +293,12 @@ class JobInfo(_Value):
     # project root the run belongs to ("": not known).
     overrides: list[str] | None = None
     project: str = ""
+    # Optional (older daemons send none): a Slurm run's CPU-hours and GPU-hours as the daemon recorded
+    # them from sacct when the job ended (None: not known, or not a Slurm run), and the latest warning
+    # of the live efficiency check ("": none; heyhi.slurm.efficiency), also sent as a JobEvent.
+    cpu_hours: float | None = None
+    gpu_hours: float | None = None
+    efficiency_warning: str = ""
 
 
 @_message

@@ -6,8 +6,12 @@ a whole process, interleaved with ``python -c pass`` (the floor any Python CLI p
 1. With no daemon up, the completion cache warm (the steady state: every TAB after the first).
 2. With a daemon up, the cache warm (keys still come from the cache; job ids from the daemon's
    ``ListJobs``).
-3. The first TAB after the schema changed (a comment added to ``conf.proto`` before each one): the
-   entry is rebuilt, composed here with no daemon, answered by the daemon's ``Fields`` with one up.
+3. The first TAB after the schema changed (a comment added to ``conf.proto`` before each one; a deep
+   key and a key of the widest task): the stale entry is refreshed in the TAB's own process, with
+   or without a daemon (``heyhi.cli.fieldcache``): the schema read again through the per-file parse
+   cache (only ``conf.proto`` is parsed), no composing, no daemon asked (its client's imports alone
+   would cost more). The first entry of a config (no entry yet) is still built by the daemon's
+   ``Fields`` when one is up, by composing here otherwise.
 
 Target: every case under 100 ms. The Cicero tree is copied into a temporary folder (``--keep``
 keeps it), ``XDG_CACHE_HOME``, ``HEYHI_SOCKET`` and ``HEYHI_STATE_DIR`` point into it; bytecode is
@@ -52,7 +56,7 @@ CASES = {  # name -> the line up to the cursor
     "key, widest task": f"heyhi run -c {EXPLOIT} search_rollout.agent.bqre1p.base_searchbot_cfg.n_r",
     "ctl job id": "heyhi ctl show ",
 }
-COLD_CASE = "deep key"
+COLD_CASES = ("deep key", "key, widest task")  # ~1,200 and ~4,600 keys listed again
 
 
 def tab(line: str) -> list[str]:
@@ -86,16 +90,19 @@ def timed(root: Path, env: dict, runs: int) -> dict[str, float]:
     return {n: median(ts) for n, ts in interleaved(fns, runs).items()}
 
 
-def after_schema_change(root: Path, env: dict, n: int) -> float:
-    """One TAB right after the schema changed (a comment added to conf.proto): the cache entry and
-    the compiled schema are both stale; the include files' fields are still known."""
-    times = []
+def after_schema_change(root: Path, env: dict, n: int) -> dict[str, float]:
+    """Medians of each ``COLD_CASES`` TAB right after the schema changed (a comment added to
+    conf.proto before each): the cache entry and the compiled schema both stale (the other .proto
+    files' parses and the include files' fields still known); and of ``python -c pass`` between them."""
+    times: dict[str, list[float]] = {name: [] for name in ("python -c pass", *COLD_CASES)}
     proto = root / "conf" / "conf.proto"
     for i in range(n):
-        with open(proto, "a") as fh:
-            fh.write(f"// bench edit {time.time_ns()} {i}\n")
-        times.append(run_once(tab(CASES[COLD_CASE]), cwd=root, env=env))
-    return median(times)
+        for name in COLD_CASES:
+            with open(proto, "a") as fh:
+                fh.write(f"// bench edit {time.time_ns()} {i}\n")
+            times[name].append(run_once(tab(CASES[name]), cwd=root, env=env))
+        times["python -c pass"].append(run_once([PYTHON, "-c", "pass"], cwd=root, env=env))
+    return {name: median(ts) for name, ts in times.items()}
 
 
 def report(title: str, figures: dict[str, float]) -> bool:
@@ -114,7 +121,7 @@ def report(title: str, figures: dict[str, float]) -> bool:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=15)
-    ap.add_argument("--cold", type=int, default=3)
+    ap.add_argument("--cold", type=int, default=9)
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
     if not CICERO.is_dir():
@@ -136,9 +143,13 @@ def main() -> int:
         daemon = start_daemon(str(tmp / "s" / "d.sock"), env)
         ok &= report(f"a daemon up, warm cache (median of {a.runs}, interleaved):", timed(root, env, a.runs))
         cold_daemon = after_schema_change(root, env, a.cold)
-        print(f"first TAB after a schema change ({COLD_CASE!r}, median of {a.cold}):")
-        for label, t in (("composed here (no daemon)", cold_alone), ("answered by the daemon", cold_daemon)):
-            print(f"  {label:<26} {ms(t):>9}   target < {TARGET_S * 1e3:.0f} ms: {verdict(t < TARGET_S)}")
+        print(f"first TAB after a schema change (median of {a.cold}):")
+        for label, figures in (("no daemon", cold_alone), ("a daemon up", cold_daemon)):
+            floor = figures["python -c pass"]
+            for name in COLD_CASES:
+                t = figures[name]
+                print(f"  {label + ', ' + name:<30} {ms(t):>9}   {t / floor:4.1f}x python ({ms(floor)})   "
+                      f"target < {TARGET_S * 1e3:.0f} ms: {verdict(t < TARGET_S)}")
         print(f"steady state: {'every case under target' if ok else 'a case MISSED its target'}")
     finally:
         if daemon is not None:

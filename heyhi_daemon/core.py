@@ -188,8 +188,10 @@ class DaemonCore:
 
     async def _reconcile(self) -> None:
         """After a (re)start: re-adopt live local jobs, mark dead ones lost, restore the queue,
-        and hand Slurm jobs to the poller."""
+        and hand Slurm jobs to the poller; final runs of a scheduler (their end may have come while no
+        daemon was up) go to its daemon side's ``ended_unwatched``, with whether the index saw them live."""
         queued = []
+        ended: dict[str, list] = {}  # launcher -> [(job, the index last saw it live)]
         for job in list(self.store.jobs.values()):
             try:
                 st = R.RunDir(job.run_dir).read_status()
@@ -201,11 +203,16 @@ class DaemonCore:
                 if job.state in R.LIVE_STATES:
                     self.store.jobs.pop(job.job_id, None)
                 continue
+            seen_live = job.state in R.LIVE_STATES
             job.refresh(st)
             if job.state not in R.LIVE_STATES:
+                if not get_launcher(job.launcher).by_process:  # a scheduler's job: records from the scheduler
+                    ended.setdefault(job.launcher, []).append((job, seen_live))
                 continue
             if self.daemon_launcher(job.launcher).readopt(job, st):
                 queued.append(job)
+        for name, jobs in ended.items():
+            self.daemon_launcher(name).ended_unwatched(jobs)
         order = {jid: i for i, jid in enumerate(self.store.queue)}
         queued.sort(key=lambda j: (order.get(j.job_id, 1 << 30), j.created))
         self.store.queue = [j.job_id for j in queued]

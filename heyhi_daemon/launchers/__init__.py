@@ -8,6 +8,8 @@ FIFO queue of local processes; ``slurm_tracker`` submits Slurm jobs and polls th
 batched poller). A launcher registered in ``heyhi.launchers`` without a daemon side runs in the local
 queue (its jobs are processes). The daemon side of a launcher that takes ``arrays`` (Slurm) also has
 ``max_array_size``, ``submit_array`` and ``array_task_submitted`` (``heyhi_daemon.sweep_manager`` uses them).
+The daemon side of a launcher whose jobs are not processes (a scheduler's: Slurm) also has
+``ended_unwatched`` (the core hands it the final runs after a restart: their end may have come unwatched).
 """
 
 from __future__ import annotations

@@ -19,6 +19,13 @@ and carries its identity in the job's comment; a job whose id was not recorded w
 looked up by that identity on restart (``readopt``, ``recover_array``) and adopted, or submitted when
 Slurm has none.
 
+Runs that ended while no daemon was up (``ended_unwatched``, on a daemon start) get the records a watched
+run gets: the job id the job itself recorded goes to ``heyhi.jobid`` and its intent; Slurm's end
+(``_record_end``: a time limit the job took for a cancel is a crash) and the cost come from the job's
+final sacct row, fetched by the poller's one batched sacct (no query per run). Only runs the index last
+saw live (they ended unwatched) or whose job id record is missing are looked at, and a folder is
+written only when it is HeyHi's own run folder, under its launch lock (``_own_run``).
+
 Segments (``heyhi.slurm.segments``): a run planned as N segments keeps at most two of its jobs in the
 queue: the current segment's, and the next one's, submitted right after it with
 ``--dependency=afterok:<current>`` (its intent recorded in the chain record first). When the current job
@@ -36,16 +43,17 @@ import logging
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
-from heyhi.runs import records as R
-from heyhi.errors import HeyHiError, NothingStarted
+from heyhi.runs import guard, records as R, roots_for, run_lock
+from heyhi.errors import HeyHiError, NothingStarted, Refused
 from heyhi.launchers import containers as CT
 from heyhi.launchers import slurm as SL
 from heyhi.launchers import slurm_once as once
 from heyhi.slurm.identity import identity, with_identity
-from heyhi.slurm import cost as C, limits as LIM, segments as SEG
+from heyhi.slurm import cost as C, limits as LIM, query as SQ, segments as SEG
 from heyhi.slurm.script import render_array
 
 from heyhi_daemon.job_store import Job, JobStore, job_id_of
@@ -54,6 +62,9 @@ from heyhi_daemon.launchers.slurm_poller import JobChange, SlurmPoller
 log = logging.getLogger("heyhi.daemon.slurm")
 RETRY_STATES = frozenset({"FAILED", "NODE_FAIL", "OUT_OF_MEMORY"})
 DEFAULT_MAX_ARRAY = LIM.DEFAULT_MAX_ARRAY  # MaxArraySize when scontrol does not say
+#: Slurm ends a job with SIGTERM in these states too: a job that recorded "cancelled" was not (what it was)
+NOT_A_CANCEL = {"TIMEOUT": "time limit reached", "PREEMPTED": "preempted", "NODE_FAIL": "node failure",
+                "OUT_OF_MEMORY": "out of memory", "DEADLINE": "deadline reached"}
 
 
 def _known_ids(job: Job) -> list[str]:
@@ -77,6 +88,111 @@ def _sbatch_once(script: Path, timeout: float) -> str:
     return slurm_id
 
 
+def _record_end(rd: "R.RunDir", ch: JobChange, cur: str | None) -> None:
+    """Slurm's word on how its job ended over the run's record (``cur``: the state it holds): a job that
+    took Slurm's SIGTERM for a cancel (time limit, preemption, node failure, no memory) crashed, named
+    so; a job that recorded no end (killed, timed out, node failure) gets Slurm's. The one rule, for
+    watched runs and runs that ended while no daemon was up."""
+    if cur == R.CANCELLED and ch.slurm_state in NOT_A_CANCEL:
+        rd.set_state(R.CRASHED, only_if=frozenset({R.CANCELLED}), exit_code=ch.exit_code,
+                     reason=f"Slurm: {ch.slurm_state} ({NOT_A_CANCEL[ch.slurm_state]})", slurm_state=ch.slurm_state)
+    elif cur in R.LIVE_STATES:
+        if ch.state == R.COMPLETED:
+            rd.set_state(R.COMPLETED, only_if=R.LIVE_STATES, exit_code=0, slurm_state=ch.slurm_state)
+        elif ch.state == R.CANCELLED:
+            rd.set_state(R.CANCELLED, only_if=R.LIVE_STATES, exit_code=ch.exit_code, reason=f"Slurm: {ch.slurm_state}")
+        else:
+            rd.set_state(R.CRASHED, only_if=R.LIVE_STATES, exit_code=ch.exit_code, reason=f"Slurm: {ch.slurm_state}",
+                         slurm_state=ch.slurm_state)
+
+
+def _write_cost(rd: "R.RunDir", ch: JobChange) -> dict | None:
+    """Write what the job cost (``heyhi.cost.json``, atomically) from its final sacct row, if sacct gave
+    one; that cost, or None."""
+    c = C.cost_of(ch.acct) if ch.acct is not None else None
+    if c is None:
+        return None
+    try:
+        R.write_atomic(Path(rd.path) / C.COST_FILE, json.dumps(c, indent=1, sort_keys=True))
+        log.debug("%s: cost of Slurm job %s recorded", rd.path, ch.job_id)
+    except OSError as e:
+        log.warning("%s: cannot record the cost: %s", rd.path, e)
+    return c
+
+
+def _slurm_id(st: dict) -> str | None:
+    """The Slurm job id a status record names (the job records its own when it starts), if it is one."""
+    sid = str(st.get("slurm_id") or "")
+    return sid if SQ.is_job_id(sid) else None
+
+
+@contextmanager
+def _own_run(run_dir: str, results_root: str | None) -> Iterator["R.RunDir"]:
+    """The run folder ``run_dir`` under its launch lock (``heyhi.runs.run_lock``: taken at once, else
+    ``Busy``), when it is HeyHi's own run folder at that very path (its run record there; no symlink,
+    results root or HeyHi state: ``heyhi.runs.guard``), else ``Refused``. Blocking."""
+    roots = roots_for([])
+    folder = guard.check_writable(run_dir, roots)
+    if str(folder) != str(run_dir) or not guard.is_run_folder(folder):
+        raise Refused(f"{run_dir}: not HeyHi's run folder: its records are left as they are")
+    with run_lock(folder, results_root or folder.parent, roots):
+        if not guard.is_run_folder(folder):  # wiped meanwhile
+            raise Refused(f"{run_dir}: not HeyHi's run folder any more: its records are left as they are")
+        yield R.RunDir(folder)
+
+
+def _fill_job_id(run_dir: str, results_root: str | None, seen_live: bool) -> str | None:
+    """A run that is final now, after a daemon restart: the job id its job recorded goes to
+    ``heyhi.jobid`` and to its pending intent (that submission is done), as for a watched run; the Slurm
+    id whose final sacct row it still needs (no ``heyhi.cost.json`` of that job), or None. Looked at only
+    when the index last saw it live (``seen_live``: it ended unwatched) or its job id record is missing.
+    Blocking."""
+    rd = R.RunDir(run_dir)
+    intent_path = rd.path / once.INTENT
+    try:
+        sid = _slurm_id(rd.read_status() or {})
+        if sid is None:
+            return None
+
+        def adoptable(intent) -> bool:  # a pending intent whose submission this job is (not an earlier one)
+            return once.is_pending(intent) and sid.split("_")[0] not in (intent.get("known") or ())
+
+        missing = rd.read_jobid() != sid or adoptable(once.read_intent(intent_path))
+        if not (seen_live or missing):
+            return None
+        if missing:
+            with _own_run(run_dir, results_root):
+                st = rd.read_status() or {}
+                if st.get("state") not in R.FINAL_STATES or _slurm_id(st) != sid:
+                    return None  # launched again meanwhile: not this run's end any more
+                intent = once.read_intent(intent_path)
+                if rd.read_jobid() != sid:
+                    rd.write_jobid(sid)
+                if adoptable(intent):
+                    once.mark_submitted(intent_path, intent, sid)
+                log.info("%s: Slurm job %s ended while no daemon was up: its id recorded", run_dir, sid)
+    except (HeyHiError, OSError) as e:  # Busy (a launch holds it), Refused, a newer HeyHi's record
+        log.info("%s: the records of its end are not filled in: %s", run_dir, e)
+        return None
+    cost = C.read_cost(run_dir)
+    return None if cost and str(cost.get("slurm_id")) == sid else sid
+
+
+def _settle_unwatched(run_dir: str, results_root: str | None, ch: JobChange) -> dict | None:
+    """The final sacct row of a run that ended while no daemon was up: Slurm's end over its record
+    (``_record_end``) and its cost, written under its launch lock; that cost, or None. Blocking."""
+    try:
+        with _own_run(run_dir, results_root) as rd:
+            st = rd.read_status() or {}
+            if st.get("state") not in R.FINAL_STATES or _slurm_id(st) != ch.job_id:
+                return None  # launched again meanwhile
+            _record_end(rd, ch, st.get("state"))
+            return _write_cost(rd, ch)
+    except (HeyHiError, OSError) as e:
+        log.info("%s: the records of its end are not filled in: %s", run_dir, e)
+        return None
+
+
 class SlurmTracker:
     name = SL.SLURM.name
 
@@ -95,6 +211,9 @@ class SlurmTracker:
         # Slurm id -> run folder of a job already final whose sacct row (what it cost) has not come yet:
         # the poller keeps it in its sacct batch until the row comes or its retries run out
         self._cost_pending: dict[str, str] = {}
+        # Slurm id -> (run folder, results root) of a run that ended while no daemon was up, waiting for
+        # its final sacct row (ended_unwatched): kept until the row comes or the poller drops the job
+        self._unwatched: dict[str, tuple[str, str | None]] = {}
 
     # ---- the DaemonLauncher interface -------------------------------------------------------------
     async def start(self, job: Job) -> None:
@@ -110,6 +229,30 @@ class SlurmTracker:
             return False
         self.track(job)
         return False
+
+    def ended_unwatched(self, ended: list[tuple[Job, bool]]) -> None:
+        """After a daemon restart: the final Slurm runs of the index, each with whether the index last saw
+        it live. Those that ended while no daemon was up get the records of a watched run (see the module
+        docstring); done in the background, their sacct rows in the poller's next batched sacct."""
+        if ended:
+            items = [(j.job_id, j.run_dir, j.results_root, seen_live) for j, seen_live in ended]
+            asyncio.get_running_loop().create_task(self._catch_up(items))
+
+    async def _catch_up(self, items: list[tuple[str, str, str, bool]]) -> None:
+        def fill():
+            return [(run_dir, root, sid) for _, run_dir, root, seen in items
+                    if (sid := _fill_job_id(run_dir, root, seen))]
+
+        try:
+            need = await asyncio.to_thread(fill)
+        except Exception:  # noqa: BLE001 - the daemon goes on without these records
+            log.exception("slurm: filling in the records of runs that ended while no daemon was up failed")
+            return
+        for run_dir, root, sid in need:
+            self._unwatched[sid] = (run_dir, root)
+            self._follow(sid)
+        if need:
+            log.info("slurm: %d runs ended while no daemon was up: their sacct rows asked for", len(need))
 
     async def stop(self, job: Job) -> None:
         await self.cancel(job)
@@ -222,15 +365,13 @@ class SlurmTracker:
     def _record_cost(self, rd: "R.RunDir", ch: JobChange) -> Job | None:
         """Write what the job cost (``heyhi.cost.json``, atomically) from its final sacct row, if sacct gave one,
         and give its CPU-/GPU-hours to the run's job (``JobInfo``); that job, or None (no cost, no job)."""
-        c = C.cost_of(ch.acct) if ch.acct is not None else None
+        return self._give_cost(rd.path, _write_cost(rd, ch))
+
+    def _give_cost(self, run_dir, c: dict | None) -> Job | None:
+        """The CPU-/GPU-hours of cost ``c`` to the job of ``run_dir`` (``JobInfo``); that job, or None."""
         if c is None:
             return None
-        try:
-            R.write_atomic(Path(rd.path) / C.COST_FILE, json.dumps(c, indent=1, sort_keys=True))
-            log.debug("%s: cost of Slurm job %s recorded", rd.path, ch.job_id)
-        except OSError as e:
-            log.warning("%s: cannot record the cost: %s", rd.path, e)
-        job = self.store.jobs.get(job_id_of(rd.path))
+        job = self.store.jobs.get(job_id_of(run_dir))
         if job is not None:
             job.cpu_hours, job.gpu_hours = c["cpu_hours"], c["gpu_hours"]
         return job
@@ -291,6 +432,10 @@ class SlurmTracker:
             return
         self.by_slurm[sid] = job.job_id
         self._cost_pending.pop(sid, None)  # live again (requeued): its final row is yet to come
+        self._follow(sid)
+
+    def _follow(self, sid: str) -> None:
+        """The poller follows Slurm job ``sid`` from its next poll (now)."""
         self.poller.track(sid)
         self._wake.set()
         if self._task is None or self._task.done():
@@ -319,10 +464,11 @@ class SlurmTracker:
             for sid, n in list(self.poller.missing.items()):
                 if n >= 3:
                     await self._lost(sid)
-            if self._cost_pending:
-                tracked = self.poller.tracked
-                for sid in [s for s in self._cost_pending if s not in tracked]:  # sacct never gave it
-                    del self._cost_pending[sid]
+            for pending in (self._cost_pending, self._unwatched):
+                if pending:
+                    tracked = self.poller.tracked
+                    for sid in [s for s in pending if s not in tracked]:  # sacct never gave it
+                        del pending[sid]
 
     def _warn(self, w) -> None:
         """An idle warning (``heyhi.slurm.efficiency.IdleWarning``): one log line, and the job's latest
@@ -335,6 +481,17 @@ class SlurmTracker:
             self.on_change(job)
 
     async def _apply(self, ch: "JobChange") -> None:
+        unwatched = self._unwatched.get(ch.job_id)
+        if unwatched is not None:  # ended while no daemon was up: only its final sacct row was awaited
+            if ch.acct is not None:
+                del self._unwatched[ch.job_id]
+                c = await asyncio.to_thread(_settle_unwatched, *unwatched, ch)
+                job = self.store.jobs.get(job_id_of(unwatched[0]))
+                if job is not None:
+                    job.refresh()
+                    self._give_cost(unwatched[0], c)
+                    self.on_change(job)
+            return
         run_dir = self._cost_pending.get(ch.job_id)
         if run_dir is not None:  # final already: only its sacct row (the cost) was awaited
             if ch.acct is not None:
@@ -368,18 +525,7 @@ class SlurmTracker:
             if k and ch.state == R.COMPLETED and int(st.get("segment") or 1) > k:
                 await self._advance(job, rd, ch, chain, k)  # segment k ended well: the run moved on
                 return
-            if cur == R.CANCELLED and ch.slurm_state in ("TIMEOUT", "PREEMPTED", "NODE_FAIL", "OUT_OF_MEMORY", "DEADLINE"):
-                # The job saw a SIGTERM and took it for a cancel; Slurm knows better.
-                rd.set_state(R.CRASHED, exit_code=ch.exit_code, reason=f"Slurm: {ch.slurm_state}",
-                             slurm_state=ch.slurm_state)
-            elif cur in R.LIVE_STATES:  # the job did not record its end (killed, timed out, node failure)
-                if ch.state == R.COMPLETED:
-                    rd.set_state(R.COMPLETED, exit_code=0, slurm_state=ch.slurm_state)
-                elif ch.state == R.CANCELLED:
-                    rd.set_state(R.CANCELLED, exit_code=ch.exit_code, reason=f"Slurm: {ch.slurm_state}")
-                else:
-                    rd.set_state(R.CRASHED, exit_code=ch.exit_code, reason=f"Slurm: {ch.slurm_state}",
-                                 slurm_state=ch.slurm_state)
+            _record_end(rd, ch, cur)
             self._record_cost(rd, ch)
             if ch.acct is None and ch.job_id in self.poller.tracked:
                 self._cost_pending[ch.job_id] = str(job.run_dir)  # sacct lags: the poller keeps asking

@@ -15,6 +15,7 @@ nothing, quietly. Latency is measured in bench/completion.py, not here.
 
 from __future__ import annotations
 
+import itertools
 import os
 import pty
 import re
@@ -258,6 +259,152 @@ def test_keys_follow_the_schema_and_the_include_folders(cicero, tmp_path):
     assert complete(proj, env, "heyhi", "run", "-c", SL, "Ilauncher=mi") == ["Ilauncher=mine"]
     (proj / "conf" / "common" / "launcher" / "mine.prototxt").unlink()
     assert complete(proj, env, "heyhi", "run", "-c", SL, "Ilauncher=mi") == []
+
+
+def edit_train_task(proj: Path) -> None:
+    """A field added to TrainTask (``brand_new_key``) and one the config leaves unset removed (``adam_beta2``)."""
+    proto = proj / "conf" / "conf.proto"
+    text = proto.read_text()
+    removed = "  optional float adam_beta2 = 74 [ default = 0.99 ];\n"
+    assert text.count("message TrainTask {") == 1 and text.count(removed) == 1
+    text = text.replace(removed, "").replace("message TrainTask {", "message TrainTask {\n  optional int32 brand_new_key = 999;", 1)
+    proto.write_text(text)
+
+
+@pytest.mark.parametrize("with_daemon", [False, True], ids=["no daemon", "a daemon up"])
+def test_the_first_tab_after_a_proto_edit_offers_the_new_field_and_not_the_removed_one(cicero, tmp_path, request,
+                                                                                         with_daemon):
+    """Issue 15 (completion under 100 ms after a .proto edit, bench/completion.py): the stale entry is
+    refreshed from the schema read again (only the edited file parsed), with or without a daemon, and
+    its first answer is already the new schema's: the TAB right after the edit lists the new field and
+    not the removed one, as a build from scratch does."""
+    if with_daemon:
+        request.getfixturevalue("daemon")
+    proj = tmp_path / "cic"
+    shutil.copytree(cicero / "conf", proj / "conf")
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    before = complete(proj, env, "heyhi", "run", "-c", SL, "")
+    assert "adam_beta2=" in before and "brand_new_key=" not in before
+    compiled = sorted((tmp_path / "cache" / "heyhi" / "schema").glob("*.pickle"))
+    assert len(compiled) == (0 if with_daemon else 1)  # the daemon's Fields answered, or composed here
+    edit_train_task(proj)
+    after = complete(proj, env, "heyhi", "run", "-c", SL, "")  # the first TAB after the edit
+    assert "brand_new_key=" in after and "adam_beta2=" not in after
+    assert sorted((tmp_path / "cache" / "heyhi" / "schema").glob("*.pickle")) == compiled  # refreshed, not composed
+    assert after == [w for w in before if w != "adam_beta2="] + ["brand_new_key="] or \
+        sorted(after) == sorted([w for w in before if w != "adam_beta2="] + ["brand_new_key="])
+    fresh = dict(env, XDG_CACHE_HOME=str(tmp_path / "cache-new"))  # the same tree, no cache at all
+    assert complete(proj, fresh, "heyhi", "run", "-c", SL, "") == after
+    for prefix in ("encoder.transformer.", "dataset_params.", "Ilauncher="):
+        assert complete(proj, env, "heyhi", "run", "-c", SL, prefix) == complete(proj, fresh, "heyhi", "run", "-c", SL, prefix)
+
+    def entry(cache: Path) -> dict:  # the config's keys' entry (not the include scan, not the help tables)
+        import marshal
+
+        (p,) = [p for p in (cache / "heyhi" / "complete").glob("*.marshal") if not p.name.startswith(("scan-", "help-"))]
+        return marshal.loads(p.read_bytes())
+
+    refreshed, built = entry(tmp_path / "cache"), entry(tmp_path / "cache-new")
+    assert (refreshed["task"], refreshed["fields"], refreshed["includes"]) == (built["task"], built["fields"], built["includes"])
+
+
+def test_the_refresh_after_a_proto_edit_loads_no_composer_pydantic_asyncio_or_textual(cicero, tmp_path):
+    """The TAB after a .proto edit, in a fresh interpreter: the new field, and of HeyHi's config
+    stack only the schema reader and the key index (no composition), nothing of pydantic, asyncio
+    or Textual, nor the standard library's heavy modules (dataclasses, inspect, typing: a third of
+    such a TAB when the schema model used them)."""
+    import sys
+
+    proj = tmp_path / "cic"
+    shutil.copytree(cicero / "conf", proj / "conf")
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    assert complete(proj, env, "heyhi", "run", "-c", SL, "brand_new") == []
+    edit_train_task(proj)
+    code = ("import sys\nimport heyhi.cli.main as m\n"
+            f"m.main(['__complete', 'fish', '4', 'heyhi', 'run', '-c', {SL!r}, 'brand_new'])\n"
+            "sys.stdout.flush()\nprint('\\nMODULES', ' '.join(sorted(sys.modules)))\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, cwd=proj,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    said, mods = p.stdout.rsplit("\nMODULES ", 1)
+    assert said.split("\t")[0] == "brand_new_key="
+    loaded = set(mods.split())
+    assert {"heyhi.config.schema.proto_reader", "heyhi.config.keyindex"} <= loaded
+    assert not {m for m in loaded if m.split(".")[0] in ("pydantic", "asyncio", "textual")}
+    assert not {"heyhi.config.compose", "heyhi.config.values", "heyhi.config.printing"} & loaded
+    assert not {"dataclasses", "inspect", "typing", "pathlib"} & loaded
+
+
+def test_a_corrupt_or_hostile_cache_entry_is_a_miss(cicero, tmp_path):
+    """The completion's cache files (each .proto file's parse alone, then also the keys' entries and
+    the include scan) replaced by garbage, by a valid entry of the wrong shape, by a folder or by a
+    FIFO, after a .proto edit: the answer is still the right one, with nothing on stderr
+    (``complete`` checks), never a traceback or a wait."""
+    proj = tmp_path / "cic"
+    shutil.copytree(cicero / "conf", proj / "conf")
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    want = complete(proj, env, "heyhi", "run", "-c", SL, "encoder.transformer.")
+    edit_train_task(proj)  # the next TAB refreshes: it reads every .proto file's parse from the cache
+    proto = proj / "conf" / "conf.proto"
+    planted = sorted((tmp_path / "cache" / "heyhi").glob("*/*.marshal"))
+    assert {p.parent.name for p in planted} >= {"complete", "proto"}
+    for how, group in itertools.product(("garbage", "hostile", "folder", "fifo"), ("proto", "complete")):
+        with open(proto, "a") as fh:  # the keys' entry stale: the next TAB refreshes it, or builds it anew
+            fh.write(f"// {how} {group}\n")
+        for p in planted:
+            if group == "proto" and p.parent.name != "proto":
+                continue
+            if p.is_dir():
+                p.rmdir()
+            else:
+                p.unlink()
+            if how == "garbage":
+                p.write_bytes(b"\xe3\x00not marshal" * 7)
+            elif how == "hostile":  # well-formed marshal, the shape of nothing HeyHi writes
+                import marshal
+
+                p.write_bytes(marshal.dumps(({"format": 1}, ("id", 5, "x"), [("m", 10**9)], {"deps": None})))
+            elif how == "folder":
+                p.mkdir()
+            else:
+                os.mkfifo(p)
+        got = complete(proj, env, "heyhi", "run", "-c", SL, "")
+        assert "brand_new_key=" in got and "adam_beta2=" not in got, (how, group)
+        assert complete(proj, env, "heyhi", "run", "-c", SL, "encoder.transformer.") == want, (how, group)
+
+
+def test_a_proto_parse_cache_entry_of_the_right_key_but_a_wrong_shape_is_a_miss(tmp_path):
+    """The per-file parse cache (proto_reader): an entry naming the right file and text (stamp and
+    checksum as the reader writes them) whose data is not of the reader's shape is read as a miss,
+    the file parsed again; the schema is the one a read without a cache gives; a huge entry is not read."""
+    import marshal
+
+    from heyhi.config.schema import proto_reader as pr
+
+    (tmp_path / "a.proto").write_text('syntax = "proto2";\nmessage MetaCfg {\n  // the x\n  optional int32 x = 1 '
+                                      '[default = 3];\n  optional Sub sub = 2;\n  message Sub { optional E e = 1; }\n'
+                                      '  enum E { A = 0; B = 1; }\n  oneof task { Sub t = 3; }\n}\n')
+    paths = [tmp_path / "a.proto"]
+    def dump(schema) -> str:  # every message, field, enum and file, as the model's repr writes them
+        return repr((schema.messages, schema.enums, schema.files))
+
+    want = dump(pr.read_protos(paths))
+    cache = tmp_path / "cache"
+    assert dump(pr.read_protos(paths, cache=cache)) == want  # written
+    assert dump(pr.read_protos(paths, cache=cache)) == want  # read back
+    (entry,) = cache.iterdir()
+    stamp, checksum, data = marshal.loads(entry.read_bytes())
+    syntax, package, imports, msgs, enums, events = data
+    bad_tok = [(m[0], m[1], ("id", 5, 7), *m[3:]) for m in msgs]
+    bad_ref = [(full, kind, t, ("m", 99) if ref else ref, note) for full, kind, t, ref, note in events]
+    bad_field = [(*m[:4], [("x", "one", *f[2:]) for f in m[4]], *m[5:]) for m in msgs]
+    for hostile in ("not a tuple", (syntax, package, imports, msgs, enums), (syntax, package, imports, bad_tok, enums, events),
+                    (syntax, package, imports, msgs, enums, bad_ref), (syntax, package, imports, bad_field, enums, events),
+                    ("proto9", package, imports, msgs, enums, events)):
+        entry.write_bytes(marshal.dumps((stamp, checksum, hostile)))
+        assert dump(pr.read_protos(paths, cache=cache)) == want, hostile
+    entry.write_bytes(marshal.dumps((stamp, checksum, data)) + b"\0" * (pr.MAX_CACHE_BYTES + 1))
+    assert dump(pr.read_protos(paths, cache=cache)) == want
 
 
 def test_a_sweep_file_completes_its_config_keys_and_list_elements(demo_project, env):

@@ -156,10 +156,13 @@ def test_completion_keeps_composition_rules_it_mirrors(tmp_path):
     from heyhi.config.project import Project
 
     assert fieldcache.CONFIG_EXTS == EXTS
+    from heyhi.config.compose import TASK_ONEOF
+
+    assert fieldcache.TASK_ONEOF == TASK_ONEOF
     (tmp_path / "conf" / "x").mkdir(parents=True)
     p = Project(tmp_path)
     cfg = tmp_path / "conf" / "x" / "a.prototxt"
-    assert fieldcache.include_dirs(cfg, p.conf_dir) == Composer(p).include_dirs(cfg)
+    assert fieldcache.include_dirs(cfg, p.conf_dir) == [str(d) for d in Composer(p).include_dirs(cfg)]
     from heyhi.config.project import find_project_root
 
     for cwd in (tmp_path, tmp_path / "conf", tmp_path / "conf" / "x"):

@@ -12,7 +12,13 @@ the error) and the daemon back submits nothing; one that failed before it could 
 folder unreadable to it: here its ``heyhi.run.json`` is moved away while it runs) is known to Slurm alone,
 and, once slurmctld has forgotten it (the cluster reconfigured to ``MinJobAge=2`` for that window,
 ``slurm_util.cluster_conf``), to sacct alone: the daemon back finds it there by its identity, adopts it
-and records the failure Slurm gives."""
+and records the failure Slurm gives.
+
+A run that ended while no daemon was up gets, once the daemon is back, the records a watched run gets
+(``heyhi_daemon.launchers.slurm_tracker.ended_unwatched``): ``heyhi.jobid``, its intent marked, its
+``heyhi.cost.json`` from the job's final sacct row (its CPU-hours, as sacct counts them), shown by
+``heyhi ctl show``; and a job that hit its time limit (its SIGTERM taken for a cancel) ends crashed,
+named so, not cancelled."""
 
 from __future__ import annotations
 
@@ -69,6 +75,18 @@ class Daemons:
         wait_for(paused.exists, 120, f"the daemon to pause at its test hook ({paused.name})")
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.proc.wait(20)
+
+    def killed_at(self, hook: str, proj: Path, overrides: list[str]) -> tuple[Path, str]:
+        """Launch ``overrides`` through a daemon that pauses at ``hook`` and is killed there:
+        (the run folder, its Slurm identity)."""
+        run_dir = out_dir(proj, overrides)
+        ident = identity(run_dir)
+        self.idents.append(ident)
+        paused = self.tmp / f"paused-{hook.lower()}-{len(self.idents)}"
+        self.start(**{f"HEYHI_TEST_PAUSE_{hook}_SBATCH": str(paused)})
+        launch_in_thread(self.sock, proj, overrides)
+        self.kill_when_paused(paused)
+        return run_dir, ident
 
     def close(self) -> None:
         if self.proc is not None:
@@ -132,13 +150,7 @@ def intent(path: Path) -> dict:
 
 def test_killed_right_after_sbatch_adopts_the_job_it_submitted(daemons, proj, tmp_path):
     overrides = ["Ilauncher=slurm_cpu", HOLD, "tag=after"]
-    run_dir = out_dir(proj, overrides)
-    ident = identity(run_dir)
-    daemons.idents.append(ident)
-    paused = tmp_path / "paused-after"
-    daemons.start(HEYHI_TEST_PAUSE_AFTER_SBATCH=str(paused))
-    launch_in_thread(daemons.sock, proj, overrides)
-    daemons.kill_when_paused(paused)
+    run_dir, ident = daemons.killed_at("AFTER", proj, overrides)
 
     # the crash window: Slurm has the job, the run folder does not know its id
     (sid,) = jobs_with(ident)
@@ -165,13 +177,7 @@ def test_killed_right_after_sbatch_adopts_the_job_it_submitted(daemons, proj, tm
 
 def test_killed_before_sbatch_submits_once_after_restart(daemons, proj, tmp_path):
     overrides = ["Ilauncher=slurm_cpu", "tag=before"]
-    run_dir = out_dir(proj, overrides)
-    ident = identity(run_dir)
-    daemons.idents.append(ident)
-    paused = tmp_path / "paused-before"
-    daemons.start(HEYHI_TEST_PAUSE_BEFORE_SBATCH=str(paused))
-    launch_in_thread(daemons.sock, proj, overrides)
-    daemons.kill_when_paused(paused)
+    run_dir, ident = daemons.killed_at("BEFORE", proj, overrides)
     assert jobs_with(ident) == set()  # the intent is recorded, sbatch never ran
     assert intent(run_dir / "heyhi.submit.json")["jobid"] is None
 
@@ -227,6 +233,32 @@ def sacct_state(sid: str) -> str:
     return out[0] if out else ""
 
 
+def sacct_cpu_hours(sid: str) -> float:
+    """What sacct counts as the job's CPU time (CPUTimeRAW: CPUs x elapsed seconds), in hours."""
+    out = subprocess.run(["sacct", "-X", "-n", "--parsable2", "-o", "CPUTimeRAW", "-j", sid], capture_output=True,
+                         text=True).stdout.split()
+    return int(out[0]) / 3600
+
+
+def assert_records_of_a_watched_run(daemons, proj, run_dir: Path, sid: str) -> None:
+    """After a restart, a run that ended unwatched gets what a watched one gets: its job id recorded (in
+    heyhi.jobid and its intent), its cost from the job's final sacct row, shown by ``heyhi ctl show``."""
+    cost_file = run_dir / "heyhi.cost.json"
+    wait_for(cost_file.exists, 60, "the cost of the job that ended unwatched to be recorded")
+    assert (run_dir / "heyhi.jobid").read_text().strip() == sid
+    assert intent(run_dir / "heyhi.submit.json")["jobid"] == sid
+    cost = json.loads(cost_file.read_text())
+    assert cost["slurm_id"] == sid and cost["cpus"] >= 1
+    assert cost["cpu_hours"] == pytest.approx(sacct_cpu_hours(sid))
+    job = wait_for(lambda: (j := show(daemons.sock, str(run_dir)).job).cpu_hours is not None and j, 30,
+                   "the job's CPU-hours in its JobInfo")
+    assert job.cpu_hours == pytest.approx(cost["cpu_hours"])
+    shown = run_cli(["ctl", "show", str(run_dir)], cwd=proj)
+    assert shown.returncode == 0, shown.stderr
+    lines = [line.strip() for line in shown.stdout.splitlines() if line.strip().startswith("cost:")]
+    assert len(lines) == 1 and " CPU-h, " in lines[0], shown.stdout
+
+
 @pytest.mark.parametrize("extra, state, reason", [
     pytest.param([], "completed", None, id="completed"),
     pytest.param(["crash=true"], "crashed", "RuntimeError: probe crashed on purpose", id="crashed"),
@@ -234,13 +266,7 @@ def sacct_state(sid: str) -> str:
 def test_job_that_ran_to_its_end_while_no_daemon_was_up_is_never_submitted_again(daemons, proj, tmp_path,
                                                                                   extra, state, reason):
     overrides = ["Ilauncher=slurm_cpu", f"tag=ended-{state}", *extra]
-    run_dir = out_dir(proj, overrides)
-    ident = identity(run_dir)
-    daemons.idents.append(ident)
-    paused = tmp_path / "paused-ended"
-    daemons.start(HEYHI_TEST_PAUSE_AFTER_SBATCH=str(paused))
-    launch_in_thread(daemons.sock, proj, overrides)
-    daemons.kill_when_paused(paused)
+    run_dir, ident = daemons.killed_at("AFTER", proj, overrides)
     (sid,) = jobs_with(ident)
     assert intent(run_dir / "heyhi.submit.json")["jobid"] is None
 
@@ -255,17 +281,66 @@ def test_job_that_ran_to_its_end_while_no_daemon_was_up_is_never_submitted_again
     hist = status(run_dir)["history"]
     assert {h.get("slurm_id") for h in hist if h.get("slurm_id")} == {sid}
     assert ("probe done" in (run_dir / "stdout.log").read_text()) == (state == "completed")
+    assert_records_of_a_watched_run(daemons, proj, run_dir, sid)
+    assert (show(daemons.sock, str(run_dir)).job.state, jobs_with(ident)) == (state, {sid})
+
+
+@pytest.mark.timeout(420)
+def test_job_that_hit_its_time_limit_while_no_daemon_was_up_ends_crashed(daemons, proj, tmp_path):
+    """A 1-minute limit with no warning before it (``signal_delay_s=0``: so the job does not requeue
+    itself): Slurm's SIGTERM at the limit reaches the job, which records "cancelled"; sacct says TIMEOUT."""
+    overrides = ["Ilauncher=slurm_cpu", "tag=ended-timeout", "sleep_s=600", "launcher.slurm.minutes=1",
+                 "launcher.slurm.signal_delay_s=0"]
+    run_dir, ident = daemons.killed_at("AFTER", proj, overrides)
+    (sid,) = jobs_with(ident)
+
+    # no daemon is up: the job runs into its time limit and takes Slurm's SIGTERM for a cancel
+    wait_for(lambda: status(run_dir).get("state") == "cancelled", SLURM_WAIT_S, "the job to reach its time limit")
+    wait_for(lambda: sacct_state(sid) == "TIMEOUT", 120, "sacct's final row", interval=0.5)
+
+    daemons.start()
+    done = wait_for(lambda: (j := show(daemons.sock, str(run_dir)).job).state != "cancelled" and j, 60,
+                    "the time limit to be recorded as a crash")
+    assert (done.state, done.slurm_id, done.reason) == ("crashed", sid, "Slurm: TIMEOUT (time limit reached)"), done
+    assert_records_of_a_watched_run(daemons, proj, run_dir, sid)
+    assert json.loads((run_dir / "heyhi.cost.json").read_text())["elapsed_s"] >= 60  # it ran to its limit
+    assert jobs_with(ident) == {sid}  # recorded, never submitted again
+
+
+def test_an_unwatched_end_is_filled_in_only_in_heyhis_own_folder_under_its_lock(tmp_path):
+    """The first step after a restart (``slurm_tracker._fill_job_id``) on real folders, no Slurm query: the
+    job id the job recorded goes to heyhi.jobid and the pending intent, never through a symlink, never
+    while a launch holds the folder; a run with its records complete is left alone."""
+    from heyhi.launchers import slurm_once as once
+    from heyhi.runs import records as R, roots_for, run_lock
+    from heyhi_daemon.launchers.slurm_tracker import _fill_job_id
+
+    root = tmp_path / "results"
+    run = root / "run"
+    run.mkdir(parents=True)
+    rd = R.RunDir(run)
+    rd.set_state("queued")
+    once.write_intent(run / once.INTENT, identity(run), known=["7"])  # 7: an earlier attempt's job
+    rd.set_state("completed", slurm_id="42", jobid="42")  # the job ran and ended while no daemon was up
+    link = tmp_path / "link"
+    link.symlink_to(run)
+
+    assert _fill_job_id(str(link), str(root), True) is None  # not its own folder
+    with run_lock(run, root, roots_for([])):  # a launch holds it
+        assert _fill_job_id(str(run), str(root), False) is None
+    assert rd.read_jobid() is None and intent(run / once.INTENT)["jobid"] is None
+
+    assert _fill_job_id(str(run), str(root), False) == "42"  # filled in; its sacct row still to come
+    assert rd.read_jobid() == "42" and intent(run / once.INTENT)["jobid"] == "42"
+    assert _fill_job_id(str(run), str(root), False) is None  # complete, and not seen live: not looked at
+    assert _fill_job_id(str(run), str(root), True) == "42"  # seen live: its cost is still missing
+    (run / "heyhi.cost.json").write_text(json.dumps({"slurm_id": "42", "cpu_hours": 0.5}))
+    assert _fill_job_id(str(run), str(root), True) is None
 
 
 def test_job_that_failed_unrecorded_while_no_daemon_was_up_is_adopted_from_sacct(daemons, proj, tmp_path):
     overrides = ["Ilauncher=slurm_cpu", HOLD, "tag=ended-unrecorded"]
-    run_dir = out_dir(proj, overrides)
-    ident = identity(run_dir)
-    daemons.idents.append(ident)
-    paused = tmp_path / "paused-unrecorded"
-    daemons.start(HEYHI_TEST_PAUSE_AFTER_SBATCH=str(paused))
-    launch_in_thread(daemons.sock, proj, overrides)
-    daemons.kill_when_paused(paused)
+    run_dir, ident = daemons.killed_at("AFTER", proj, overrides)
     (sid,) = jobs_with(ident)
     run_json, away = run_dir / "heyhi.run.json", run_dir / "heyhi.run.json.away"
 

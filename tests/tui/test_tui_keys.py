@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import io
 import os
 import re
 import pkgutil
@@ -34,7 +33,6 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 from rich.text import Text
 from textual.command import CommandPalette
 from textual.content import Content
@@ -119,17 +117,14 @@ def finished_jobs(sock, proj) -> list[str]:
 # The walk
 
 
-_ESCAPES = re.compile(r"(\x1b\[[0-9;]*m)")
+_DIGITS = re.compile(r"\d")
 
 
-def look(app) -> str:
+def look(app) -> tuple:
     """What the screen shows, styles included (a moved cursor counts), digits masked (an age that
-    ticks does not)."""
-    console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(), force_terminal=True,
-                      color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
-    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
-    parts = _ESCAPES.split(console.export_text(styles=True))
-    return "".join(p if p.startswith("\x1b") else re.sub(r"\d", "#", p) for p in parts)
+    ticks does not): the segments of a full frame, as the terminal would get them."""
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    return tuple((_DIGITS.sub("#", seg.text), seg.style) for line in update.strips for strip in line for seg in strip)
 
 
 class Walker:

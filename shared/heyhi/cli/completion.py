@@ -9,7 +9,7 @@ the project's profiles), and
 ``heyhi run``'s overrides: the config's dotted keys one level at a time, ``I<mount>=`` with the
 include files that fit the mount, enum values and ``true``/``false`` after ``key=``, ``NULL`` and
 ``SELECT`` (``heyhi.cli.fieldcache``: a cache keyed by the schema's files, built by the daemon or
-locally when cold). ``heyhi sweep FILE.yaml`` completes the overrides of the file's ``config:``.
+locally when cold, refreshed locally after a ``.proto`` edit). ``heyhi sweep FILE.yaml`` completes the overrides of the file's ``config:``.
 
 Promises: a completion imports neither pydantic, asyncio nor Textual, and with a warm cache reads one
 cache entry and stats its sources (well under 100 ms on the Cicero tree: bench/completion.py); every
@@ -19,6 +19,7 @@ traceback: a failure completes nothing (``HEYHI_COMPLETE_DEBUG=1`` prints why on
 
 from __future__ import annotations
 
+import gc
 import marshal
 import os
 import sys
@@ -117,6 +118,8 @@ class Cand:
 def main(argv: list[str]) -> int:
     """``heyhi __complete bash POINT LINE`` or ``heyhi __complete zsh|fish N WORD... CURRENT``:
     print the candidates in the shell's format (see the scripts)."""
+    collecting = gc.isenabled()
+    gc.disable()  # a TAB makes many objects, freed by their counts: cycle collection only costs time
     try:
         shell = argv[0]
         if shell == "bash":
@@ -133,6 +136,9 @@ def main(argv: list[str]) -> int:
         if os.environ.get("HEYHI_COMPLETE_DEBUG"):
             print(f"heyhi: completion: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _cut(line: str, point: int) -> str:
@@ -684,7 +690,7 @@ def help_tables() -> dict:
     """command -> {"commands": {name: (about, flags, positionals)}, "flags": {flag: (metavar, about)}},
     read from every command's help (``heyhi.cli.helptext``) and kept in the cache folder while the
     help's modules are unchanged (reading them costs more than a completion may)."""
-    from heyhi.cli.fieldcache import cache_dir  # lean: the cache's folder, no more
+    from heyhi.cli.fieldcache import cache_dir, read_marshal  # lean: the cache's folder and reader, no more
 
     here = os.path.dirname(os.path.abspath(__file__))
     sources = [os.path.join(here, n) for n in ("helptext.py", "args.py", "completion.py")]
@@ -697,13 +703,9 @@ def help_tables() -> dict:
             stamps.append(f"{p}:missing")
     key = "\0".join([str(TABLES_FORMAT), sys.version] + stamps)
     path = os.path.join(cache_dir(), "help-tables.marshal")
-    try:
-        with open(path, "rb") as fh:
-            data = marshal.loads(fh.read(1 << 20))
-        if isinstance(data, dict) and data.get("key") == key:
-            return data["tables"]
-    except (OSError, EOFError, ValueError, TypeError):
-        pass
+    data = read_marshal(path, 1 << 20)
+    if isinstance(data, dict) and data.get("key") == key and isinstance(data.get("tables"), dict):
+        return data["tables"]
     tables = _read_help_tables()
     try:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)

@@ -14,6 +14,14 @@ Promises:
   library's ``os`` and ``marshal`` only (no pathlib, re, json, pydantic, asyncio or Textual).
 - A cold answer comes from the daemon when one is up (its ``Fields`` request: the daemon holds the
   schema already), else from composing locally; either way the entry is written (atomically, 0600).
+- After a ``.proto`` edit (an entry of a ``.proto`` schema whose other sources are all unchanged),
+  the entry is refreshed here, with or without a daemon, and without composing: the schema is read
+  again through the per-file parse cache (``proto_reader``: only the edited file is parsed), the
+  task is the one branch of the root's ``task`` oneof that the config sets at its top level (kept
+  in the entry; none or several, or the config unreadable: a full build as above), and the keys and
+  the include names by place come from ``heyhi.config.keyindex`` (the walk ``task_fields`` uses), so
+  the keys are the ones a full build lists: a new field at once, a removed one gone. (One
+  difference: a config the edited schema no longer accepts still completes; ``heyhi run`` says why.)
 - Bounded: the entry file (``MAX_ENTRY_BYTES``), the folders stamped (``MAX_DIRS``), the include
   files read (``MAX_INCLUDE_FILES``, each through ``heyhi.config.source``'s bounded read). The
   top-level fields of each include file are kept by the file's stamp (``scan-*.marshal``), so a
@@ -35,6 +43,7 @@ MAX_DEPTH = 8  # folder levels walked under conf/ and the include folders
 MAX_DOC = 80  # characters of a field's doc kept (the first line)
 CONFIG_EXTS = (".prototxt", ".yaml", ".yml", ".json")  # as heyhi.config.compose.EXTS (a test checks)
 DAEMON_TIMEOUT_S = 5.0
+TASK_ONEOF = "task"  # as heyhi.config.compose.TASK_ONEOF (a test checks)
 
 
 def cache_dir() -> str:
@@ -87,8 +96,13 @@ def task_keys(cfg: str, project: str | None = None, cwd: str | None = None, *, d
     key = "\0".join((str(FORMAT), _heyhi_version(), sys.version, cwd, cfg, project or ""))
     path = os.path.join(cache_dir(), f"{_hash(key)}.marshal")
     data = _read(path)
-    if data is not None and data.get("key") == key and _fresh(data.get("deps", ())):
-        return TaskKeys(data)
+    if data is not None and data.get("key") == key:
+        if _fresh(data.get("deps", ())):
+            return TaskKeys(data)
+        data = _refresh(data)
+        if data is not None:
+            _write(path, data)
+            return TaskKeys(data)
     try:
         data = _build(cfg, project, cwd, daemon)
     except Exception as e:  # noqa: BLE001 - a config completion cannot read: no keys, never a traceback
@@ -125,13 +139,20 @@ def _hash(text: str) -> str:
 
 
 def _read(path: str) -> dict | None:
+    data = read_marshal(path, MAX_ENTRY_BYTES)
+    return data if isinstance(data, dict) and data.get("format") == FORMAT else None
+
+
+def read_marshal(path: str, limit: int):
+    """What the cache file ``path`` holds (``marshal``), or None: a file that is not regular (never
+    opened blocking: a FIFO is not waited on), larger than ``limit``, or that does not load."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
     try:
         st = os.fstat(fd)
-        if not (st.st_mode & 0o170000 == 0o100000) or st.st_size > MAX_ENTRY_BYTES:
+        if not (st.st_mode & 0o170000 == 0o100000) or st.st_size > limit:
             return None
         chunks = []
         left = st.st_size + 1
@@ -141,23 +162,19 @@ def _read(path: str) -> dict | None:
                 break
             chunks.append(chunk)
             left -= len(chunk)
-        data = marshal.loads(b"".join(chunks))
+        return marshal.loads(b"".join(chunks))
     except (OSError, EOFError, ValueError, TypeError):
         return None
     finally:
         os.close(fd)
-    return data if isinstance(data, dict) and data.get("format") == FORMAT else None
 
 
 def _write(path: str, data: dict) -> None:
+    from heyhi.config.source import write_cache  # lean: os only; only a cold cache or a refresh writes
+
     try:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(marshal.dumps(data))
-        os.replace(tmp, path)
-    except OSError:
+        write_cache(path, marshal.dumps(data))
+    except (OSError, ValueError):
         pass  # a read-only cache still completes, only slower
 
 
@@ -192,13 +209,11 @@ def _build(cfg: str, project: str | None, cwd: str, daemon: bool) -> dict | None
     if answer is None:
         answer, deps = _from_composer(proj, config)
     task, fields, includes = answer
-    table = {}
-    for f in fields:
-        doc = (f["doc"] or "").strip().split("\n", 1)[0]
-        table[f["key"]] = (f["type"], f["default"], doc[:MAX_DOC], tuple(f["enum_values"]), f["oneof"],
-                           bool(f["is_message"]))
-    fit, read = _fitting_includes(proj, config, table, includes)
-    deps += [str(p) for p in sorted(proj.conf_dir.glob("*.proto"))]
+    table = _table(_dict_rows(fields))
+    fit, read = _fitting_includes(str(proj.root), proj.conf_dir, config, table, includes)
+    protos = [str(p) for p in sorted(proj.conf_dir.glob("*.proto"))]
+    schema_files = list(dict.fromkeys(deps + protos))
+    deps += protos
     deps += [str(proj.root / "pyproject.toml"), str(config), str(config.parent)]
     deps += _folders(str(proj.conf_dir)) + read
     spec = proj.settings.get("schema")
@@ -206,8 +221,69 @@ def _build(cfg: str, project: str | None, cwd: str, daemon: bool) -> dict | None
         mod = os.path.join(str(proj.root), *spec.partition(":")[0].split("."))
         folder = mod if os.path.isdir(mod) else os.path.dirname(mod)
         deps += [folder] + [os.path.join(folder, n) for n in sorted(_listdir(folder)) if n.endswith(".py")]
-    return {"format": FORMAT, "task": task, "config": str(config), "root": str(proj.root), "fields": table,
+    data = {"format": FORMAT, "task": task, "config": str(config), "root": str(proj.root), "fields": table,
             "includes": fit, "deps": [(p, _stamp(p)) for p in dict.fromkeys(deps)]}
+    if not spec and config.suffix in CONFIG_EXTS and protos:  # a .proto schema: refreshed after an edit
+        data.update(conf_dir=str(proj.conf_dir), schema_files=schema_files,
+                    top=sorted(_top_level_fields(str(config))))
+    return data
+
+
+def _table(rows) -> dict[str, tuple]:
+    """key -> (type, default, doc's first line, enum values, oneof, is a singular message), from
+    ``(key, info)`` rows of ``heyhi.config.keyindex.task_field_infos``' shape. Equal values are one
+    tuple, which the entry's ``marshal`` writes once (a field reached by many keys)."""
+    table: dict[str, tuple] = {}
+    by_id: dict[int, tuple] = {}  # id(info) -> (info, value): the info kept alive, so no id is reused
+    by_value: dict[tuple, tuple] = {}
+    for key, info in rows:
+        hit = by_id.get(id(info))
+        if hit is None:
+            type_, default, doc, enums, oneof, is_message = info
+            value = (type_, default, (doc or "").strip().split("\n", 1)[0][:MAX_DOC], tuple(enums), oneof,
+                     bool(is_message))
+            hit = by_id[id(info)] = (info, by_value.setdefault(value, value))
+        table[key] = hit[1]
+    return table
+
+
+def _dict_rows(fields: list[dict]):
+    """``(key, info)`` rows of the dicts ``heyhi.config.task_fields`` (and the daemon's ``Fields``) give."""
+    return ((f["key"], (f["type"], f["default"], f["doc"], f["enum_values"], f["oneof"], f["is_message"]))
+            for f in fields)
+
+
+def _refresh(old: dict) -> dict | None:
+    """``old`` rebuilt after only its schema's ``.proto`` files changed (see the module docstring),
+    or None when it cannot be (another source changed, not a ``.proto`` schema, the task unclear)."""
+    try:
+        conf_dir, config, root, top = old["conf_dir"], old["config"], old["root"], old["top"]
+        schema_files = set(old["schema_files"])
+        if not all(_stamp(p) == s for p, s in old["deps"] if p not in schema_files):
+            return None
+        from heyhi.config.keyindex import include_names, task_field_infos  # lean: only a refresh after a .proto edit
+        from heyhi.config.schema.proto_reader import parse_cache_dir, read_project_schema  # lean: as keyindex
+
+        schema = read_project_schema(conf_dir, parse_cache_dir())
+        meta = schema.root
+        chosen = set(meta.oneofs.get(TASK_ONEOF, ())) & set(top)
+        if len(chosen) != 1:
+            return None
+        task = chosen.pop()
+        tf = meta.fields[task]
+        if tf.kind != "message" or tf.repeated:
+            return None
+        rows, mounts = task_field_infos(tf.message)
+        includes = include_names(include_dirs(config, conf_dir), mounts, config, CONFIG_EXTS)
+    except Exception as e:  # noqa: BLE001 - a schema that does not read (or an odd entry): a full build says why
+        if os.environ.get("HEYHI_COMPLETE_DEBUG"):
+            print(f"heyhi: completion: refresh after a .proto edit: {type(e).__name__}: {e}", file=sys.stderr)
+        return None
+    table = _table(rows)
+    fit, _read_files = _fitting_includes(root, conf_dir, config, table, includes)
+    files = list(dict.fromkeys(schema.source_files))  # every conf/*.proto and what they import
+    deps = [(p, _stamp(p)) for p in files] + [(p, s) for p, s in old["deps"] if p not in schema_files]
+    return {**old, "task": task, "fields": table, "includes": fit, "deps": deps, "schema_files": files}
 
 
 def _from_daemon(root, config) -> tuple | None:
@@ -243,16 +319,18 @@ def _from_composer(proj, config) -> tuple[tuple, list[str]]:
     return answer, list(getattr(composer.schema, "source_files", []))
 
 
-def include_dirs(config, conf_dir) -> list:
+def include_dirs(config, conf_dir) -> list[str]:
     """Where an include name is looked for (``heyhi.config.compose.Composer.include_dirs``, which a
     test holds this to): the config's folder, then ``conf/common``."""
-    return [config.absolute().parent, conf_dir / "common"]
+    return [os.path.dirname(os.path.abspath(config)), os.path.join(conf_dir, "common")]
 
 
-def _fitting_includes(proj, config, table: dict, includes: dict) -> tuple[dict, list[str]]:
+def _fitting_includes(root: str, conf_dir, config, table: dict, includes: dict) -> tuple[dict, list[str]]:
     """mount -> include names: ``task_fields``' (files under ``<include folder>/<mount>``), then every
     config file under the include folders whose top-level fields all belong to the mount's message;
     and the files read."""
+    from heyhi.config.keyindex import file_id  # lean: only a cold cache or a refresh looks for include files
+
     fields_of: dict[str, set[str]] = {}
     for key in table:
         parent, _, name = key.rpartition(".")
@@ -260,15 +338,15 @@ def _fitting_includes(proj, config, table: dict, includes: dict) -> tuple[dict, 
     mounts = [""] + [k for k, v in table.items() if v[5]]
     files: list[tuple[str, frozenset]] = []
     read: list[str] = []
-    me = os.path.realpath(config)
-    scan_path = os.path.join(cache_dir(), f"scan-{_hash(str(proj.root))}.marshal")
+    me = file_id(config)
+    scan_path = os.path.join(cache_dir(), f"scan-{_hash(root)}.marshal")
     scan = _read(scan_path) or {"format": FORMAT, "files": {}}
     known, fresh = scan["files"], {}
-    for base in include_dirs(config, proj.conf_dir):
+    for base in include_dirs(config, conf_dir):
         for path in _config_files(str(base)):
             if len(read) >= MAX_INCLUDE_FILES:
                 break
-            if os.path.realpath(path) == me:
+            if me is not None and file_id(path) == me:
                 continue
             read.append(path)
             stamp = _stamp(path)
@@ -279,11 +357,15 @@ def _fitting_includes(proj, config, table: dict, includes: dict) -> tuple[dict, 
                 files.append((os.path.splitext(os.path.relpath(path, base))[0], keys))
     if any(known.get(k) != v for k, v in fresh.items()):  # the top-level fields of each file, by its stamp
         _write(scan_path, {"format": FORMAT, "files": {**known, **fresh}})
+    by_least: dict[str, list[int]] = {}  # a name -> the files (by index) whose least top-level name it is
+    for i, (_n, keys) in enumerate(files):
+        by_least.setdefault(min(keys), []).append(i)
     out: dict[str, list[str]] = {}
     for mount in mounts:
         names = list(includes.get(mount, ()))
-        allowed = fields_of.get(mount, set())
-        names += [n for n, keys in files if keys <= allowed]
+        allowed = fields_of.get(mount, set())  # a file fits when all its names are here: its least one too
+        fit = sorted(i for k in allowed for i in by_least.get(k, ()) if files[i][1] <= allowed)
+        names += [files[i][0] for i in fit]
         if names:
             out[mount] = list(dict.fromkeys(names))
     return out, read

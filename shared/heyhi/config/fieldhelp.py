@@ -9,9 +9,9 @@ from __future__ import annotations
 from heyhi.config.values import Msg, to_dict
 from heyhi.config.printing import flat_value_text, flatten
 from heyhi.config.compose import EXTS
+from heyhi.config.keyindex import include_names, task_field_rows
 from heyhi.errors import ConfigError
 from pathlib import Path
-import os
 
 
 def field_rows(msg: Msg, prefix: str = "") -> list[tuple[str, str, str, str, str]]:
@@ -72,43 +72,6 @@ def task_fields(composer, config) -> tuple[str, list[dict], dict[str, list[str]]
     composer = composer.for_config(config)  # a script task: the script's schema
     task = composer.task_of(config)
     tmsg = composer.schema.root.fields[task].message
-    fields: list[dict] = []
-    mounts: list[str] = []
+    fields, mounts = task_field_rows(tmsg)  # the walk the completion cache's refresh also uses
+    return task, fields, include_names(composer.include_dirs(config), mounts, config, EXTS)
 
-    def walk(mtype, path: str, seen: tuple) -> None:
-        if mtype.full_name in seen or len(seen) > 8:
-            return
-        for f in mtype.fields.values():
-            key = path + f.name
-            d = {"key": key, "type": f.type_label(), "doc": " ".join(f.doc.split()), "oneof": f.oneof or "",
-                 "is_message": f.kind == "message" and not f.repeated, "enum_values": [], "default": ""}
-            if f.kind == "enum" or (f.kind == "map" and f.map_value_kind == "enum"):
-                d["enum_values"] = list(f.enum.values)
-            if f.has_default:
-                d["default"] = f.enum.by_number.get(f.default, str(f.default)) if f.kind == "enum" else flat_value_text(f.default)
-            fields.append(d)
-            if d["is_message"]:
-                mounts.append(key)
-                walk(f.message, key + ".", seen + (mtype.full_name,))
-            elif f.kind == "message" and f.repeated:
-                walk(f.message, key + ".N.", seen + (mtype.full_name,))  # list.N.field=v
-
-    walk(tmsg, "", ())
-    dirs = composer.include_dirs(config)
-    includes: dict[str, list[str]] = {}
-    for mount in [""] + mounts:
-        names: list[str] = []
-        for d in dirs:
-            sub = d / mount.replace(".", "/") if mount else d
-            if sub.is_dir() and sub != config.absolute().parent or (mount and sub.is_dir()):
-                for p in sorted(sub.iterdir()):
-                    if p.suffix in EXTS and p.is_file() and p.stem not in names and not _same_file(p, config):
-                        names.append(p.stem)
-        if names and mount:
-            includes[mount] = names
-    return task, fields, includes
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """Is ``a`` the config ``b`` itself (however either is spelled)? Include names never list it."""
-    return os.path.realpath(a) == os.path.realpath(b)

@@ -14,15 +14,25 @@ Promises:
   costs thousands of edit-distance cells instead of one full edit distance per key. The work is
   capped (``MAX_CELLS``): a name far from every key gets the exact head of the ranking, shorter.
 
-Imports only the schema model: no composition, no pydantic, no Textual.
+- ``task_field_infos(tmsg)`` lists a task's keys for completion (type, default, doc, enum values,
+  oneof, whether a singular message: an include mount; ``task_field_rows`` as dicts, for
+  ``heyhi.config.task_fields``), and
+  ``include_names`` the include files that fit each mount by their place: the one walk both the
+  composer's answer (and the daemon's ``Fields``) and the completion cache's refresh after a
+  ``.proto`` edit use (``heyhi.cli.fieldcache``), with no composer. ``file_id`` is how both tell
+  the config being run from an include file, however either is spelled (one ``stat``, no realpath).
+
+Imports only the schema model (and, to write defaults, the leaf ``heyhi.config.flattext``): no
+composition, no pathlib, no pydantic, no Textual.
 """
 
 from __future__ import annotations
 
 import bisect
 import heapq
+import os
 
-from heyhi.config.schema.model import MessageType
+from heyhi.config.schema.model import FieldSpec, MessageType
 
 MAX_DEPTH = 10  # levels below the indexed type (as ``all_keys``: deeper types are not entered)
 MAX_PATHS = 200_000  # a guard for pathological schemas; the Cicero tree has ~3,200 keys per task
@@ -231,3 +241,108 @@ def key_index_under(mtype: MessageType, prefix: str) -> tuple[KeyIndex, str]:
         seen = seen + (cur.full_name,)
         cur, depth = f.message, depth + 1
     return key_index(cur, depth, seen), ""
+
+
+def task_field_infos(tmsg: MessageType) -> tuple[list[tuple[str, tuple]], list[str]]:
+    """(rows, mounts) of a task's message: for every dotted key (``list.N.x`` below a repeated
+    message; a type already on the path or more than 8 levels down is not entered) a row
+    ``(key, info)``, info = (type, default (as ``--print-flat`` writes it; "" when none), doc
+    (whitespace folded), enum values (a tuple), oneof ("" when none), whether a singular message);
+    and the keys of the singular messages (the mounts). A field's info is made once and shared by
+    every key that reaches the field (the widest Cicero task lists ~4,600 keys of ~1,000 fields)."""
+    from heyhi.config.flattext import flat_value_text  # lean: the defaults' text; only a listing of keys needs it
+
+    rows: list[tuple[str, tuple]] = []
+    mounts: list[str] = []
+    infos: dict[FieldSpec, tuple] = {}  # by identity
+
+    def info_of(f: FieldSpec) -> tuple:
+        enums = tuple(f.enum.values) if f.kind == "enum" or (f.kind == "map" and f.map_value_kind == "enum") else ()
+        default = ""
+        if f.has_default and f.kind == "enum":
+            default = f.enum.by_number.get(f.default, str(f.default))
+        elif f.has_default:
+            default = flat_value_text(f.default)
+        info = infos[f] = (f.type_label(), default, " ".join(f.doc.split()), enums, f.oneof or "",
+                           f.kind == "message" and not f.repeated)
+        return info
+
+    def walk(mtype: MessageType, path: str, seen: tuple) -> None:
+        if mtype.full_name in seen or len(seen) > 8:
+            return
+        seen = seen + (mtype.full_name,)
+        for f in mtype.fields.values():
+            info = infos.get(f) or info_of(f)
+            key = path + f.name
+            rows.append((key, info))
+            if info[5]:
+                mounts.append(key)
+                walk(f.message, key + ".", seen)
+            elif f.kind == "message" and f.repeated:
+                walk(f.message, key + ".N.", seen)  # list.N.field=v
+
+    walk(tmsg, "", ())
+    return rows, mounts
+
+
+def task_field_rows(tmsg: MessageType) -> tuple[list[dict], list[str]]:
+    """``task_field_infos`` with each row a dict (``heyhi.config.task_fields``, the daemon's
+    ``Fields``): key, type, doc, oneof, is_message, enum_values (a list) and default."""
+    rows, mounts = task_field_infos(tmsg)
+    return [{"key": key, "type": type_, "doc": doc, "oneof": oneof, "is_message": is_message,
+             "enum_values": list(enums), "default": default}
+            for key, (type_, default, doc, enums, oneof, is_message) in rows], mounts
+
+
+def include_names(dirs: list, mounts: list[str], config, exts: tuple[str, ...]) -> dict[str, list[str]]:
+    """mount -> the include names that fit it by place: the config files (``exts``) directly under
+    ``<dir>/<mount as a path>`` for each include folder in ``dirs`` (paths or str), first found first,
+    sorted by name, the config itself left out (however either is spelled); mounts with none left out.
+    ``mounts`` lists a mount before the mounts below it (as ``task_field_rows`` does), so a folder
+    that does not exist is looked for once, not once per mount below it."""
+    me = file_id(config)
+    dirs = [os.fspath(d) for d in dirs]
+    missing: list[set[str]] = [set() for _ in dirs]  # mounts with no folder in dirs[i]: none below either
+    includes: dict[str, list[str]] = {}
+    for mount in mounts:
+        names: list[str] = []
+        for d, gone in zip(dirs, missing):
+            if gone and _below(mount, gone):
+                continue
+            sub = os.path.join(d, *mount.split("."))
+            try:
+                entries = sorted(os.listdir(sub))
+            except (FileNotFoundError, NotADirectoryError):
+                gone.add(mount)
+                continue
+            except OSError:  # not readable: nothing fits here
+                continue
+            for name in entries:
+                stem, ext = os.path.splitext(name)
+                if not stem or ext not in exts or stem in names:
+                    continue
+                fid = file_id(os.path.join(sub, name))
+                if fid is not None and fid != me:
+                    names.append(stem)
+        if names:
+            includes[mount] = names
+    return includes
+
+
+def _below(mount: str, mounts: set[str]) -> bool:
+    """Whether a mount above ``mount`` (``a`` or ``a.b`` for ``a.b.c``) is in ``mounts``."""
+    while "." in mount:
+        mount = mount.rpartition(".")[0]
+        if mount in mounts:
+            return True
+    return False
+
+
+def file_id(path) -> tuple[int, int] | None:
+    """(device, inode) of the regular file at ``path`` (links followed), or None (not one): how the
+    config being run is told from an include file however either is spelled, one ``stat`` each."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino) if st.st_mode & 0o170000 == 0o100000 else None

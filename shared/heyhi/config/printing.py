@@ -17,6 +17,7 @@ from typing import Any, Iterator
 from heyhi.config.printer import to_text  # noqa: F401 (re-exported: it lived here)
 from heyhi.config.values import Msg, to_dict
 from heyhi.config.grammar import item_needs_quotes, needs_quotes, quote
+from heyhi.config.flattext import flat_value_text  # noqa: F401 (re-exported: it lived here)
 
 
 def flatten(d: dict, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -32,15 +33,6 @@ def flatten(d: dict, prefix: str = "") -> Iterator[tuple[str, Any]]:
 def flat_items(msg: Msg, with_all: bool = False) -> list[tuple[str, Any]]:
     """Sorted (key, value) pairs: set fields, or every field with ``with_all``."""
     return sorted(flatten(to_dict(msg, with_all=with_all)))
-
-
-def flat_value_text(v: Any) -> str:
-    """How ``--print-flat`` shows a value: None -> NULL, strings with spaces/empty as repr."""
-    if v is None:
-        return "NULL"
-    if isinstance(v, str) and (" " in v or not v):
-        return repr(v)
-    return str(v)
 
 
 def flat_lines(msg: Msg, with_all: bool = False) -> list[str]:

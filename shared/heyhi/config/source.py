@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
 from heyhi.errors import ConfigError
+
+TYPE_CHECKING = False  # as typing's, without importing it
+if TYPE_CHECKING:  # annotations only: a completion reads .proto files without importing pathlib or typing
+    from pathlib import Path
 
 __all__ = ["MAX_BYTES", "read_bytes", "read_text", "decode"]
 
@@ -89,3 +92,21 @@ def decode(data: bytes, where: str) -> str:
 def read_text(path: str | Path, what: str = "config file", limit: int = MAX_BYTES) -> str:
     """``read_bytes`` then ``decode``: the UTF-8 text of a regular file of at most ``limit`` bytes."""
     return decode(read_bytes(path, what, limit), str(path))
+
+
+def write_cache(path: str, data: bytes) -> None:
+    """Write a cache entry of HeyHi's own whole or not at all (a temp file renamed over it), readable by
+    the user only, its folder made 0700. Not flushed to disk (``heyhi.perms.write_atomic`` is, for
+    records): a lost entry is only rebuilt. Lean (os only): completion writes through it. Raises OSError."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    done = False
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+        done = True
+    finally:
+        if not done and os.path.lexists(tmp):  # a full disk: no temp file left behind
+            os.unlink(tmp)

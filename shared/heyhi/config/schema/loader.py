@@ -3,7 +3,8 @@
 A project's schema is every ``conf/*.proto`` (top-level message ``MetaCfg``), or pydantic models
 named by ``[tool.heyhi] schema = "module:MetaCfg"`` in its pyproject.toml. The compiled schema of
 ``.proto`` files is pickled under the user's cache folder, keyed by the files' paths, sizes and
-mtimes, so a CLI start does not re-read them.
+mtimes, so a CLI start does not re-read them; when it is stale, each file's parse is still kept
+(``proto_reader.parse_cache_dir()``), so an edit re-parses only the edited file.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from pathlib import Path
 from heyhi.errors import ConfigError
 from heyhi.config.schema.model import Schema
 from heyhi import __version__
-from heyhi.config.schema.proto_reader import read_project_schema
+from heyhi.config.schema.proto_reader import parse_cache_dir, read_project_schema
 
-CACHE_VERSION = "3"  # bumped when the pickled classes move or change shape
+CACHE_VERSION = "4"  # bumped when the pickled classes move or change shape
 
 
 def cache_dir() -> Path:
@@ -55,7 +56,7 @@ def load_proto_schema(conf_dir: Path, protos: list[Path]) -> Schema:
     except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ValueError, TypeError, ImportError):
         pass  # any unreadable cache (another HeyHi's classes included) is a miss
 
-    schema = read_project_schema(conf_dir)
+    schema = read_project_schema(conf_dir, parse_cache_dir())
     deps = [(str(f), _stamp(Path(f))) for f in getattr(schema, "source_files", [str(p) for p in protos])]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

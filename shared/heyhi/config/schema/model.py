@@ -2,87 +2,90 @@
 
 Both front-ends (``.proto`` files and pydantic models) produce these objects; everything
 downstream (parsing, composition, printing, frozen configs) reads only them. They are
-plain slotted classes (no pydantic) so that the print path stays fast and the compiled
-schema can be pickled into a cache.
+plain classes (no pydantic, no dataclasses: importing this module costs next to nothing, which a
+shell completion after a schema edit needs), fast to print from, and pickled into a cache. The
+scalar kinds live in the leaf ``heyhi.config.schema.kinds`` (re-exported here).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
-from typing import Any
+from heyhi.config.schema.kinds import FLOAT_KINDS, INT_KINDS, INT_RANGES, SCALAR_KINDS
 from heyhi.errors import ConfigError
 
-# Scalar kinds, as protobuf names them.
-INT_KINDS = frozenset(
-    {"int32", "int64", "uint32", "uint64", "sint32", "sint64", "fixed32", "fixed64", "sfixed32", "sfixed64"}
-)
-FLOAT_KINDS = frozenset({"float", "double"})
-SCALAR_KINDS = INT_KINDS | FLOAT_KINDS | {"bool", "string", "bytes"}
-
-INT_RANGES = {
-    "int32": (-(2**31), 2**31 - 1),
-    "sint32": (-(2**31), 2**31 - 1),
-    "sfixed32": (-(2**31), 2**31 - 1),
-    "int64": (-(2**63), 2**63 - 1),
-    "sint64": (-(2**63), 2**63 - 1),
-    "sfixed64": (-(2**63), 2**63 - 1),
-    "uint32": (0, 2**32 - 1),
-    "fixed32": (0, 2**32 - 1),
-    "uint64": (0, 2**64 - 1),
-    "fixed64": (0, 2**64 - 1),
-}
+__all__ = ["FLOAT_KINDS", "INT_KINDS", "INT_RANGES", "SCALAR_KINDS", "EnumType", "FieldSpec", "MessageType",
+           "ProtoFile", "Schema"]
 
 
-@dataclass(eq=False)
+def _repr(obj, attrs) -> str:
+    """``Class(attr=value, ...)``: every attribute that says what the object is (no recursion: a
+    field shows the type it refers to by name)."""
+    return f"{type(obj).__name__}({', '.join(f'{a}={getattr(obj, a)!r}' for a in attrs)})"
+
+
 class EnumType:
-    """An enum: ``values`` maps names to numbers in declaration order.
+    """An enum: ``values`` maps names to numbers in declaration order; ``by_number`` maps each
+    number to its first name.
 
     ``file`` names the ``.proto`` file that defines it (see :class:`ProtoFile`); empty for an
     enum from a pydantic schema.
     """
 
-    name: str
-    full_name: str
-    values: dict[str, int]
-    doc: str = ""
-    by_number: dict[int, str] = dc_field(default_factory=dict)
-    file: str = ""
+    __slots__ = ("name", "full_name", "values", "doc", "by_number", "file")
 
-    def __post_init__(self) -> None:
+    def __init__(self, name: str, full_name: str, values: dict[str, int], doc: str = "",
+                 by_number: dict[int, str] | None = None, file: str = ""):
+        self.name = name
+        self.full_name = full_name
+        self.values = values
+        self.doc = doc
+        self.by_number = {} if by_number is None else by_number
+        self.file = file
         if not self.by_number:
-            for n, v in self.values.items():
+            for n, v in values.items():
                 self.by_number.setdefault(v, n)
+
+    def __repr__(self) -> str:
+        return _repr(self, self.__slots__)
 
     @property
     def first_name(self) -> str:
         return next(iter(self.values))
 
 
-@dataclass(eq=False)
 class FieldSpec:
     """One field of a message.
 
     ``kind`` is a scalar kind (``int32``, ``string``...), ``"enum"``, ``"message"`` or ``"map"``.
     ``type_name`` is the referenced enum/message full name for enum and message fields (and
     the value type of a map). ``repeated`` marks a list. ``default`` is the declared default
-    (already a Python value, enums by number) when ``has_default``.
+    (already a Python value, enums by number) when ``has_default``. For a map field, ``map_key``
+    is the key kind and ``map_value_kind`` the value kind. ``message`` and ``enum`` are the
+    resolved types (filled by ``Schema.link()``).
     """
 
-    name: str
-    number: int
-    kind: str
-    repeated: bool = False
-    type_name: str = ""
-    has_default: bool = False
-    default: Any = None
-    oneof: str | None = None
-    doc: str = ""
-    # For map fields: key kind and value kind / type name.
-    map_key: str = ""
-    map_value_kind: str = ""
-    # Resolved references (filled by Schema.link()).
-    message: "MessageType | None" = None
-    enum: "EnumType | None" = None
+    __slots__ = ("name", "number", "kind", "repeated", "type_name", "has_default", "default", "oneof", "doc",
+                 "map_key", "map_value_kind", "message", "enum")
+
+    def __init__(self, name: str, number: int, kind: str, repeated: bool = False, type_name: str = "",
+                 has_default: bool = False, default: object = None, oneof: str | None = None, doc: str = "",
+                 map_key: str = "", map_value_kind: str = "", message: MessageType | None = None,
+                 enum: EnumType | None = None):
+        self.name = name
+        self.number = number
+        self.kind = kind
+        self.repeated = repeated
+        self.type_name = type_name
+        self.has_default = has_default
+        self.default = default
+        self.oneof = oneof
+        self.doc = doc
+        self.map_key = map_key
+        self.map_value_kind = map_value_kind
+        self.message = message
+        self.enum = enum
+
+    def __repr__(self) -> str:
+        return _repr(self, self.__slots__[:-2])  # the resolved types are named by type_name
 
     @property
     def is_message(self) -> bool:
@@ -100,24 +103,27 @@ class FieldSpec:
         return f"repeated {base}" if self.repeated else base
 
 
-@dataclass(eq=False)
 class MessageType:
     """A message: fields in declaration order, oneofs as name -> member field names.
 
     ``file`` names the ``.proto`` file that defines it (see :class:`ProtoFile`); empty for a
     message from a pydantic schema. A nested message's ``full_name`` is its parent's plus
-    ``.<name>``.
+    ``.<name>``. ``by_number`` lists the fields by number. Other modules keep runtime caches on a
+    message type as attributes whose names start with ``_`` (never pickled).
     """
 
-    name: str
-    full_name: str
-    fields: dict[str, FieldSpec]
-    oneofs: dict[str, list[str]] = dc_field(default_factory=dict)
-    doc: str = ""
-    file: str = ""
+    def __init__(self, name: str, full_name: str, fields: dict[str, FieldSpec],
+                 oneofs: dict[str, list[str]] | None = None, doc: str = "", file: str = ""):
+        self.name = name
+        self.full_name = full_name
+        self.fields = fields
+        self.oneofs = {} if oneofs is None else oneofs
+        self.doc = doc
+        self.file = file
+        self.by_number = sorted(fields.values(), key=lambda f: f.number)
 
-    def __post_init__(self) -> None:
-        self.by_number = sorted(self.fields.values(), key=lambda f: f.number)
+    def __repr__(self) -> str:
+        return _repr(self, ("name", "full_name", "fields", "oneofs", "doc", "file"))
 
     def __getstate__(self):
         # Runtime caches (frozen classes, empty instances) start with "_" and are not pickled.
@@ -134,7 +140,6 @@ class MessageType:
         return f is not None and f.repeated and f.kind == "message"
 
 
-@dataclass(eq=False)
 class ProtoFile:
     """One ``.proto`` file read into a schema.
 
@@ -144,9 +149,15 @@ class ProtoFile:
     names (the same way) the files it imports with ``import public``, in order.
     """
 
-    name: str
-    package: str = ""
-    public_imports: tuple[str, ...] = ()
+    __slots__ = ("name", "package", "public_imports")
+
+    def __init__(self, name: str, package: str = "", public_imports: tuple[str, ...] = ()):
+        self.name = name
+        self.package = package
+        self.public_imports = public_imports
+
+    def __repr__(self) -> str:
+        return _repr(self, self.__slots__)
 
 
 class Schema:

@@ -14,22 +14,38 @@ file's package and ``import public`` list). What is accepted and ignored: option
 Every problem raises :class:`~heyhi.errors.ConfigError` with a one-line message and
 ``where="file:line:col"``.
 
-Public API: :func:`read_protos` and :func:`read_project_schema`.
+Per-file parse cache (``read_protos(..., cache=FOLDER)``): what parsing one file gave (its package,
+imports, messages, enums, and every name it defined, in order) is kept as plain data (``marshal``)
+under ``FOLDER`` (by default ``parse_cache_dir()``), keyed by the file's resolved path and checked
+against its content (length and two checksums), the reader's version and its source file's stamp,
+so after an edit only the edited file is tokenized and parsed again; the others are replayed, names
+defined in the same order, so every error (a duplicate name across files included) is the one a
+full parse gives. An entry is read bounded (``MAX_CACHE_BYTES``)
+and checked for shape before anything of it is used: an unreadable, corrupt or foreign entry is a
+miss, never an error. Linking always runs on the whole schema.
+
+Public API: :func:`read_protos`, :func:`read_project_schema` and :func:`parse_cache_dir`.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from pathlib import Path
-from typing import Any, Sequence
 
 from heyhi.errors import ConfigError
-from heyhi.config.schema.model import (
-    FLOAT_KINDS, INT_KINDS, INT_RANGES, SCALAR_KINDS, EnumType, FieldSpec, MessageType, ProtoFile, Schema,
-)
-from heyhi.config.source import decode, read_bytes
+from heyhi.config.schema.kinds import FLOAT_KINDS, INT_KINDS, INT_RANGES, SCALAR_KINDS
+from heyhi.config.schema.model import EnumType, FieldSpec, MessageType, ProtoFile, Schema
+from heyhi.config.source import decode, read_bytes, write_cache
 
-__all__ = ["read_protos", "read_project_schema"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: a completion reads .proto files without typing or pathlib
+    from pathlib import Path
+    from typing import Any, Sequence
+
+PARSE_FORMAT = 1  # bumped when the parsed form of a file (below: _plain) changes shape
+MAX_CACHE_BYTES = 64 << 20
+
+__all__ = ["read_protos", "read_project_schema", "parse_cache_dir"]
 
 # --------------------------------------------------------------------------------------------
 # Tokenizer
@@ -172,7 +188,7 @@ def _tokenize(text: str, shown: str) -> tuple[list[_Tok], dict[int, str], dict[i
 class _File:
     __slots__ = ("key", "path", "shown", "name", "text", "syntax", "package", "imports", "toks", "leading", "trailing")
 
-    def __init__(self, key: Path, path: Path):
+    def __init__(self, key: str, path: str):
         self.key = key
         self.path = path
         self.shown = str(path)
@@ -279,6 +295,7 @@ class _Parser:
         self.msgs = msgs
         self.enums = enums
         self.symbols = symbols
+        self.events: list[tuple] = []  # every name defined, in order: (full, kind, tok, decl, note)
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -314,6 +331,24 @@ class _Parser:
         return lead or tr
 
     def define(self, full: str, kind: str, t: _Tok, decl=None, note: str = "") -> None:
+        self.events.append((full, kind, t, decl, note))
+        self._define(full, kind, t, decl, note)
+
+    def define_field(self, full: str, t: _Tok) -> None:
+        self.events.append((full, "field", t, None, ""))
+        if full in self.symbols:
+            self._define(full, "field", t)  # raises
+        self.symbols[full] = _Sym("field", self.f, t)
+
+    def replay(self, events: list[tuple]) -> None:
+        """Define the names a cached parse of this file defined, in the same order (same errors)."""
+        for full, kind, t, decl, note in events:
+            if kind == "field":
+                self.define_field(full, t)
+            else:
+                self.define(full, kind, t, decl, note)
+
+    def _define(self, full: str, kind: str, t: _Tok, decl=None, note: str = "") -> None:
         old = self.symbols.get(full)
         if old is not None:
             if kind == "package" and old.kind == "package":
@@ -735,10 +770,7 @@ class _Parser:
         fd = _Field(
             nt[1], number, label, type_tok[1], type_tok, map_key, default, oneof, self.doc(first, semi), nt, num_tok
         )
-        full = f"{msg.full}.{nt[1]}"
-        if full in self.symbols:
-            self.define(full, "field", nt)  # raises
-        self.symbols[full] = _Sym("field", self.f, nt)
+        self.define_field(f"{msg.full}.{nt[1]}", nt)
         msg.fields.append(fd)
         return fd
 
@@ -949,17 +981,17 @@ def _suggest(name: str, candidates: list[str]) -> str:
 
 
 class _Linker:
-    def __init__(self, files: dict[Path, _File], symbols: dict[str, _Sym]):
+    def __init__(self, files: dict[str, _File], symbols: dict[str, _Sym]):
         self.files = files
         self.symbols = symbols
-        self.deps: dict[Path, set[Path]] = {}
-        self.visible: dict[Path, set[Path]] = {}
-        self.import_keys: dict[Path, list[tuple[Path, bool]]] = {}
+        self.deps: dict[str, set[str]] = {}
+        self.visible: dict[str, set[str]] = {}
+        self.import_keys: dict[str, list[tuple[str, bool]]] = {}
 
-    def compute_visibility(self, import_keys: dict[Path, list[tuple[Path, bool]]]) -> None:
-        pub_closure: dict[Path, set[Path]] = {}
+    def compute_visibility(self, import_keys: dict[str, list[tuple[str, bool]]]) -> None:
+        pub_closure: dict[str, set[str]] = {}
 
-        def pub(k: Path) -> set[Path]:
+        def pub(k: str) -> set[str]:
             s = pub_closure.get(k)
             if s is None:
                 s = pub_closure[k] = {k}
@@ -982,7 +1014,7 @@ class _Linker:
                         stack.append(dk)
             self.deps[k] = deps
 
-    def lookup(self, name: str, scope: str, deps: set[Path] | None) -> str | None:
+    def lookup(self, name: str, scope: str, deps: set[str] | None) -> str | None:
         """Resolve a type name as protoc does, from the innermost scope outward."""
         symbols = self.symbols
 
@@ -1048,7 +1080,7 @@ class _Linker:
             )
         return full
 
-    def build(self, msgs: list[_Msg], enums: list[_Enum], root: str, import_keys: dict[Path, list[tuple[Path, bool]]]) -> Schema:
+    def build(self, msgs: list[_Msg], enums: list[_Enum], root: str, import_keys: dict[str, list[tuple[str, bool]]]) -> Schema:
         symbols = self.symbols
         out_enums = {e.full: EnumType(e.name, e.full, e.values, e.doc, file=e.file.name) for e in enums}
         out_msgs: dict[str, MessageType] = {}
@@ -1093,11 +1125,163 @@ class _Linker:
 
 
 # --------------------------------------------------------------------------------------------
+# Per-file parse cache
+# --------------------------------------------------------------------------------------------
+
+_EVENT_KINDS = frozenset({"message", "enum", "package", "field", "oneof", "enumvalue"})
+
+
+class _Corrupt(Exception):
+    """A cache entry not of the shape this reader writes."""
+
+
+def _need(ok: bool) -> None:
+    if not ok:
+        raise _Corrupt
+
+
+def _is_tok(t) -> bool:
+    return type(t) is tuple and len(t) == 3 and type(t[0]) is str and type(t[1]) is str and type(t[2]) is int
+
+
+def _is_str_or_none(v) -> bool:
+    return v is None or type(v) is str
+
+
+def _checksum(text: str) -> tuple[int, int, int]:
+    import zlib  # lean: only the parse cache needs it
+
+    data = text.encode("utf-8", "surrogatepass")
+    return len(data), zlib.crc32(data), zlib.adler32(data)
+
+
+def _entry_stamp(key: str) -> tuple:
+    import sys  # lean: the interpreter's version names the marshal format
+
+    from heyhi import __version__  # lean: the package is imported already
+
+    try:  # this reader's own file: an edited parser (a development tree) reads no older parse
+        st = os.stat(__file__)
+        reader = f"{st.st_size}:{st.st_mtime_ns}"
+    except OSError:
+        reader = ""
+    return (PARSE_FORMAT, __version__, sys.version, reader, str(key))
+
+
+def _entry_path(cache: Path | str, key: str) -> str:
+    import zlib  # lean: only the parse cache needs it
+
+    name = key.encode("utf-8", "surrogateescape")
+    return os.path.join(cache, f"{zlib.crc32(name):08x}{zlib.adler32(name):08x}.marshal")
+
+
+def parse_cache_dir() -> str:
+    """Where each ``.proto`` file's parse is kept by default: ``$XDG_CACHE_HOME/heyhi/proto``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "heyhi", "proto")
+
+
+def _plain(f: _File, msgs: list[_Msg], enums: list[_Enum], events: list[tuple]) -> tuple:
+    """What parsing ``f`` gave, as plain data (tuples, lists, dicts, str, int, bool, None)."""
+    refs = {id(m): ("m", i) for i, m in enumerate(msgs)}
+    refs.update({id(e): ("e", i) for i, e in enumerate(enums)})
+    return (
+        f.syntax, f.package, list(f.imports),
+        [(m.name, m.full, m.tok, m.doc,
+          [(fd.name, fd.number, fd.label, fd.type, fd.type_tok, fd.map_key, fd.default, fd.oneof, fd.doc, fd.tok,
+            fd.num_tok) for fd in m.fields],
+          m.oneofs, m.reserved) for m in msgs],
+        [(e.name, e.full, e.tok, e.doc, e.values) for e in enums],
+        [(full, kind, t, None if decl is None else refs[id(decl)], note) for full, kind, t, decl, note in events],
+    )
+
+
+def _unplain(f: _File, data) -> tuple[str, str, list, list[_Msg], list[_Enum], list[tuple]]:
+    """``_plain``'s data back as parser objects of ``f``, every part's shape checked first
+    (raises ``_Corrupt``, ``ValueError`` or ``TypeError`` for anything else)."""
+    _need(type(data) is tuple and len(data) == 6)
+    syntax, package, imports, pmsgs, penums, pevents = data
+    _need(syntax in ("proto2", "proto3", "editions") and type(package) is str)
+    _need(type(imports) is list and type(pmsgs) is list and type(penums) is list and type(pevents) is list)
+    for imp in imports:
+        _need(type(imp) is tuple and len(imp) == 3 and type(imp[0]) is str and _is_tok(imp[1]) and type(imp[2]) is bool)
+    msgs: list[_Msg] = []
+    for name, full, tok, doc, fields, oneofs, reserved in pmsgs:
+        _need(type(name) is str and type(full) is str and _is_tok(tok) and type(doc) is str)
+        _need(type(fields) is list and type(oneofs) is dict and type(reserved) is list)
+        m = _Msg(name, full, f, tok, doc)
+        for fname, number, label, type_, type_tok, map_key, default, oneof, fdoc, ftok, num_tok in fields:
+            _need(type(fname) is str and type(number) is int and _is_str_or_none(label) and type(type_) is str)
+            _need(_is_tok(type_tok) and type(map_key) is str and _is_str_or_none(oneof) and type(fdoc) is str)
+            _need(_is_tok(ftok) and _is_tok(num_tok))
+            if default is not None:
+                _need(type(default) is tuple and len(default) == 3 and type(default[0]) is bool)
+                _need(type(default[1]) is list and len(default[1]) > 0 and all(_is_tok(t) for t in default[1]))
+                _need(_is_tok(default[2]))
+            m.fields.append(_Field(fname, number, label, type_, type_tok, map_key, default, oneof, fdoc, ftok, num_tok))
+        for k, members in oneofs.items():
+            _need(type(k) is str and type(members) is list and all(type(x) is str for x in members))
+        for lo, hi, rt in reserved:
+            _need((type(lo) is str and hi is None or type(lo) is int and type(hi) is int) and _is_tok(rt))
+        m.oneofs = oneofs
+        m.reserved = reserved
+        msgs.append(m)
+    enums: list[_Enum] = []
+    for name, full, tok, doc, values in penums:
+        _need(type(name) is str and type(full) is str and _is_tok(tok) and type(doc) is str and type(values) is dict)
+        _need(all(type(k) is str and type(v) is int for k, v in values.items()))
+        e = _Enum(name, full, f, tok, doc)
+        e.values = values
+        enums.append(e)
+    events = []
+    for full, kind, t, ref, note in pevents:
+        _need(type(full) is str and kind in _EVENT_KINDS and _is_tok(t) and type(note) is str)
+        decl = None
+        if ref is not None:
+            _need(type(ref) is tuple and len(ref) == 2 and type(ref[1]) is int)
+            pool = msgs if ref[0] == "m" else enums if ref[0] == "e" else None
+            _need(pool is not None and 0 <= ref[1] < len(pool))
+            decl = pool[ref[1]]
+        events.append((full, kind, t, decl, note))
+    return syntax, package, imports, msgs, enums, events
+
+
+def _cached(cache: Path | str, key: str, f: _File, checksum: tuple) -> tuple | None:
+    """The parsed form of ``f`` from the cache, or None (no entry, another text, or not ours)."""
+    import marshal  # lean: only the parse cache needs it
+
+    try:
+        raw = read_bytes(_entry_path(cache, key), "parse cache entry", MAX_CACHE_BYTES)
+        entry = marshal.loads(raw)
+        if type(entry) is not tuple or len(entry) != 3 or entry[0] != _entry_stamp(key) or entry[1] != checksum:
+            return None
+        return _unplain(f, entry[2])
+    except (ConfigError, _Corrupt, EOFError, ValueError, TypeError):
+        return None
+
+
+def _store(cache: Path | str, key: str, checksum: tuple, data: tuple) -> None:
+    import marshal  # lean: only the parse cache needs it
+
+    try:
+        write_cache(_entry_path(cache, key), marshal.dumps((_entry_stamp(key), checksum, data)))
+    except (OSError, ValueError):
+        pass  # a read-only cache still reads the schema, only slower
+
+
+# --------------------------------------------------------------------------------------------
 # API
 # --------------------------------------------------------------------------------------------
 
 
-def _read_file(path: Path, where: str | None) -> str:
+def _norm(p: str) -> str:
+    """``p`` as ``str(pathlib.Path(p))`` writes it: no ``.`` parts, no doubled or trailing ``/``
+    (``..`` kept). The reader names files so without importing pathlib (a completion imports it)."""
+    parts = [x for x in p.split("/") if x and x != "."]
+    return ("/" if p.startswith("/") else "") + "/".join(parts) or "."
+
+
+def _read_file(path: str, where: str | None) -> str:
     """The UTF-8 text of a .proto file, read by ``heyhi.config.source`` (a regular file, bounded,
     never blocking); errors name the file, at ``where`` (the import that named it) when given."""
     try:
@@ -1111,7 +1295,8 @@ def _read_file(path: Path, where: str | None) -> str:
 
 
 def read_protos(
-    paths: Sequence[Path], root: str = "MetaCfg", import_roots: Sequence[Path] = (), base: Path | None = None
+    paths: Sequence[Path | str], root: str = "MetaCfg", import_roots: Sequence[Path | str] = (),
+    base: Path | str | None = None, cache: Path | str | None = None,
 ) -> Schema:
     """Read ``paths`` and every file they import into one linked :class:`Schema`.
 
@@ -1121,21 +1306,23 @@ def read_protos(
     requires. The returned schema also has ``source_files``: every file read, as a list of str.
     Each file read is named in the schema (``Schema.files``, the ``file`` of its types) by its path
     relative to ``base`` (``/``-separated) when it lies under ``base``, else by its path as read.
+    With ``cache`` (a folder), each file's parse is kept there and reused while its text is the
+    same (see the module docstring).
     Raises :class:`ConfigError` (``where="file:line:col"``) on any problem.
     """
-    roots = [Path(r) for r in import_roots]
-    files: dict[Path, _File] = {}
+    roots = [_norm(os.fspath(r)) for r in import_roots]
+    files: dict[str, _File] = {}
     symbols: dict[str, _Sym] = {}
     msgs: list[_Msg] = []
     enums: list[_Enum] = []
-    import_keys: dict[Path, list[tuple[Path, bool]]] = {}
+    import_keys: dict[str, list[tuple[str, bool]]] = {}
 
-    queue: list[tuple[Path, str | None]] = [(Path(p), None) for p in paths]
+    queue: list[tuple[str, str | None]] = [(_norm(os.fspath(p)), None) for p in paths]
     qi = 0
     while qi < len(queue):
         path, where = queue[qi]
         qi += 1
-        key = path.resolve()
+        key = os.path.realpath(path)
         if key in files:
             continue
         f = _File(key, path)
@@ -1144,14 +1331,27 @@ def read_protos(
         if text.startswith("\ufeff"):  # UTF-8 byte order mark
             text = text[1:]
         f.text = text
-        f.toks, f.leading, f.trailing = _tokenize(text, f.shown)
-        _Parser(f, msgs, enums, symbols).parse_file()
+        checksum = _checksum(text) if cache is not None else None
+        parsed = _cached(cache, key, f, checksum) if cache is not None else None
+        if parsed is not None:
+            f.syntax, f.package, f.imports, file_msgs, file_enums, events = parsed
+            f.toks, f.leading, f.trailing = [], {}, {}
+            msgs.extend(file_msgs)
+            enums.extend(file_enums)
+            _Parser(f, msgs, enums, symbols).replay(events)
+        else:
+            f.toks, f.leading, f.trailing = _tokenize(text, f.shown)
+            m0, e0 = len(msgs), len(enums)
+            parser = _Parser(f, msgs, enums, symbols)
+            parser.parse_file()
+            if cache is not None:
+                _store(cache, key, checksum, _plain(f, msgs[m0:], enums[e0:], parser.events))
         keys = import_keys[key] = []
         for imp, tok, public in f.imports:
-            dirs = [*roots, path.parent]
+            dirs = [*roots, _norm(os.path.dirname(path))]
             for d in dirs:
-                cand = d / imp
-                if cand.is_file():
+                cand = _norm(os.path.join(d, imp))
+                if os.path.isfile(cand):
                     break
             else:
                 if imp.startswith("google/protobuf/"):
@@ -1160,14 +1360,14 @@ def read_protos(
                     continue
                 looked = ", ".join(str(d) for d in dirs)
                 raise ConfigError(f"cannot find imported file `{imp}` (looked in {looked})", _where(f, tok))
-            keys.append((cand.resolve(), public))
+            keys.append((os.path.realpath(cand), public))
             queue.append((cand, _where(f, tok)))
 
     if base is not None:
-        base_key = Path(base).resolve()
+        base_key = os.path.realpath(base)
         for key, f in files.items():
-            if key.is_relative_to(base_key):
-                f.name = key.relative_to(base_key).as_posix()
+            if key == base_key or key.startswith(base_key.rstrip(os.sep) + os.sep):
+                f.name = os.path.relpath(key, base_key).replace(os.sep, "/")
     linker = _Linker(files, symbols)
     linker.compute_visibility(import_keys)
     schema = linker.build(msgs, enums, root, import_keys)
@@ -1176,11 +1376,16 @@ def read_protos(
     return schema
 
 
-def read_project_schema(conf_dir: Path) -> Schema:
+def read_project_schema(conf_dir: Path | str, cache: Path | str | None = None) -> Schema:
     """Every ``conf_dir/*.proto``, imports resolved against ``conf_dir.parent`` then ``conf_dir``;
-    files are named relative to ``conf_dir`` (``"conf.proto"``)."""
-    conf_dir = Path(conf_dir)
-    paths = sorted(conf_dir.glob("*.proto"))
+    files are named relative to ``conf_dir`` (``"conf.proto"``); ``cache`` as for ``read_protos``."""
+    conf_dir = _norm(os.fspath(conf_dir))
+    try:
+        names = os.listdir(conf_dir)
+    except OSError:
+        names = []
+    paths = sorted(os.path.join(conf_dir, n) for n in names if n.endswith(".proto"))  # as Path.glob("*.proto")
     if not paths:
         raise ConfigError(f"no .proto files in {conf_dir}")
-    return read_protos(paths, import_roots=[conf_dir.parent, conf_dir], base=conf_dir)
+    return read_protos(paths, import_roots=[_norm(os.path.dirname(conf_dir)), conf_dir], base=conf_dir,
+                       cache=cache)

@@ -94,7 +94,9 @@ def test_three_segments_chained_by_dependency_complete_in_one_folder(daemon, thr
     assert [c[0] for c in counts] == ["1", "2", "3"]
     jobs = [c[1] for c in counts]
     assert len(set(jobs)) == 3
-    assert chain_of(run)["jobs"] == {jobs[0]: 1, jobs[1]: 2, jobs[2]: 3} and chain_of(run)["next"] is None
+    # the run records its own end; the daemon's next poll brings the chain record up to date
+    chain = wait_for(lambda: (ch := chain_of(run))["next"] is None and ch, 60, "the chain record to reach segment 3")
+    assert chain["jobs"] == {jobs[0]: 1, jobs[1]: 2, jobs[2]: 3}
     assert [" ".join(c[2:]) for c in counts] == ["(1, 3)", "(2, 3)", "(3, 3)"]  # heyhi.segment() in the task
     assert set(sacct_states(jobs).values()) == {"COMPLETED"}
     # the folder's records show segments 1..3, each run by its own job, then completed

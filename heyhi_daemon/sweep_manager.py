@@ -19,7 +19,8 @@ names the record's folder. A runner task per active sweep then launches the poin
 * an adaptive search asks an Optuna study (TPE by default; SQLite in the sweep folder) for a
   trial when a slot is free, launches its points (the sampled values x the sweep's grid axes, e.g.
   seeds), and tells the study each trial's metric (the mean over its points) when they end, or
-  FAIL when none completed.
+  FAIL when none completed; the points of the trials asked together (up to the parallelism) go
+  as one launch: on Slurm, one job array.
 
 Which sweeps are active is kept in ``<state dir>/sweeps.json``; on start every active sweep's
 runner resumes: points already launched are never launched again (their folders say so, and
@@ -314,15 +315,7 @@ class SweepManager:
         states = await asyncio.to_thread(self._states, dirs)
         pending = [p for p, s in zip(points, states) if s == "new" or p.dir in sw.retry
                    or (p.dir in sw.submitting and _never_submitted(p.dir))]
-        launchers = await asyncio.to_thread(self._launchers, rec, pending)
-        arrays: dict[str, list] = {}  # launcher name -> its points, submitted as arrays
-        for p in pending:
-            if launchers[p.dir].arrays:
-                arrays.setdefault(launchers[p.dir].name, []).append(p)
-        single = [p for p in pending if not launchers[p.dir].arrays]
-        for name, pts in arrays.items():
-            if sw.active:
-                await self._submit_arrays(sw, pts, get_launcher(name))
+        single = await self._submit_arrays_of(sw, pending)
         for p in single:
             while sw.active and sw.max_parallel and self._live(dirs) >= sw.max_parallel:
                 await self._wait(sw)
@@ -331,6 +324,19 @@ class SweepManager:
             await self._launch_local(sw, p)
         while sw.active and self._live(dirs):
             await self._wait(sw)
+
+    async def _submit_arrays_of(self, sw: _Sweep, points) -> list:
+        """Submit the points whose launcher takes ``arrays`` (Slurm) as job arrays, one group per
+        launcher; the other points are returned, to be launched one by one."""
+        launchers = await asyncio.to_thread(self._launchers, sw.record, points)
+        arrays: dict[str, list] = {}  # launcher name -> its points, submitted as arrays
+        for p in points:
+            if launchers[p.dir].arrays:
+                arrays.setdefault(launchers[p.dir].name, []).append(p)
+        for name, pts in arrays.items():
+            if sw.active:
+                await self._submit_arrays(sw, pts, get_launcher(name))
+        return [p for p in points if not launchers[p.dir].arrays]
 
     def _launchers(self, rec, points) -> dict[str, Launcher]:
         """Each point's launcher (``heyhi.launchers``), composing once per distinct launcher override set."""
@@ -492,6 +498,7 @@ class SweepManager:
         spec, lay = rec.spec, rec.layout
         budget = spec.trials or 0
         par = sw.max_parallel or DEFAULT_ADAPTIVE_PARALLEL
+        await self._recover_arrays(sw)  # on Slurm its trials go as arrays: one the daemon died submitting
         study, optuna = await asyncio.to_thread(_open_study, Path(sw.dir), spec)
         dists = _distributions(lay, optuna)
         known: set[tuple] = set()
@@ -540,14 +547,16 @@ class SweepManager:
                     continue
                 live += sum(1 for s in states if s == "running")
                 unlaunched += [p for p, s in zip(pts, states) if s == "new"]
-            launched = 0
+            # What fits in the parallelism now: the points waiting, then new trials' points; launched
+            # together, so that on Slurm they go as one array (of ``parallelism`` trials at most).
+            batch = []
             for p in list(unlaunched):
                 if live >= par or not sw.active:
                     break
-                await self._launch_local(sw, p)
+                batch.append(p)
                 unlaunched.remove(p)
                 live += 1
-                launched += 1
+            launched = len(batch)
             asked = 0
             while sw.active and len(trials) < budget and live < par and not unlaunched:
                 t = await asyncio.to_thread(study.ask, dists)
@@ -559,8 +568,11 @@ class SweepManager:
                     if live >= par:
                         unlaunched.append(p)
                         continue
-                    await self._launch_local(sw, p)
+                    batch.append(p)
                     live += 1
+            for p in await self._submit_arrays_of(sw, batch) if batch else ():
+                if sw.active:
+                    await self._launch_local(sw, p)
             if len(trials) >= budget and len(running) - told + asked == 0:
                 return
             if not (asked or told or launched):

@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN, CORPUS, run_cli
+from waiting import wait_for
 
 SL = "conf/c02_sup_train/sl_20200901.prototxt"
 CMP = "conf/c01_ag_cmp/cmp.prototxt"
@@ -306,6 +307,33 @@ def test_the_first_tab_after_a_proto_edit_offers_the_new_field_and_not_the_remov
 
     refreshed, built = entry(tmp_path / "cache"), entry(tmp_path / "cache-new")
     assert (refreshed["task"], refreshed["fields"], refreshed["includes"]) == (built["task"], built["fields"], built["includes"])
+
+
+def test_a_keys_tab_after_a_proto_edit_writes_the_whole_entry_after_its_answer(cicero, tmp_path):
+    """A key's TAB after a .proto edit answers from the keys alone; the include names and the entry's
+    write come after, in a child the shell does not wait for, and the entry it writes is the one a
+    build from scratch writes (the TAB after it is warm, include names included)."""
+    import marshal
+
+    proj = tmp_path / "cic"
+    shutil.copytree(cicero / "conf", proj / "conf")
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    assert complete(proj, env, "heyhi", "run", "-c", SL, "brand_new") == []
+    (path,) = [p for p in (tmp_path / "cache" / "heyhi" / "complete").glob("*.marshal")
+               if not p.name.startswith(("scan-", "help-"))]
+    stale = path.read_bytes()
+    edit_train_task(proj)
+    assert complete(proj, env, "heyhi", "run", "-c", SL, "brand_new") == ["brand_new_key="]
+    wait_for(lambda: path.read_bytes() != stale, 30, "the child to write the refreshed entry")
+    fresh = dict(env, XDG_CACHE_HOME=str(tmp_path / "cache-new"))
+    assert complete(proj, fresh, "heyhi", "run", "-c", SL, "Ilauncher=") == \
+        complete(proj, env, "heyhi", "run", "-c", SL, "Ilauncher=")
+    (built,) = [p for p in (tmp_path / "cache-new" / "heyhi" / "complete").glob("*.marshal")
+                if not p.name.startswith(("scan-", "help-"))]
+    refreshed, scratch = marshal.loads(path.read_bytes()), marshal.loads(built.read_bytes())
+    assert (refreshed["task"], refreshed["fields"], refreshed["includes"]) == \
+        (scratch["task"], scratch["fields"], scratch["includes"])
+    assert refreshed["includes"]  # Cicero's mounts have include files
 
 
 def test_the_refresh_after_a_proto_edit_loads_no_composer_pydantic_asyncio_or_textual(cicero, tmp_path):

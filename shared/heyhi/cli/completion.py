@@ -511,18 +511,19 @@ def _conf_dir(cwd: str) -> str | None:
 # ---- overrides -------------------------------------------------------------------------------------
 
 
-def _task_keys(cfg: str, project: str | None, cwd: str):
+def _task_keys(cfg: str, project: str | None, cwd: str, includes: bool = True):
     from heyhi.cli.fieldcache import task_keys  # lean: only an override completes keys
 
-    return task_keys(cfg, project, cwd)
+    return task_keys(cfg, project, cwd, includes=includes)
 
 
 def _overrides(cfg: str, project: str | None, cur: str, cwd: str) -> list[Cand]:
-    keys = _task_keys(cfg, project, cwd)
-    if keys is None:
-        return []
     lead = cur[: len(cur) - len(cur.lstrip("-"))]
     body = cur[len(lead):]
+    # Include names are read only for a word that may be an I<mount>= (or an empty word: mounts too).
+    keys = _task_keys(cfg, project, cwd, includes=not body or body.startswith("I"))
+    if keys is None:
+        return []
     if "=" in body:
         lhs, _, val = body.partition("=")
         out = _include_values(keys, lhs, val) if lhs.startswith("I") and keys.field(lhs) is None else None

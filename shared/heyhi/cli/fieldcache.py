@@ -90,8 +90,11 @@ class TaskKeys:
         return self.fields.get(self.normal(key.lstrip("-")))
 
 
-def task_keys(cfg: str, project: str | None = None, cwd: str | None = None, *, daemon: bool = True) -> TaskKeys | None:
-    """The task keys of the config ``-c cfg`` (as ``heyhi run`` finds it from ``cwd``), or None."""
+def task_keys(cfg: str, project: str | None = None, cwd: str | None = None, *, daemon: bool = True,
+              includes: bool = True) -> TaskKeys | None:
+    """The task keys of the config ``-c cfg`` (as ``heyhi run`` finds it from ``cwd``), or None.
+    ``includes=False``: the caller reads no include names (a key's TAB); after a ``.proto`` edit the
+    entry's include names are then worked out, and the entry written, after the answer."""
     cwd = cwd or os.getcwd()
     key = "\0".join((str(FORMAT), _heyhi_version(), sys.version, cwd, cfg, project or ""))
     path = os.path.join(cache_dir(), f"{_hash(key)}.marshal")
@@ -99,10 +102,16 @@ def task_keys(cfg: str, project: str | None = None, cwd: str | None = None, *, d
     if data is not None and data.get("key") == key:
         if _fresh(data.get("deps", ())):
             return TaskKeys(data)
-        data = _refresh(data)
-        if data is not None:
-            _write(path, data)
-            return TaskKeys(data)
+        refreshed = _refresh(data)
+        if refreshed is not None:
+            data, mounts = refreshed
+            if not includes:
+                _finish_later(path, data, mounts)
+                return TaskKeys(data)
+            data = _with_includes(data, mounts)
+            if data is not None:
+                _write(path, data)
+                return TaskKeys(data)
     try:
         data = _build(cfg, project, cwd, daemon)
     except Exception as e:  # noqa: BLE001 - a config completion cannot read: no keys, never a traceback
@@ -253,15 +262,16 @@ def _dict_rows(fields: list[dict]):
             for f in fields)
 
 
-def _refresh(old: dict) -> dict | None:
+def _refresh(old: dict) -> tuple[dict, dict] | None:
     """``old`` rebuilt after only its schema's ``.proto`` files changed (see the module docstring),
-    or None when it cannot be (another source changed, not a ``.proto`` schema, the task unclear)."""
+    but for its include names (``_with_includes`` adds them), with the mounts they need; or None when
+    it cannot be (another source changed, not a ``.proto`` schema, the task unclear)."""
     try:
         conf_dir, config, root, top = old["conf_dir"], old["config"], old["root"], old["top"]
         schema_files = set(old["schema_files"])
         if not all(_stamp(p) == s for p, s in old["deps"] if p not in schema_files):
             return None
-        from heyhi.config.keyindex import include_names, task_field_infos  # lean: only a refresh after a .proto edit
+        from heyhi.config.keyindex import task_field_infos  # lean: only a refresh after a .proto edit
         from heyhi.config.schema.proto_reader import parse_cache_dir, read_project_schema  # lean: as keyindex
 
         schema = read_project_schema(conf_dir, parse_cache_dir())
@@ -274,16 +284,55 @@ def _refresh(old: dict) -> dict | None:
         if tf.kind != "message" or tf.repeated:
             return None
         rows, mounts = task_field_infos(tf.message)
-        includes = include_names(include_dirs(config, conf_dir), mounts, config, CONFIG_EXTS)
     except Exception as e:  # noqa: BLE001 - a schema that does not read (or an odd entry): a full build says why
         if os.environ.get("HEYHI_COMPLETE_DEBUG"):
             print(f"heyhi: completion: refresh after a .proto edit: {type(e).__name__}: {e}", file=sys.stderr)
         return None
-    table = _table(rows)
-    fit, _read_files = _fitting_includes(root, conf_dir, config, table, includes)
     files = list(dict.fromkeys(schema.source_files))  # every conf/*.proto and what they import
     deps = [(p, _stamp(p)) for p in files] + [(p, s) for p, s in old["deps"] if p not in schema_files]
-    return {**old, "task": task, "fields": table, "includes": fit, "deps": deps, "schema_files": files}
+    return {**old, "task": task, "fields": _table(rows), "includes": {}, "deps": deps, "schema_files": files}, mounts
+
+
+def _with_includes(data: dict, mounts: dict) -> dict | None:
+    """A refreshed entry with its include names (see ``_refresh``), or None when they cannot be read."""
+    conf_dir, config, root = data["conf_dir"], data["config"], data["root"]
+    try:
+        from heyhi.config.keyindex import include_names  # lean: only a refresh after a .proto edit
+
+        includes = include_names(include_dirs(config, conf_dir), mounts, config, CONFIG_EXTS)
+        fit, _read_files = _fitting_includes(root, conf_dir, config, data["fields"], includes)
+    except Exception as e:  # noqa: BLE001 - an include folder that does not read: a full build says why
+        if os.environ.get("HEYHI_COMPLETE_DEBUG"):
+            print(f"heyhi: completion: include names after a .proto edit: {type(e).__name__}: {e}", file=sys.stderr)
+        return None
+    return {**data, "includes": fit}
+
+
+def _finish_later(path: str, data: dict, mounts: dict) -> None:
+    """Add the include names to a refreshed entry and write it, in a child process that the answer
+    (and the shell waiting for it) does not wait for: a key's TAB after a ``.proto`` edit pays only
+    for the keys. Where there is no ``fork``, here and now. Until the child has written, a TAB
+    refreshes the entry again: never a stale answer, only a slower one."""
+    try:
+        pid = os.fork()
+    except (AttributeError, OSError):
+        pid = -1
+    if pid > 0:
+        return
+    if pid == 0:  # the child: its own session, the shell's pipes closed, never back in the caller
+        try:
+            os.setsid()
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            done = _with_includes(data, mounts)
+            if done is not None:
+                _write(path, done)
+        finally:
+            os._exit(0)
+    done = _with_includes(data, mounts)
+    if done is not None:
+        _write(path, done)
 
 
 def _from_daemon(root, config) -> tuple | None:

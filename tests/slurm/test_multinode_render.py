@@ -82,7 +82,7 @@ def test_torchrun_two_nodes_rendered(tmp_path, demo_project):
     lines = script.splitlines()
     line = job_line(script)
     assert line.startswith("srun --unbuffered --kill-on-bad-exit=1 ")
-    assert (f"{PY} -m torch.distributed.run --nnodes=2 --nproc_per_node=8 --rdzv_id=\"$SLURM_JOB_ID\" "
+    assert (f"{PY} -m heyhi.runs.torchrun --nnodes=2 --nproc_per_node=8 --rdzv_id=\"$SLURM_JOB_ID\" "
             f"--rdzv_backend=c10d --rdzv_endpoint=\"$MASTER_ADDR:$MASTER_PORT\" -m heyhi.job {tmp_path / 'run'} &"
             ) in line
     rdzv = f'eval "$({PY} -m heyhi.runs.jobenv --exports)" || exit 1'
@@ -171,3 +171,54 @@ def test_schema_without_the_fields_takes_them_from_pyproject(proj):
 def test_bad_launcher_table_is_a_one_line_config_error(table, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         with_project_launcher({}, {"launcher": table})
+
+
+FAKE_TORCHRUN = '''\
+# A FAKE torch.distributed.run (torch is not installed here): like torchrun's agent, it starts one
+# worker and waits for it; the worker writes the signal it got, then ends with status 3.
+import subprocess
+import sys
+
+WORKER = """
+import signal, sys, time
+got = []
+signal.signal(signal.SIGUSR2, lambda s, f: got.append(s))
+open(sys.argv[1] + ".ready", "w").close()
+deadline = time.monotonic() + 60
+while not got and time.monotonic() < deadline:
+    time.sleep(0.05)
+open(sys.argv[1], "w").write("USR2" if got else "nothing")
+sys.exit(3)
+"""
+
+
+def main(args=None):
+    sys.exit(subprocess.call([sys.executable, "-c", WORKER, args[-1]]))
+'''
+
+
+def test_torchrun_passes_the_time_limit_warning_on_to_its_workers(tmp_path):
+    """Under torchrun srun's USR2 reaches the agent, not the job: ``heyhi.runs.torchrun`` sends it on
+    to the agent's children (the workers) and the agent does not die of it. Run for real with a FAKE
+    ``torch.distributed.run`` (named so: torch is not installed here)."""
+    import signal
+    import subprocess
+    import sys
+
+    from waiting import wait_for
+
+    fake = tmp_path / "fake" / "torch" / "distributed"
+    fake.mkdir(parents=True)
+    for d in (fake.parent, fake):
+        (d / "__init__.py").write_text("")
+    (fake / "run.py").write_text(FAKE_TORCHRUN)
+    out = tmp_path / "got"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "fake"), os.environ.get("PYTHONPATH", "")]))
+    agent = subprocess.Popen([sys.executable, "-m", "heyhi.runs.torchrun", "--nnodes=1", str(out)], env=env)
+    try:
+        wait_for(lambda: (tmp_path / "got.ready").exists(), 30, "the fake worker to start")
+        agent.send_signal(signal.SIGUSR2)
+        assert agent.wait(30) == 3  # the agent lived on, and ended with its worker's status
+    finally:
+        agent.kill()
+    assert out.read_text() == "USR2"

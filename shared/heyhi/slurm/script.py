@@ -2,7 +2,8 @@
 
 ``SlurmSpec`` is the config's ``launcher.slurm`` fields; its resource arithmetic is the original
 HeyHi's (``resources``), extended by ``nodes``, ``ntasks`` (tasks per node) and ``torchrun`` (one task
-per node running ``python -m torch.distributed.run``, i.e. torchrun, with ``--nnodes``,
+per node running ``python -m torch.distributed.run``, i.e. torchrun, through ``heyhi.runs.torchrun``
+(which passes the USR2 warning on to the workers), with ``--nnodes``,
 ``--nproc_per_node`` and a c10d rendezvous at ``$MASTER_ADDR:$MASTER_PORT``). Both scripts share every ``#SBATCH`` line but the job's name, output and
 array (``common_directives``) and the body that runs the job (``_run_lines``): the batch shell runs
 ``python -m heyhi.job RUN_DIR`` in the background (through ``srun`` for a job of several tasks),
@@ -227,12 +228,13 @@ def _run_lines(r: _Resources, python: str, folder: str, prefix: str = "") -> lis
     if launcher:  # srun of Slurm 22.05+ does not inherit the batch's --cpus-per-task
         launcher += "${SLURM_CPUS_PER_TASK:+--cpus-per-task=$SLURM_CPUS_PER_TASK} "
     if r.torchrun:
-        # One task per node runs torchrun (torch.distributed.run of the job's python), which starts
-        # the node's workers; they meet at a c10d rendezvous on the first host (heyhi.runs.jobenv).
+        # One task per node runs torchrun (torch.distributed.run of the job's python, through
+        # heyhi.runs.torchrun: the USR2 warning goes on to the workers), which starts the node's
+        # workers; they meet at a c10d rendezvous on the first host (heyhi.runs.jobenv).
         q = shlex.quote(python)
         rdzv = ["# torchrun's rendezvous: the first host of the allocation, a port derived from the job id",
                 f'eval "$({q} -m heyhi.runs.jobenv --exports)" || exit 1']
-        job = (f"{q} -m torch.distributed.run --nnodes={r.nodes} --nproc_per_node={r.workers_per_node}"
+        job = (f"{q} -m heyhi.runs.torchrun --nnodes={r.nodes} --nproc_per_node={r.workers_per_node}"
                ' --rdzv_id="$SLURM_JOB_ID" --rdzv_backend=c10d --rdzv_endpoint="$MASTER_ADDR:$MASTER_PORT"'
                f" -m heyhi.job {folder}")
     return [

@@ -39,7 +39,7 @@ def _pass_on(signum, _frame) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGUSR2, _pass_on)
-    from torch.distributed.run import main as torchrun  # the job's environment provides torch
+    from torch.distributed.run import main as torchrun  # lean: only the agent imports torch (the job's environment provides it)
 
     torchrun(sys.argv[1:] if argv is None else argv)
     return 0

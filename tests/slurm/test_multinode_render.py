@@ -180,13 +180,10 @@ import subprocess
 import sys
 
 WORKER = """
-import signal, sys, time
-got = []
-signal.signal(signal.SIGUSR2, lambda s, f: got.append(s))
+import signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})  # held for sigtimedwait
 open(sys.argv[1] + ".ready", "w").close()
-deadline = time.monotonic() + 60
-while not got and time.monotonic() < deadline:
-    time.sleep(0.05)
+got = signal.sigtimedwait({signal.SIGUSR2}, 60)
 open(sys.argv[1], "w").write("USR2" if got else "nothing")
 sys.exit(3)
 """
